@@ -1,0 +1,37 @@
+# `make run` serves sourcier on a fresh clone; `make test` runs the whole suite. Both build .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install run test ingest eval bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0            # CPU wheel first, or pip pulls a CUDA build
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+ingest: install
+	$(BIN)/sourcier ingest
+
+run: install
+	test -f var/index/CURRENT || $(BIN)/sourcier ingest
+	$(BIN)/sourcier serve
+
+test: install
+	$(BIN)/python -m pytest -q
+
+eval: install
+	$(BIN)/sourcier eval ../shared/eval/dev_fr.jsonl
+
+bench: install
+	$(BIN)/python bench/latency.py
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,228 @@
+"""The `sourcier` command: ingest, ask, search, sources, versions, rollback, eval, serve, slack."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from bot import render
+from bot.config import Settings
+from bot.engine import Engine
+from bot.errors import USER_ERRORS
+from bot.retrieve import RetrievalParams
+
+app = typer.Typer(help="sourcier: answers from your French sources, with exact cited passages.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+out = Console()
+err = Console(stderr=True)
+log = logging.getLogger("sourcier")
+
+IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="SOURCIER_INDEX_DIR")]
+EmbedderOpt = Annotated[str | None, typer.Option("--embedder", help="SOURCIER_EMBEDDER")]
+KOpt = Annotated[int | None, typer.Option("--k", "-k", help="SOURCIER_K: passages to return")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+SourceOpt = Annotated[list[str] | None, typer.Option("--source", help="only search these source ids")]
+
+
+def settings_from(**overrides: Any) -> Settings:
+    """Environment settings with the CLI options that were given on top."""
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise typer.BadParameter(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """One clear line and exit 1 for the errors a user can fix; anything else is a real bug."""
+    try:
+        yield
+    except USER_ERRORS as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A Rich bar on a terminal; a log line per tenth of the work otherwise."""
+    if enabled and err.is_terminal:
+        columns = (TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err) as bar:
+            task = bar.add_task("embed", total=None)
+            yield lambda done, total: bar.update(task, completed=done, total=total)
+        return
+    marks: set[int] = set()
+
+    def report(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth not in marks:
+            marks.add(tenth)
+            log.info("embedded %d/%d texts", done, total)
+
+    yield report
+
+
+@app.command()
+def ingest(
+    sources: Annotated[Path | None, typer.Argument(help="folder or file of .txt/.md (SOURCIER_SOURCES_DIR)")] = None,
+    index_dir: IndexDir = None,
+    embedder: EmbedderOpt = None,
+    chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="SOURCIER_CHUNK_SIZE")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option("--chunk-overlap", help="SOURCIER_CHUNK_OVERLAP")] = None,
+    keep_versions: Annotated[int | None, typer.Option("--keep-versions", help="SOURCIER_KEEP_VERSIONS")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index sources: embeds only new or changed files, then publishes a new version.
+
+    Example: sourcier ingest seeds/
+    """
+    settings = settings_from(sources_dir=sources, index_dir=index_dir, embedder=embedder, chunk_size=chunk_size,
+                             chunk_overlap=chunk_overlap, keep_versions=keep_versions)
+    with friendly_errors(), progress_bar(not as_json) as progress:
+        report = Engine(settings).ingest(progress=progress)
+    if as_json:
+        out.print_json(json.dumps(asdict(report), ensure_ascii=False))
+    else:
+        render.print_ingest(out, report)
+
+
+@app.command()
+def ask(question: str, k: KOpt = None, index_dir: IndexDir = None, embedder: EmbedderOpt = None,
+        source: SourceOpt = None, as_json: JsonOpt = False) -> None:
+    """Answer a question with [n] markers and the cited passages.
+
+    Example: sourcier ask "Qui dirige OpenAI par intérim ?"
+    """
+    settings = settings_from(index_dir=index_dir, embedder=embedder, k=k)
+    with friendly_errors():
+        engine = Engine(settings)
+        answer = engine.ask(question, sources=source)
+    if as_json:
+        out.print_json(json.dumps(answer.to_json(), ensure_ascii=False))
+    else:
+        paths = {sid: meta["path"] for sid, meta in engine.snapshot.manifest["sources"].items()}
+        render.print_answer(out, answer, paths)
+
+
+@app.command()
+def search(query: str, k: KOpt = None, index_dir: IndexDir = None, embedder: EmbedderOpt = None,
+           source: SourceOpt = None, as_json: JsonOpt = False) -> None:
+    """Ranked passages with dense, sentence, lexical and fused scores (no answer)."""
+    settings = settings_from(index_dir=index_dir, embedder=embedder, k=k)
+    with friendly_errors():
+        result = Engine(settings).search(query, sources=source)
+    if as_json:
+        rows = [{"rank": i, "score": h.score, "dense": h.dense, "sentence": h.sentence_cos, "lexical": h.lexical,
+                 **h.chunk.to_json()} for i, h in enumerate(result.hits, 1)]
+        out.print_json(json.dumps({"found": result.found, "confidence": result.confidence, "hits": rows},
+                                  ensure_ascii=False))
+    else:
+        render.print_search(out, result)
+
+
+@app.command()
+def sources(index_dir: IndexDir = None, as_json: JsonOpt = False) -> None:
+    """List the indexed sources of the published version."""
+    settings = settings_from(index_dir=index_dir)
+    with friendly_errors():
+        from index.store import load_snapshot
+
+        manifest = load_snapshot(settings.index_dir).manifest
+    if as_json:
+        out.print_json(json.dumps(manifest["sources"], ensure_ascii=False))
+        return
+    for sid, meta in manifest["sources"].items():
+        n = meta["rows"][1] - meta["rows"][0]
+        out.print(f"{sid}\t{n} chunks\t{meta['sha256'][:12]}\t{meta['title']}", highlight=False)
+
+
+@app.command()
+def versions(index_dir: IndexDir = None) -> None:
+    """List index versions on disk, marking the published one."""
+    from index.versions import current_version, list_versions
+
+    settings = settings_from(index_dir=index_dir)
+    live = current_version(settings.index_dir)
+    for name in list_versions(settings.index_dir):
+        out.print(f"{'*' if name == live else ' '} {name}", highlight=False)
+
+
+@app.command()
+def rollback(version: Annotated[str, typer.Argument(help="a name from `sourcier versions`")],
+             index_dir: IndexDir = None) -> None:
+    """Publish an older version again (servers pick it up on their next check)."""
+    from index.store import load_snapshot
+    from index.versions import publish
+
+    settings = settings_from(index_dir=index_dir)
+    with friendly_errors():
+        load_snapshot(settings.index_dir, version)  # refuse to publish a broken version
+        publish(settings.index_dir, version)
+    out.print(f"CURRENT -> {version}")
+
+
+@app.command("eval")
+def evaluate_cmd(gold: Annotated[Path, typer.Argument(help="JSONL gold set")], k: KOpt = None,
+                 index_dir: IndexDir = None, embedder: EmbedderOpt = None, as_json: JsonOpt = False,
+                 signals: Annotated[str, typer.Option(help="hybrid, dense or lexical: which scores rank")] = "hybrid",
+                 ) -> None:
+    """hit@1/3/5, MRR, abstention and latency on a gold set.
+
+    Example: sourcier eval ../shared/eval/dev_fr.jsonl
+    """
+    from bot.answer import compose
+    from bot.evaluate import evaluate, load_gold
+
+    settings = settings_from(index_dir=index_dir, embedder=embedder, k=k)
+    with friendly_errors():
+        engine = Engine(settings)
+        engine.params = only_signals(engine.params, signals)
+        engine.snapshot  # load before timing starts
+        report = evaluate(load_gold(gold), lambda q: engine.search(q, k=max(settings.k, 5)),
+                          lambda result: compose(result, engine.analyzer).text)
+    if as_json:
+        out.print_json(json.dumps(asdict(report), ensure_ascii=False))
+        return
+    out.print(
+        f"answerable {report.answerable}: hit@1 {report.hit_at_1:.3f}  hit@3 {report.hit_at_3:.3f}  "
+        f"hit@5 {report.hit_at_5:.3f}  MRR {report.mrr:.3f}\n"
+        f"unanswerable {report.unanswerable}: abstained {report.abstained}; false abstentions "
+        f"{report.false_abstentions}\nmedian latency {report.median_ms} ms; longest passage "
+        f"{report.max_passage_chars} chars; answer quotes the evidence {report.answer_contains_evidence:.3f}"
+    )
+    for miss in report.missed:
+        out.print(f"  missed: {miss['q']} ({miss['why']})", highlight=False)
+
+
+def only_signals(params: RetrievalParams, signals: str) -> RetrievalParams:
+    """Switch off fusion inputs, to measure what each one brings."""
+    if signals == "dense":
+        return replace(params, w_lexical=0.0)
+    if signals == "lexical":
+        return replace(params, w_chunk=0.0, w_sentence=0.0)
+    if signals != "hybrid":
+        raise typer.BadParameter("--signals must be hybrid, dense or lexical")
+    return params
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="sourcier")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

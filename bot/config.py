@@ -1,0 +1,44 @@
+"""Settings: the one place that reads the environment; built at the entry point and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.embed import DEFAULT_EMBEDDER
+
+
+class Settings(BaseSettings):
+    """Every knob of sourcier; env prefix SOURCIER_, except Slack's own SLACK_* names."""
+
+    model_config = SettingsConfigDict(env_prefix="SOURCIER_", extra="ignore", populate_by_name=True)
+
+    index_dir: Path = Field(Path("var/index"), description="where index versions and CURRENT live")
+    data_dir: Path = Field(Path("var"), description="other state: feedback database, job reports")
+    sources_dir: Path = Field(Path("seeds"), description="what `ingest` and re-index read by default")
+    embedder: str = Field(DEFAULT_EMBEDDER, description="use-multilingual-v3, all-MiniLM-L6-v2, or any HF model")
+    threads: int = Field(1, ge=1, le=64, description="BLAS/torch threads per process")
+    k: int = Field(5, ge=1, le=20, description="passages returned per question")
+    min_confidence: float = Field(0.165, ge=0.0, le=1.0, description="abstain below this confidence")
+    chunk_size: int = Field(700, ge=100, le=1200, description="target characters per chunk")
+    chunk_overlap: int = Field(3, ge=0, le=10, description="sentences repeated between neighbouring chunks")
+    keep_versions: int = Field(5, ge=1, le=100, description="index versions kept on disk for roll-back")
+    max_question_chars: int = Field(1000, ge=10, le=10000, description="longer questions are refused")
+    admin_token: SecretStr | None = Field(None, description="Bearer token for /v1/admin; unset disables admin")
+    public_url: str | None = Field(None, description="public base URL of the web page, for citation links")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))
+    slack_app_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN"))
+    slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (tests point it at a fake)")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        """Refuse a typo early instead of logging nothing."""
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return level

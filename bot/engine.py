@@ -1,0 +1,86 @@
+"""The question-answering engine every edge shares: one embedder, the live snapshot, and how to swap it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Collection
+from dataclasses import replace
+from pathlib import Path
+
+from bot.answer import Answer, compose
+from bot.config import Settings
+from bot.retrieve import Retrieval, RetrievalParams, retrieve
+from index.lexical import FrenchAnalyzer
+from index.store import IndexSnapshot, load_snapshot
+from index.versions import IndexNotFoundError, current_version
+from ingest.embed import Embedder, load_embedder
+from ingest.pipeline import ChunkingParams, IngestReport, build_index
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """Holds one embedder and one snapshot reference; replacing the reference is the whole hot swap."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or load_embedder(settings.embedder, threads=settings.threads)
+        self.params = replace(RetrievalParams(), min_confidence=settings.min_confidence,
+                              max_question_chars=settings.max_question_chars)
+        self.analyzer = FrenchAnalyzer()
+        self._snapshot: IndexSnapshot | None = None
+        self._swap = threading.Lock()
+
+    @property
+    def index_dir(self) -> Path:
+        """Where this engine reads versions from."""
+        return self.settings.index_dir
+
+    @property
+    def snapshot(self) -> IndexSnapshot:
+        """The live snapshot, loading it on first use; raises IndexNotFoundError when none exists."""
+        snap = self._snapshot
+        if snap is None:
+            snap = self.reload()
+        return snap
+
+    def loaded(self) -> IndexSnapshot | None:
+        """The live snapshot if one is loaded, without touching the disk."""
+        return self._snapshot
+
+    def reload(self, version: str | None = None) -> IndexSnapshot:
+        """Load a version (default CURRENT) and make it live; the old one serves until this returns."""
+        with self._swap:
+            snap = load_snapshot(self.index_dir, version, embedder=self.embedder.name)
+            self._snapshot = snap
+            log.info("serving index version %s (%d chunks)", snap.version, len(snap.chunks))
+            return snap
+
+    def refresh(self) -> bool:
+        """Swap to CURRENT when another process published a new version; cheap when nothing changed."""
+        published = current_version(self.index_dir)
+        live = self._snapshot.version if self._snapshot else None
+        if published is None or published == live:
+            return False
+        self.reload(published)
+        return True
+
+    def ingest(self, source_root: Path | None = None, progress=None) -> IngestReport:  # type: ignore[no-untyped-def]
+        """Build a new version from the sources and swap to it."""
+        params = ChunkingParams(self.settings.chunk_size, self.settings.chunk_overlap)
+        report = build_index(source_root or self.settings.sources_dir, self.index_dir, self.embedder, params,
+                             self.settings.keep_versions, progress)
+        self.reload(report.version)
+        return report
+
+    def search(self, question: str, k: int | None = None, sources: Collection[str] | None = None) -> Retrieval:
+        """Ranked passages for a question."""
+        return retrieve(question, self.snapshot, self.embedder, k or self.settings.k, self.params, sources)
+
+    def ask(self, question: str, k: int | None = None, sources: Collection[str] | None = None) -> Answer:
+        """An extractive answer with citations, or an honest "je ne sais pas"."""
+        return compose(self.search(question, k, sources), self.analyzer)
+
+
+__all__ = ["Engine", "IndexNotFoundError"]

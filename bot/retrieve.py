@@ -1,0 +1,172 @@
+"""Hybrid retrieval: sentence-level dense + chunk BM25, fused by max-normalised scores, with abstention."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from index.records import Chunk
+from index.store import IndexSnapshot
+from ingest.embed import Embedder
+
+
+class QuestionError(ValueError):
+    """The question cannot be searched: empty, or too long."""
+
+
+class UnknownSourceError(LookupError):
+    """A source filter names a source the index does not hold."""
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    """Fusion weights and abstention thresholds, measured on the dev set (see README)."""
+
+    candidates: int = 50
+    w_chunk: float = 0.5  # whole-passage cosine
+    w_sentence: float = 1.0  # best single sentence cosine: the strongest signal for short questions
+    w_lexical: float = 1.0  # BM25 over the French analyser
+    coverage_weight: float = 0.1  # how much word overlap adds to the best sentence cosine
+    min_confidence: float = 0.165  # below this the sources do not hold the answer: abstain
+    max_question_chars: int = 1000
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A ranked passage, the scores that placed it, and the sentence inside it closest to the question."""
+
+    chunk: Chunk
+    row: int
+    score: float
+    dense: float
+    sentence_cos: float
+    lexical: float
+    sentence_cosines: tuple[float, ...]  # one per sentence of the chunk, in order
+
+    @property
+    def sentence(self) -> tuple[int, int]:
+        """Source offsets of the chunk's sentence closest in meaning to the question."""
+        return self.chunk.sentences[int(np.argmax(self.sentence_cosines))]
+
+
+@dataclass
+class Retrieval:
+    """Ranked, de-duplicated hits and whether they truly support an answer."""
+
+    question: str
+    hits: list[Hit]
+    found: bool
+    confidence: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """Trim and validate, so every edge rejects the same bad input with the same words."""
+    cleaned = " ".join(question.split())
+    if not cleaned:
+        raise QuestionError("the question is empty: type a question, e.g. « Qui dirige OpenAI par intérim ? »")
+    if len(cleaned) > max_chars:
+        raise QuestionError(f"the question has {len(cleaned)} characters; the limit is {max_chars}")
+    return cleaned
+
+
+def _share_text(a: Chunk, b: Chunk) -> bool:
+    """True when two chunks of one source overlap, so showing both repeats text."""
+    return a.source_id == b.source_id and a.start < b.end and b.start < a.end
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Rows of the n highest positive scores, without sorting the whole array."""
+    if len(scores) > n:
+        scores_rows = np.argpartition(-scores, n - 1)[:n]
+    else:
+        scores_rows = np.arange(len(scores))
+    return scores_rows[scores[scores_rows] > 0]
+
+
+def _normalised(x: np.ndarray) -> np.ndarray:
+    """Scale by the best candidate so each signal counts in [0, 1] whatever its units."""
+    top = float(x.max()) if len(x) else 0.0
+    return x / top if top > 0 else np.zeros_like(x)
+
+
+def confidence(hit: Hit, question: str, snapshot: IndexSnapshot, params: RetrievalParams) -> float:
+    """Best-sentence cosine plus a little for shared words; comparable across questions, unlike fused scores."""
+    return hit.sentence_cos + params.coverage_weight * snapshot.lexical.coverage(question, hit.chunk.text)
+
+
+def retrieve(
+    question: str,
+    snapshot: IndexSnapshot,
+    embedder: Embedder,
+    k: int = 5,
+    params: RetrievalParams = RetrievalParams(),
+    sources: Collection[str] | None = None,
+) -> Retrieval:
+    """Rank passages for a question, fusing dense and lexical evidence, and decide whether to abstain."""
+    question = clean_question(question, params.max_question_chars)
+    wanted = set(sources) if sources is not None else None
+    unknown = sorted(wanted - set(snapshot.texts)) if wanted is not None else []
+    if unknown:
+        raise UnknownSourceError(f"unknown source id(s): {', '.join(unknown)}; see `sourcier sources`")
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round((now - clock) * 1000, 3)
+        clock = now
+
+    query = embedder.embed_query(question)
+    lap("embed")
+    dense_rows = snapshot.dense_candidates(query, params.candidates)
+    lap("dense")
+    lexical = snapshot.lexical_scores(question)
+    lexical_rows = _top(lexical, params.candidates)
+    lap("lexical")
+    rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
+    if wanted is not None:
+        rows = np.array([r for r in rows if snapshot.chunks[r].source_id in wanted], dtype=np.int64)
+    hits = _fuse(snapshot, query, rows, lexical, params)
+    lap("fusion")
+    kept: list[Hit] = []
+    for hit in hits:
+        if not any(_share_text(hit.chunk, other.chunk) for other in kept):
+            kept.append(hit)
+        if len(kept) == k:
+            break
+    sure = confidence(kept[0], question, snapshot, params) if kept else 0.0
+    return Retrieval(question, kept, sure >= params.min_confidence, round(sure, 4), timings)
+
+
+def _fuse(
+    snapshot: IndexSnapshot, query: np.ndarray, rows: np.ndarray, lexical: np.ndarray, params: RetrievalParams
+) -> list[Hit]:
+    """Score candidates by a weighted sum of normalised signals, best first."""
+    if len(rows) == 0:
+        return []
+    chunk_cos, per_sentence = snapshot.dense_features(query, rows)
+    sentence_cos = np.array([s.max() for s in per_sentence], dtype=np.float32)
+    lex = lexical[rows]
+    fused = (
+        params.w_chunk * _normalised(chunk_cos)
+        + params.w_sentence * _normalised(sentence_cos)
+        + params.w_lexical * _normalised(lex)
+    )
+    order = np.argsort(-fused, kind="stable")
+    return [
+        Hit(
+            chunk=snapshot.chunks[rows[i]],
+            row=int(rows[i]),
+            score=float(fused[i]),
+            dense=float(chunk_cos[i]),
+            sentence_cos=float(sentence_cos[i]),
+            lexical=float(lex[i]),
+            sentence_cosines=tuple(float(c) for c in per_sentence[i]),
+        )
+        for i in order
+    ]

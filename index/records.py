@@ -1,0 +1,42 @@
+"""The record every layer shares: a chunk, an exact span of one source."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """An exact span of a source: `source_text[start:end] == text`."""
+
+    chunk_id: str
+    source_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    ordinal: int
+    sentences: tuple[tuple[int, int], ...] = ()  # sentence spans, as absolute source offsets
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict for chunks.jsonl and API responses."""
+        data = asdict(self)
+        data["sentences"] = [list(s) for s in self.sentences]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Chunk:
+        """Inverse of to_json; tolerant of the tuple/list difference JSON introduces."""
+        fields = dict(data)
+        fields["sentences"] = tuple(tuple(s) for s in fields.get("sentences", ()))
+        return cls(**fields)
+
+
+def unit_keys(chunks: list[Chunk]) -> list[tuple[str, int, int]]:
+    """The distinct sentences of the chunks in order: the rows of the sentence-vector table."""
+    seen: dict[tuple[str, int, int], None] = {}
+    for chunk in chunks:
+        for start, end in chunk.sentences:
+            seen.setdefault((chunk.source_id, start, end), None)
+    return list(seen)

@@ -1,0 +1,190 @@
+"""IndexSnapshot: FAISS vectors + chunk table + BM25 + manifest, saved as one immutable version directory."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from index.lexical import LexicalIndex
+from index.records import Chunk, unit_keys
+from index.versions import new_version_name, publish, require_current, staging
+
+FORMAT = 1
+_FILES = ("chunk_vectors.npy", "unit_vectors.npy", "chunk_units.npy", "units.faiss", "chunks.jsonl", "texts.jsonl")
+
+
+class IndexCorruptError(Exception):
+    """A version directory is incomplete, truncated or unreadable."""
+
+
+class EmbedderMismatchError(Exception):
+    """The index was built with another embedder than the one asked for."""
+
+
+@dataclass
+class IndexSnapshot:
+    """One loaded, read-only index version; swapping snapshots is how the service re-indexes.
+
+    Dense search runs over sentences ("units") and ranks the chunks that contain them, so a
+    question that matches one sentence finds it with its context around it.
+    """
+
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    unit_vectors: np.ndarray
+    chunk_units: np.ndarray  # (n_chunks, 2): the [first, last) unit rows of each chunk
+    unit_index: faiss.Index
+    lexical: LexicalIndex
+    texts: dict[str, str]
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        """The version directory name this snapshot was loaded from."""
+        return str(self.manifest.get("version", ""))
+
+    @property
+    def embedder(self) -> str:
+        """The embedder whose vectors these are."""
+        return str(self.manifest["embedder"]["name"])
+
+    def dense_candidates(self, query: np.ndarray, n: int) -> np.ndarray:
+        """Rows of the chunks holding the n sentences closest to the query."""
+        n = min(n, self.unit_index.ntotal)
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        _, units = self.unit_index.search(query.reshape(1, -1).astype(np.float32), n)
+        units = units[0][units[0] >= 0]
+        first = np.searchsorted(self.chunk_units[:, 1], units, side="right")
+        last = np.searchsorted(self.chunk_units[:, 0], units, side="right")
+        return np.unique(np.concatenate([np.arange(a, b) for a, b in zip(first, last, strict=True)] or [first]))
+
+    def dense_features(self, query: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """For each chunk row: the whole-chunk cosine, and the cosine of each of its sentences."""
+        q = query.astype(np.float32)
+        chunk_cos = np.asarray(self.chunk_vectors[rows] @ q, dtype=np.float32)
+        sentence_cos = [np.asarray(self.unit_vectors[a:b] @ q, dtype=np.float32) for a, b in self.chunk_units[rows]]
+        return chunk_cos, sentence_cos
+
+    def lexical_scores(self, query: str) -> np.ndarray:
+        """BM25 of every chunk."""
+        return self.lexical.scores(query)
+
+
+def _faiss_for(vectors: np.ndarray) -> faiss.Index:
+    """Exact inner-product search; approximate types arrive when corpora outgrow it."""
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def chunk_unit_ranges(chunks: list[Chunk]) -> np.ndarray:
+    """Each chunk's [first, last) rows in the unit table that unit_keys() orders."""
+    rows = {key: i for i, key in enumerate(unit_keys(chunks))}
+    ranges = np.zeros((len(chunks), 2), dtype=np.int64)
+    for i, chunk in enumerate(chunks):
+        first = rows[(chunk.source_id, *chunk.sentences[0])]
+        ranges[i] = (first, first + len(chunk.sentences))
+    return ranges
+
+
+def _jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    """One JSON object per line, UTF-8."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def save_version(
+    index_dir: Path,
+    chunks: list[Chunk],
+    chunk_vectors: np.ndarray,
+    unit_vectors: np.ndarray,
+    texts: dict[str, str],
+    manifest: dict[str, Any],
+) -> str:
+    """Write a new version (manifest last), publish it, and return its name."""
+    ranges = chunk_unit_ranges(chunks)
+    if len(chunks) != len(chunk_vectors) or len(unit_vectors) != (ranges[-1, 1] if len(ranges) else 0):
+        raise ValueError(f"{len(chunks)} chunks, {len(chunk_vectors)} chunk and {len(unit_vectors)} unit vectors")
+    version = new_version_name()
+    with staging(index_dir, version) as tmp:
+        np.save(tmp / "chunk_vectors.npy", np.ascontiguousarray(chunk_vectors, dtype=np.float32))
+        np.save(tmp / "unit_vectors.npy", np.ascontiguousarray(unit_vectors, dtype=np.float32))
+        np.save(tmp / "chunk_units.npy", ranges)
+        faiss.write_index(_faiss_for(unit_vectors), str(tmp / "units.faiss"))
+        _jsonl(tmp / "chunks.jsonl", [c.to_json() for c in chunks])
+        _jsonl(tmp / "texts.jsonl", [{"source_id": k, "text": v} for k, v in texts.items()])
+        LexicalIndex.build([c.text for c in chunks]).save(tmp / "lexical")
+        full = {
+            **manifest,
+            "format": FORMAT,
+            "version": version,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "counts": {"sources": len(texts), "chunks": len(chunks), "units": len(unit_vectors)},
+            "files": {name: (tmp / name).stat().st_size for name in _FILES},
+        }
+        (tmp / "manifest.json").write_text(json.dumps(full, ensure_ascii=False, indent=2), encoding="utf-8")
+    publish(index_dir, version)
+    return version
+
+
+def read_manifest(version_dir: Path) -> dict[str, Any]:
+    """The manifest, or IndexCorruptError when it is missing or unreadable."""
+    try:
+        manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"index version {version_dir.name} has no readable manifest: {exc}") from exc
+    if manifest.get("format") != FORMAT:
+        raise IndexCorruptError(
+            f"index version {version_dir.name} has format {manifest.get('format')}, this sourcier reads {FORMAT}: "
+            "re-run `sourcier ingest`"
+        )
+    return manifest
+
+
+def _check_files(version_dir: Path, manifest: dict[str, Any]) -> None:
+    """Refuse truncated or missing files before parsing anything."""
+    for name, size in manifest.get("files", {}).items():
+        path = version_dir / name
+        if not path.is_file() or path.stat().st_size != size:
+            raise IndexCorruptError(
+                f"index version {version_dir.name}: {name} is missing or truncated; "
+                "roll back with `sourcier rollback` or re-run `sourcier ingest`"
+            )
+
+
+def load_snapshot(index_dir: Path, version: str | None = None, embedder: str | None = None) -> IndexSnapshot:
+    """Load a version (default: CURRENT), refusing corrupt files or vectors from another embedder."""
+    version = version or require_current(index_dir)
+    vdir = index_dir / version
+    manifest = read_manifest(vdir)
+    built_with = manifest["embedder"]["name"]
+    if embedder is not None and embedder != built_with:
+        raise EmbedderMismatchError(
+            f"the index {version} was built with embedder {built_with!r}, not {embedder!r}: "
+            f"set SOURCIER_EMBEDDER={built_with} or re-ingest with the new embedder"
+        )
+    _check_files(vdir, manifest)
+    try:
+        chunks = [Chunk.from_json(json.loads(line)) for line in (vdir / "chunks.jsonl").open(encoding="utf-8")]
+        texts = {r["source_id"]: r["text"] for r in map(json.loads, (vdir / "texts.jsonl").open(encoding="utf-8"))}
+        chunk_vectors = np.load(vdir / "chunk_vectors.npy", mmap_mode="r")
+        unit_vectors = np.load(vdir / "unit_vectors.npy", mmap_mode="r")
+        chunk_units = np.load(vdir / "chunk_units.npy")
+        index = faiss.read_index(str(vdir / "units.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        lexical = LexicalIndex.load(vdir / "lexical")
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexCorruptError(f"index version {version} cannot be read: {exc}") from exc
+    counts = manifest["counts"]
+    if not (len(chunks) == len(chunk_vectors) == len(chunk_units) == counts["chunks"]
+            and len(unit_vectors) == index.ntotal == counts["units"]):
+        raise IndexCorruptError(f"index version {version}: chunk, vector and manifest counts disagree")
+    return IndexSnapshot(chunks, chunk_vectors, unit_vectors, chunk_units, index, lexical, texts, manifest)

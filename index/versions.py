@@ -1,0 +1,120 @@
+"""Index versions on disk: new directories written aside, then published by flipping CURRENT atomically."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+CURRENT = "CURRENT"
+_TMP_PREFIX = ".tmp-"
+_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:-\d{6})?Z-[0-9a-f]{4}$")
+
+
+class IndexNotFoundError(Exception):
+    """No index has been built in this directory yet."""
+
+
+def new_version_name(now: datetime | None = None) -> str:
+    """Sortable by time, unique by a random suffix: 2026-11-29T10-45-00-123456Z-1a2b."""
+    now = now or datetime.now(UTC)
+    return f"{now.strftime('%Y-%m-%dT%H-%M-%S-%f')}Z-{secrets.token_hex(2)}"
+
+
+def is_version_name(name: str) -> bool:
+    """True for directory names this module creates, so nothing else is ever pruned."""
+    return bool(_VERSION.match(name))
+
+
+def current_version(index_dir: Path) -> str | None:
+    """The published version's name, or None when nothing is published."""
+    try:
+        name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return name or None
+
+
+def require_current(index_dir: Path) -> str:
+    """The published version, or a clear error saying how to build one."""
+    name = current_version(index_dir)
+    if name is None:
+        raise IndexNotFoundError(f"no index in {index_dir}: build one with `sourcier ingest seeds/`")
+    return name
+
+
+def list_versions(index_dir: Path) -> list[str]:
+    """Complete version directories, oldest first."""
+    if not index_dir.is_dir():
+        return []
+    return sorted(p.name for p in index_dir.iterdir() if p.is_dir() and is_version_name(p.name))
+
+
+def _fsync_dir(path: Path) -> None:
+    """Persist a rename, so a crash cannot undo a publish."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so readers see the old bytes or the new ones, never a mix."""
+    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{secrets.token_hex(4)}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def publish(index_dir: Path, version: str) -> None:
+    """Point CURRENT at a complete version."""
+    if not (index_dir / version).is_dir():
+        raise IndexNotFoundError(f"no version {version!r} in {index_dir}; see `sourcier versions`")
+    write_atomic(index_dir / CURRENT, f"{version}\n".encode())
+
+
+@contextmanager
+def staging(index_dir: Path, version: str) -> Iterator[Path]:
+    """A scratch directory that becomes index_dir/version only if the block finishes."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    tmp = index_dir / f"{_TMP_PREFIX}{version}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        for child in tmp.iterdir():
+            if child.is_file():
+                with open(child, "rb") as handle:
+                    os.fsync(handle.fileno())
+        os.replace(tmp, index_dir / version)
+        _fsync_dir(index_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def clean_leftovers(index_dir: Path) -> list[str]:
+    """Remove scratch files an interrupted ingest left behind; call while holding the ingest lock."""
+    if not index_dir.is_dir():
+        return []
+    removed = [p for p in index_dir.iterdir() if p.name.startswith(_TMP_PREFIX)]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    return [p.name for p in removed]
+
+
+def prune(index_dir: Path, keep: int) -> list[str]:
+    """Delete the oldest versions beyond `keep`, never the published one."""
+    current = current_version(index_dir)
+    versions = [v for v in list_versions(index_dir) if v != current]
+    doomed = versions[: max(0, len(versions) - max(keep - 1, 0))]
+    for name in doomed:
+        shutil.rmtree(index_dir / name, ignore_errors=True)
+    return doomed

@@ -1,0 +1,1 @@
+"""From files to chunks to vectors: reading, French sentence splitting, chunking, embedding, indexing."""

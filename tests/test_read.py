@@ -1,0 +1,42 @@
+"""Reading sources: UTF-8 with BOM and CRLF, bad files skipped by name, titles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ingest.read import find_sources, read_sources
+
+
+def test_read_accepts_bom_and_crlf(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes("\ufeffTitre\r\nLe texte.\r\n".encode())
+    docs, errors = read_sources([path], tmp_path)
+    assert not errors
+    assert docs[0].text == "Titre\nLe texte.\n"
+    assert docs[0].title == "Titre"
+
+
+def test_read_reports_non_utf8_and_binary_by_name_and_keeps_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "good.md").write_text("# Bon\n\nDu texte.", encoding="utf-8")
+    (tmp_path / "latin1.txt").write_bytes("Café crème".encode("latin-1"))
+    (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02PNG")
+    docs, errors = read_sources(find_sources(tmp_path), tmp_path)
+    assert [d.source_id for d in docs] == ["good"]
+    messages = " ".join(str(e) for e in errors)
+    assert "latin1.txt" in messages and "UTF-8" in messages
+    assert "binary.txt" in messages and "binary" in messages
+
+
+def test_read_uses_markdown_heading_as_title(tmp_path: Path) -> None:
+    path = tmp_path / "notes" / "plan.md"
+    path.parent.mkdir()
+    path.write_text("intro\n# Le plan\ncorps", encoding="utf-8")
+    docs, _ = read_sources([path], tmp_path)
+    assert docs[0].title == "Le plan"
+    assert docs[0].source_id == "notes/plan"
+
+
+def test_find_sources_ignores_other_suffixes(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("a", encoding="utf-8")
+    (tmp_path / "b.pdf").write_bytes(b"%PDF")
+    assert [p.name for p in find_sources(tmp_path)] == ["a.txt"]
