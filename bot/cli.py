@@ -208,6 +208,33 @@ def evaluate_cmd(gold: Annotated[Path, typer.Argument(help="JSONL gold set")], k
         out.print(f"  missed: {miss['q']} ({miss['why']})", highlight=False)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes (each loads the model, one thread each)")] = 1,
+    index_dir: IndexDir = None,
+    embedder: EmbedderOpt = None,
+) -> None:
+    """Run the HTTP API and the web page (and Slack events when configured).
+
+    Example: sourcier serve --port 8000 --workers 2
+    """
+    import os
+
+    import uvicorn
+
+    settings = settings_from(index_dir=index_dir, embedder=embedder)
+    if workers > 1:  # workers are new processes: hand them the overrides through the environment
+        os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder})
+        uvicorn.run("bot.api:app_factory", factory=True, host=host, port=port, workers=workers,
+                    log_level=settings.log_level.lower())
+        return
+    from bot.api import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
 def only_signals(params: RetrievalParams, signals: str) -> RetrievalParams:
     """Switch off fusion inputs, to measure what each one brings."""
     if signals == "dense":

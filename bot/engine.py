@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import replace
 from pathlib import Path
+
+import faiss
 
 from bot.answer import Answer, compose
 from bot.config import Settings
 from bot.retrieve import Retrieval, RetrievalParams, retrieve
 from index.lexical import FrenchAnalyzer
 from index.store import IndexSnapshot, load_snapshot
-from index.versions import IndexNotFoundError, current_version
+from index.versions import CURRENT, IndexNotFoundError, current_version
 from ingest.embed import Embedder, load_embedder
-from ingest.pipeline import ChunkingParams, IngestReport, build_index
+from ingest.pipeline import ChunkingParams, IngestReport, Progress, build_index
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +28,15 @@ class Engine:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
+        faiss.omp_set_num_threads(settings.threads)
         self.embedder = embedder or load_embedder(settings.embedder, threads=settings.threads)
         self.params = replace(RetrievalParams(), min_confidence=settings.min_confidence,
                               max_question_chars=settings.max_question_chars)
         self.analyzer = FrenchAnalyzer()
         self._snapshot: IndexSnapshot | None = None
         self._swap = threading.Lock()
+        self._current_stat: tuple[int, int, int] | None = None
+        self.on_swap: Callable[[IndexSnapshot], None] | None = None
 
     @property
     def index_dir(self) -> Path:
@@ -54,11 +60,26 @@ class Engine:
         with self._swap:
             snap = load_snapshot(self.index_dir, version, embedder=self.embedder.name)
             self._snapshot = snap
+            if self.on_swap:
+                self.on_swap(snap)
             log.info("serving index version %s (%d chunks)", snap.version, len(snap.chunks))
             return snap
 
+    def stale(self) -> bool:
+        """True when CURRENT names another version than the live one; one stat() when nothing changed."""
+        try:
+            st = os.stat(self.index_dir / CURRENT)
+        except FileNotFoundError:
+            return False
+        key = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if key == self._current_stat:
+            return False
+        self._current_stat = key
+        live = self._snapshot.version if self._snapshot else None
+        return current_version(self.index_dir) != live
+
     def refresh(self) -> bool:
-        """Swap to CURRENT when another process published a new version; cheap when nothing changed."""
+        """Swap to CURRENT when another process published a new version."""
         published = current_version(self.index_dir)
         live = self._snapshot.version if self._snapshot else None
         if published is None or published == live:
@@ -66,11 +87,15 @@ class Engine:
         self.reload(published)
         return True
 
-    def ingest(self, source_root: Path | None = None, progress=None) -> IngestReport:  # type: ignore[no-untyped-def]
+    @staticmethod
+    def chunking(settings: Settings) -> ChunkingParams:
+        """The chunking the settings ask for."""
+        return ChunkingParams(settings.chunk_size, settings.chunk_overlap)
+
+    def ingest(self, source_root: Path | None = None, progress: Progress | None = None) -> IngestReport:
         """Build a new version from the sources and swap to it."""
-        params = ChunkingParams(self.settings.chunk_size, self.settings.chunk_overlap)
-        report = build_index(source_root or self.settings.sources_dir, self.index_dir, self.embedder, params,
-                             self.settings.keep_versions, progress)
+        report = build_index(source_root or self.settings.sources_dir, self.index_dir, self.embedder,
+                             self.chunking(self.settings), self.settings.keep_versions, progress)
         self.reload(report.version)
         return report
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -83,6 +84,7 @@ class _Part:
     chunks: list[Chunk]
     chunk_vectors: np.ndarray | None = None
     unit_vectors: np.ndarray | None = None
+    ingested_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def _reusable(prev: IndexSnapshot | None, doc: SourceDoc) -> _Part | None:
@@ -91,7 +93,8 @@ def _reusable(prev: IndexSnapshot | None, doc: SourceDoc) -> _Part | None:
     if prev is None or not entry or entry["sha256"] != doc.sha256:
         return None
     (c0, c1), (u0, u1) = entry["rows"], entry["units"]
-    return _Part(doc, prev.chunks[c0:c1], np.asarray(prev.chunk_vectors[c0:c1]), np.asarray(prev.unit_vectors[u0:u1]))
+    return _Part(doc, prev.chunks[c0:c1], np.asarray(prev.chunk_vectors[c0:c1]), np.asarray(prev.unit_vectors[u0:u1]),
+                 entry.get("ingested_at", ""))
 
 
 def _embed(embedder: Embedder, texts: list[str], progress: Progress | None, batch: int = 256) -> np.ndarray:
@@ -174,6 +177,7 @@ def _save(index_dir: Path, parts: list[_Part], embedder: Embedder, params: Chunk
         n_units = len(part.unit_vectors) if part.unit_vectors is not None else 0
         sources[part.doc.source_id] = {
             "path": part.doc.path, "title": part.doc.title, "sha256": part.doc.sha256, "chars": len(part.doc.text),
+            "ingested_at": part.ingested_at,
             "rows": [chunk_at, chunk_at + len(part.chunks)], "units": [unit_at, unit_at + n_units],
         }
         chunk_at, unit_at = chunk_at + len(part.chunks), unit_at + n_units

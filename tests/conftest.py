@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pydantic import SecretStr  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.engine import Engine  # noqa: E402
@@ -51,3 +60,52 @@ def corpus(tmp_path: Path) -> Path:
     (root / "fromages.txt").write_text("Le comté est un fromage du Jura. Il vieillit en cave.\n", encoding="utf-8")
     (root / "trains.txt").write_text("Le TGV relie Paris à Lyon en deux heures. M. Dupont le prend.\n", encoding="utf-8")
     return root
+
+
+class LiveServer:
+    """A real uvicorn on 127.0.0.1, on a port the OS picks, in a background thread."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        """A plain httpx client on this server."""
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+
+def serve(app: FastAPI) -> Iterator[LiveServer]:
+    """Run an app for the duration of a fixture."""
+    with LiveServer(app) as server:
+        yield server
+
+
+ADMIN_TOKEN = "test-admin-token-123"
+
+
+@pytest.fixture(scope="session")
+def live_server(seed_settings: Settings, engine: Engine) -> Iterator[LiveServer]:
+    """The HTTP service over the seed index, with admin enabled."""
+    from bot.api import create_app
+
+    settings = seed_settings.model_copy(update={"admin_token": SecretStr(ADMIN_TOKEN)})
+    yield from serve(create_app(settings, engine))

@@ -1,0 +1,137 @@
+"""create_app(): the FastAPI service, its lifespan (model and index load once), errors and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from bot.config import Settings
+from bot.engine import Engine
+from bot.jobs import JobRunningError, ReindexJobs
+from bot.metrics import Metrics
+from bot.retrieve import QuestionError, UnknownSourceError
+from bot.routes import router
+from index.store import EmbedderMismatchError, IndexCorruptError
+from index.versions import IndexNotFoundError
+
+log = logging.getLogger(__name__)
+WEB = Path(__file__).parent / "web"
+
+# Each named error maps to one status; the message is already written for a person.
+_STATUS: dict[type[Exception], int] = {
+    QuestionError: 422,
+    UnknownSourceError: 404,
+    JobRunningError: 409,
+    IndexNotFoundError: 503,
+    IndexCorruptError: 503,
+    EmbedderMismatchError: 503,
+}
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """The whole HTTP service; pass an engine to share a loaded model (tests), or let the lifespan load one."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        live = engine or await asyncio.to_thread(Engine, settings)
+        metrics: Metrics = app.state.metrics
+        live.on_swap = lambda snap: metrics.serving(snap.version, len(snap.chunks))
+        try:
+            snap = await asyncio.to_thread(lambda: live.snapshot)
+            metrics.serving(snap.version, len(snap.chunks))
+            live.stale()  # remember CURRENT's stat so the first request does not reload
+        except (IndexNotFoundError, IndexCorruptError, EmbedderMismatchError) as exc:
+            log.warning("starting without an index: %s", exc)
+        app.state.engine = live
+        app.state.jobs = ReindexJobs(live, metrics)
+        yield
+
+    app = FastAPI(title="sourcier", version="0.1.0", lifespan=lifespan,
+                  description="Answers from your French sources, with exact cited passages.")
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.refreshing = False
+    app.include_router(router)
+    _add_errors(app)
+    app.middleware("http")(_observe)
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(WEB / "index.html", media_type="text/html; charset=utf-8")
+
+    return app
+
+
+def _add_errors(app: FastAPI) -> None:
+    """Translate named errors and validation failures into a status and a `detail` a person can act on."""
+
+    async def named(_: Request, exc: Exception) -> JSONResponse:
+        status = next(code for kind, code in _STATUS.items() if isinstance(exc, kind))
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    async def invalid(_: Request, exc: Exception) -> JSONResponse:
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        parts = []
+        for error in errors:
+            where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            parts.append(f"{where}: {message}")
+        detail = "; ".join(parts) or "invalid request"
+        return JSONResponse({"detail": detail, "errors": _jsonable(errors)}, status_code=422)
+
+    for kind in _STATUS:
+        app.add_exception_handler(kind, named)
+    app.add_exception_handler(RequestValidationError, invalid)
+
+
+def _jsonable(errors: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Validation errors without the raw input and exception objects, which may not serialise."""
+    return [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in errors]
+
+
+async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Count and time every request by route template, and notice a new CURRENT from another process."""
+    app = request.app
+    engine: Engine | None = getattr(app.state, "engine", None)
+    if engine is not None and not app.state.refreshing and engine.stale():
+        app.state.refreshing = True
+        asyncio.get_running_loop().create_task(_refresh(app, engine))
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        return response
+    finally:
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        metrics: Metrics = app.state.metrics
+        metrics.requests.labels(route=template, method=request.method, status=str(status)).inc()
+        metrics.latency.labels(route=template).observe(time.perf_counter() - started)
+
+
+async def _refresh(app: FastAPI, engine: Engine) -> None:
+    """Load the newly published version off the loop; requests keep the old snapshot meanwhile."""
+    try:
+        await asyncio.to_thread(engine.refresh)
+    except (IndexCorruptError, EmbedderMismatchError) as exc:
+        log.error("not swapping to the new CURRENT: %s", exc)
+    finally:
+        app.state.refreshing = False
+
+
+def app_factory() -> FastAPI:
+    """Entry point for `uvicorn --factory` and multi-worker serving: settings from the environment."""
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return create_app(settings)

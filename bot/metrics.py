@@ -1,0 +1,35 @@
+"""Prometheus metrics, one registry per app so several apps (tests, workers) never collide."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """Requests and latency per route, answers and abstentions, the live index, re-index jobs."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("sourcier_requests_total", "HTTP requests", ["route", "method", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("sourcier_request_seconds", "HTTP request latency", ["route"], buckets=_BUCKETS,
+                                 registry=self.registry)
+        self.answers = Counter("sourcier_answers_total", "Answers given, by outcome", ["outcome"],
+                               registry=self.registry)
+        self.index_chunks = Gauge("sourcier_index_chunks", "Chunks in the live index", registry=self.registry)
+        self.index_info = Gauge("sourcier_index_info", "The live index version (value 1)", ["version"],
+                                registry=self.registry)
+        self.reindex_jobs = Counter("sourcier_reindex_jobs_total", "Re-index jobs by final status", ["status"],
+                                    registry=self.registry)
+
+    def serving(self, version: str, chunks: int) -> None:
+        """Record the index now live."""
+        self.index_info.clear()
+        self.index_info.labels(version=version).set(1)
+        self.index_chunks.set(chunks)
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,161 @@
+"""The HTTP routes; CPU work (embedding, search) runs in worker threads so the event loop stays free."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bot.answer import Answer
+from bot.config import Settings
+from bot.engine import Engine
+from bot.jobs import Job, ReindexJobs
+from bot.metrics import Metrics
+from bot.schemas import (MAX_K, AskRequest, AskResponse, CitationOut, JobOut, PassageOut, Readiness, SearchResponse,
+                         SourceOut, SourceText)
+from index.store import IndexSnapshot
+from index.versions import IndexNotFoundError
+
+router = APIRouter()
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+EngineDep = Annotated[Engine, Depends(_engine)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+def citation_url(settings: Settings, source_id: str, start: int, end: int, s_start: int, s_end: int) -> str:
+    """A link that opens the web page on the passage, absolute when a public URL is configured."""
+    base = (settings.public_url or "").rstrip("/")
+    return f"{base}/#cite={quote(source_id, safe='')}:{start}-{end}:{s_start}-{s_end}"
+
+
+def _answer_out(answer: Answer, settings: Settings, version: str) -> AskResponse:
+    citations = [
+        CitationOut(**{**c.__dict__, "url": citation_url(settings, c.source_id, c.start, c.end, c.sentence_start,
+                                                         c.sentence_end)})
+        for c in answer.citations
+    ]
+    return AskResponse(question=answer.question, answer=answer.text, found=answer.found, language=answer.language,
+                       confidence=answer.confidence, citations=citations, index_version=version,
+                       timings_ms=answer.timings_ms)
+
+
+@router.post("/v1/ask", response_model=AskResponse, tags=["questions"],
+             responses={404: {"description": "unknown source"}, 503: {"description": "no index yet"}})
+async def ask(body: AskRequest, engine: EngineDep, settings: SettingsDep, request: Request) -> AskResponse:
+    """Answer a question with [n] markers and the cited passages, or say it is not in the sources."""
+    snapshot = await asyncio.to_thread(lambda: engine.snapshot)
+    answer = await asyncio.to_thread(engine.ask, body.question, body.k, body.sources)
+    metrics: Metrics = request.app.state.metrics
+    metrics.answers.labels(outcome="answered" if answer.found else "abstained").inc()
+    return _answer_out(answer, settings, snapshot.version)
+
+
+@router.get("/v1/search", response_model=SearchResponse, tags=["questions"])
+async def search(engine: EngineDep,
+                 q: Annotated[str, Query(min_length=1, max_length=100_000, description="the query")],
+                 k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None) -> SearchResponse:
+    """Ranked passages with dense, sentence, lexical and fused scores."""
+    snapshot = await asyncio.to_thread(lambda: engine.snapshot)
+    result = await asyncio.to_thread(engine.search, q, k)
+    passages = [
+        PassageOut(rank=i, source_id=h.chunk.source_id, title=h.chunk.title, text=h.chunk.text, start=h.chunk.start,
+                   end=h.chunk.end, score=h.score, dense=h.dense, sentence=h.sentence_cos, lexical=h.lexical)
+        for i, h in enumerate(result.hits, 1)
+    ]
+    return SearchResponse(query=result.question, found=result.found, confidence=result.confidence,
+                          passages=passages, index_version=snapshot.version)
+
+
+def _source_out(snapshot: IndexSnapshot, source_id: str) -> SourceOut:
+    meta = snapshot.manifest["sources"][source_id]
+    return SourceOut(source_id=source_id, title=meta["title"], path=meta["path"], chunks=meta["rows"][1] - meta["rows"][0],
+                     chars=meta["chars"], sha256=meta["sha256"], ingested_at=meta.get("ingested_at", ""))
+
+
+@router.get("/v1/sources", response_model=list[SourceOut], tags=["sources"])
+async def sources(engine: EngineDep) -> list[SourceOut]:
+    """The indexed sources of the live version."""
+    snapshot = await asyncio.to_thread(lambda: engine.snapshot)
+    return [_source_out(snapshot, sid) for sid in snapshot.manifest["sources"]]
+
+
+@router.get("/v1/sources/{source_id:path}", response_model=SourceText, tags=["sources"],
+            responses={404: {"description": "unknown source"}})
+async def source(source_id: str, engine: EngineDep) -> SourceText:
+    """One source's text as indexed, so citation offsets can be highlighted in context; never reads a file."""
+    snapshot = await asyncio.to_thread(lambda: engine.snapshot)
+    if source_id not in snapshot.texts:
+        raise HTTPException(404, f"unknown source {source_id!r}; GET /v1/sources lists them")
+    return SourceText(**_source_out(snapshot, source_id).model_dump(), text=snapshot.texts[source_id])
+
+
+def _admin(request: Request, settings: SettingsDep,
+           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """Bearer token compared in constant time; admin is off when no token is configured."""
+    if settings.admin_token is None or not settings.admin_token.get_secret_value():
+        raise HTTPException(403, "admin endpoints are disabled: set SOURCIER_ADMIN_TOKEN to enable them")
+    given = credentials.credentials.encode() if credentials else b""
+    if not hmac.compare_digest(given, settings.admin_token.get_secret_value().encode()):
+        raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _job_out(job: Job) -> JobOut:
+    return JobOut(**job.__dict__)
+
+
+@router.post("/v1/admin/reindex", status_code=202, response_model=JobOut, tags=["admin"],
+             dependencies=[Depends(_admin)], responses={409: {"description": "a re-index is already running"}})
+async def reindex(request: Request, response: Response) -> JobOut:
+    """Re-ingest the sources in the background; the old version serves until the new one is live."""
+    jobs: ReindexJobs = request.app.state.jobs
+    job = jobs.start()
+    response.headers["Location"] = f"/v1/admin/reindex/{job.job_id}"
+    return _job_out(job)
+
+
+@router.get("/v1/admin/reindex/{job_id}", response_model=JobOut, tags=["admin"], dependencies=[Depends(_admin)])
+async def reindex_status(job_id: str, request: Request) -> JobOut:
+    """A re-index job's status and, when finished, its report or error."""
+    job = request.app.state.jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no re-index job {job_id!r} (only the last 50 are kept)")
+    return _job_out(job)
+
+
+@router.get("/healthz", tags=["ops"])
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Readiness, tags=["ops"], responses={503: {"model": Readiness}})
+async def readyz(engine: EngineDep) -> Readiness | JSONResponse:
+    """Ready when an index is loaded; 503 with instructions otherwise."""
+    try:
+        snapshot = await asyncio.to_thread(lambda: engine.snapshot)
+    except IndexNotFoundError as exc:
+        body = Readiness(ready=False, embedder=engine.embedder.name, detail=str(exc))
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Readiness(ready=True, index_version=snapshot.version, sources=len(snapshot.texts),
+                     chunks=len(snapshot.chunks), embedder=engine.embedder.name)
+
+
+@router.get("/metrics", tags=["ops"], response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    return Response(request.app.state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

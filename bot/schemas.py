@@ -1,0 +1,121 @@
+"""HTTP request and response models: the API's contract, and what /docs shows."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_K = 20
+
+
+class AskRequest(BaseModel):
+    """A question, optionally limited to some sources."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"question": "Qui dirige OpenAI par intérim ?", "k": 3}]})
+
+    question: str = Field(..., description="the question, in French or English", max_length=100_000)
+    k: int | None = Field(None, ge=1, le=MAX_K, description="how many passages to cite (default: SOURCIER_K)")
+    sources: list[str] | None = Field(None, max_length=100, description="only search these source ids")
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        """Whitespace is not a question."""
+        if not value.strip():
+            raise ValueError("the question is empty: type a question, e.g. « Qui dirige OpenAI par intérim ? »")
+        return value
+
+
+class CitationOut(BaseModel):
+    """A numbered passage, with exact offsets into its source and the quoted sentence's offsets."""
+
+    n: int
+    source_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    sentence_start: int
+    sentence_end: int
+    url: str
+
+
+class AskResponse(BaseModel):
+    """The answer with [n] markers, or found=false and an honest "je ne sais pas"."""
+
+    question: str
+    answer: str
+    found: bool
+    language: Literal["fr", "en"]
+    confidence: float
+    citations: list[CitationOut]
+    index_version: str
+    timings_ms: dict[str, float]
+
+
+class PassageOut(BaseModel):
+    """One ranked passage with every score that ranked it."""
+
+    rank: int
+    source_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    dense: float
+    sentence: float
+    lexical: float
+
+
+class SearchResponse(BaseModel):
+    """Ranked passages, no answer composition."""
+
+    query: str
+    found: bool
+    confidence: float
+    passages: list[PassageOut]
+    index_version: str
+
+
+class SourceOut(BaseModel):
+    """An indexed source."""
+
+    source_id: str
+    title: str
+    path: str
+    chunks: int
+    chars: int
+    sha256: str
+    ingested_at: str
+
+
+class SourceText(SourceOut):
+    """A source with its full text, so a citation can be shown in context."""
+
+    text: str
+
+
+class JobOut(BaseModel):
+    """A re-index job and, once finished, its ingest report or its error."""
+
+    job_id: str
+    status: Literal["queued", "running", "done", "failed"]
+    created_at: str
+    finished_at: str | None = None
+    report: dict[str, object] | None = None
+    error: str | None = None
+
+
+class Readiness(BaseModel):
+    """What the server is serving."""
+
+    ready: bool
+    index_version: str | None = None
+    sources: int = 0
+    chunks: int = 0
+    embedder: str
+    detail: str | None = None

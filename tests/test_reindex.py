@@ -1,0 +1,119 @@
+"""Zero-downtime re-indexing: under load, on failure, from another process, and with no index at all."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from bot.api import create_app
+from bot.config import Settings
+from bot.engine import Engine
+from ingest.embed import Embedder
+from ingest.pipeline import build_index
+from tests.conftest import ADMIN_TOKEN, SEEDS, LiveServer
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+NEW_FACT = " Le nouveau directeur financier d'OpenAI s'appelle Zéphyrin Valadier."
+
+
+@pytest.fixture()
+def settings(tmp_path: Path) -> Settings:
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    return Settings(index_dir=tmp_path / "index", data_dir=tmp_path / "var", sources_dir=tmp_path / "seeds",
+                    admin_token=SecretStr(ADMIN_TOKEN))
+
+
+@pytest.fixture()
+def server(settings: Settings, embedder: Embedder) -> Iterator[LiveServer]:
+    engine = Engine(settings, embedder=embedder)
+    engine.ingest()
+    with LiveServer(create_app(settings, engine)) as live:
+        yield live
+
+
+def wait_for_job(client: httpx.Client, job_id: str, deadline_s: float = 60) -> dict[str, object]:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/admin/reindex/{job_id}", headers=AUTH).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish in {deadline_s}s")
+
+
+def test_reindex_under_load_never_fails_a_request(server: LiveServer, settings: Settings) -> None:
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with server.client() as c:
+            while not stop.is_set() and len(statuses) < 5000:
+                statuses.append(c.post("/v1/ask", json={"question": "Qui a fondé Twitch.tv ?"}).status_code)
+
+    workers = [threading.Thread(target=hammer) for _ in range(3)]
+    for w in workers:
+        w.start()
+    with server.client() as client:
+        before = client.get("/readyz").json()["index_version"]
+        seed = next(settings.sources_dir.glob("*.txt"))
+        seed.write_text(seed.read_text(encoding="utf-8") + NEW_FACT, encoding="utf-8")
+        r = client.post("/v1/admin/reindex", headers=AUTH)
+        assert r.status_code == 202 and r.headers["Location"].endswith(r.json()["job_id"])
+        job = wait_for_job(client, r.json()["job_id"])
+        time.sleep(0.3)  # keep the load running across the swap (bounded, not a synchronisation)
+        stop.set()
+        for w in workers:
+            w.join(timeout=30)
+        assert job["status"] == "done" and job["report"]["embedded"] > 0
+        after = client.get("/readyz").json()["index_version"]
+        assert after != before and after == job["report"]["version"]
+        answer = client.post("/v1/ask", json={"question": "Qui est le directeur financier d'OpenAI ?"}).json()
+        assert "Zéphyrin Valadier" in answer["answer"]
+        metrics = client.get("/metrics").text
+        assert 'sourcier_reindex_jobs_total{status="done"} 1.0' in metrics
+    assert len(statuses) > 10 and set(statuses) == {200}
+
+
+def test_reindex_failure_keeps_old_version_serving(server: LiveServer, settings: Settings) -> None:
+    with server.client() as client:
+        before = client.get("/readyz").json()["index_version"]
+        for path in settings.sources_dir.iterdir():
+            path.unlink()
+        job = wait_for_job(client, client.post("/v1/admin/reindex", headers=AUTH).json()["job_id"])
+        assert job["status"] == "failed" and "no .txt or .md sources" in job["error"]
+        assert client.get("/readyz").json()["index_version"] == before
+        assert client.post("/v1/ask", json={"question": "Qui a fondé Twitch.tv ?"}).json()["found"]
+
+
+def test_reindex_picks_up_current_written_by_another_process(server: LiveServer, settings: Settings,
+                                                             embedder: Embedder) -> None:
+    with server.client() as client:
+        before = client.get("/readyz").json()["index_version"]
+        seed = next(settings.sources_dir.glob("*.txt"))
+        seed.write_text(seed.read_text(encoding="utf-8") + NEW_FACT, encoding="utf-8")
+        published = build_index(settings.sources_dir, settings.index_dir, embedder,
+                                Engine.chunking(settings)).version
+        assert published != before
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").json()["index_version"] != published:
+            assert time.monotonic() < deadline, "server never swapped to the new CURRENT"
+            time.sleep(0.02)
+
+
+def test_reindex_disabled_without_token(tmp_path: Path, embedder: Embedder) -> None:
+    settings = Settings(index_dir=tmp_path / "none", sources_dir=tmp_path)
+    with LiveServer(create_app(settings, Engine(settings, embedder=embedder))) as live, live.client() as client:
+        r = client.post("/v1/admin/reindex", headers=AUTH)
+        assert r.status_code == 403 and "SOURCIER_ADMIN_TOKEN" in r.json()["detail"]
+        ask = client.post("/v1/ask", json={"question": "Qui ?"})
+        assert ask.status_code == 503 and "sourcier ingest" in ask.json()["detail"]
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and not ready.json()["ready"] and "sourcier ingest" in ready.json()["detail"]
+        assert client.get("/v1/sources").status_code == 503
