@@ -54,6 +54,7 @@ class Answer:
     language: str
     confidence: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    index_version: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON for the CLI and the API."""
@@ -128,13 +129,11 @@ def compose(retrieval: Retrieval, analyzer: FrenchAnalyzer, max_sentences: int =
         )
         for n, hit in enumerate(hits, 1)
     ]
-    if not chosen:
-        return Answer(retrieval.question, NOT_FOUND[lang], False, citations, lang, retrieval.confidence,
-                      retrieval.timings_ms)
     by_n = {c.n: c for c in citations}
     parts = [f"{_quote(by_n[n], span)} [{n}]" for n, span in sorted(chosen, key=lambda c: (c[0], c[1][0]))]
-    return Answer(retrieval.question, " ".join(parts), True, citations, lang, retrieval.confidence,
-                  retrieval.timings_ms)
+    text = " ".join(parts) if chosen else NOT_FOUND[lang]
+    return Answer(retrieval.question, text, bool(chosen), citations, lang, retrieval.confidence,
+                  retrieval.timings_ms, retrieval.index_version)
 
 
 def _quote(citation: Citation, span: tuple[int, int]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Collection
 from dataclasses import replace
 from pathlib import Path
@@ -30,6 +31,7 @@ class Engine:
         self.settings = settings
         faiss.omp_set_num_threads(settings.threads)
         self.embedder = embedder or load_embedder(settings.embedder, threads=settings.threads)
+        self.embedder.embed_query("échauffement")  # load lazy weights now, not in the first request
         self.params = replace(RetrievalParams(), min_confidence=settings.min_confidence,
                               max_question_chars=settings.max_question_chars)
         self.analyzer = FrenchAnalyzer()
@@ -105,7 +107,11 @@ class Engine:
 
     def ask(self, question: str, k: int | None = None, sources: Collection[str] | None = None) -> Answer:
         """An extractive answer with citations, or an honest "je ne sais pas"."""
-        return compose(self.search(question, k, sources), self.analyzer)
+        retrieval = self.search(question, k, sources)
+        started = time.perf_counter()
+        answer = compose(retrieval, self.analyzer)
+        answer.timings_ms["answer"] = round((time.perf_counter() - started) * 1000, 3)
+        return answer
 
 
 __all__ = ["Engine", "IndexNotFoundError"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,6 +61,7 @@ class Retrieval:
     found: bool
     confidence: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    index_version: str = ""
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -131,24 +132,23 @@ def retrieve(
     rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
     if wanted is not None:
         rows = np.array([r for r in rows if snapshot.chunks[r].source_id in wanted], dtype=np.int64)
-    hits = _fuse(snapshot, query, rows, lexical, params)
-    lap("fusion")
     kept: list[Hit] = []
-    for hit in hits:
+    for hit in _fuse(snapshot, query, rows, lexical, params):
         if not any(_share_text(hit.chunk, other.chunk) for other in kept):
             kept.append(hit)
-        if len(kept) == k:
-            break
+            if len(kept) == k:
+                break
+    lap("fusion")
     sure = confidence(kept[0], question, snapshot, params) if kept else 0.0
-    return Retrieval(question, kept, sure >= params.min_confidence, round(sure, 4), timings)
+    return Retrieval(question, kept, sure >= params.min_confidence, round(sure, 4), timings, snapshot.version)
 
 
 def _fuse(
     snapshot: IndexSnapshot, query: np.ndarray, rows: np.ndarray, lexical: np.ndarray, params: RetrievalParams
-) -> list[Hit]:
-    """Score candidates by a weighted sum of normalised signals, best first."""
+) -> Iterator[Hit]:
+    """Candidates by a weighted sum of normalised signals, best first, built only as far as they are read."""
     if len(rows) == 0:
-        return []
+        return
     chunk_cos, per_sentence = snapshot.dense_features(query, rows)
     sentence_cos = np.array([s.max() for s in per_sentence], dtype=np.float32)
     lex = lexical[rows]
@@ -157,16 +157,13 @@ def _fuse(
         + params.w_sentence * _normalised(sentence_cos)
         + params.w_lexical * _normalised(lex)
     )
-    order = np.argsort(-fused, kind="stable")
-    return [
-        Hit(
+    for i in np.argsort(-fused, kind="stable"):
+        yield Hit(
             chunk=snapshot.chunks[rows[i]],
             row=int(rows[i]),
             score=float(fused[i]),
             dense=float(chunk_cos[i]),
             sentence_cos=float(sentence_cos[i]),
             lexical=float(lex[i]),
-            sentence_cosines=tuple(float(c) for c in per_sentence[i]),
+            sentence_cosines=tuple(per_sentence[i].tolist()),
         )
-        for i in order
-    ]

@@ -58,11 +58,10 @@ def _answer_out(answer: Answer, settings: Settings, version: str) -> AskResponse
              responses={404: {"description": "unknown source"}, 503: {"description": "no index yet"}})
 async def ask(body: AskRequest, engine: EngineDep, settings: SettingsDep, request: Request) -> AskResponse:
     """Answer a question with [n] markers and the cited passages, or say it is not in the sources."""
-    snapshot = await asyncio.to_thread(lambda: engine.snapshot)
     answer = await asyncio.to_thread(engine.ask, body.question, body.k, body.sources)
     metrics: Metrics = request.app.state.metrics
     metrics.answers.labels(outcome="answered" if answer.found else "abstained").inc()
-    return _answer_out(answer, settings, snapshot.version)
+    return _answer_out(answer, settings, answer.index_version)
 
 
 @router.get("/v1/search", response_model=SearchResponse, tags=["questions"])
@@ -70,7 +69,6 @@ async def search(engine: EngineDep,
                  q: Annotated[str, Query(min_length=1, max_length=100_000, description="the query")],
                  k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None) -> SearchResponse:
     """Ranked passages with dense, sentence, lexical and fused scores."""
-    snapshot = await asyncio.to_thread(lambda: engine.snapshot)
     result = await asyncio.to_thread(engine.search, q, k)
     passages = [
         PassageOut(rank=i, source_id=h.chunk.source_id, title=h.chunk.title, text=h.chunk.text, start=h.chunk.start,
@@ -78,7 +76,7 @@ async def search(engine: EngineDep,
         for i, h in enumerate(result.hits, 1)
     ]
     return SearchResponse(query=result.question, found=result.found, confidence=result.confidence,
-                          passages=passages, index_version=snapshot.version)
+                          passages=passages, index_version=result.index_version)
 
 
 def _source_out(snapshot: IndexSnapshot, source_id: str) -> SourceOut:

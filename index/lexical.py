@@ -60,7 +60,11 @@ class FrenchAnalyzer:
 
     def terms(self, text: str) -> list[str]:
         """Index terms; stemming runs before folding because the French stemmer knows accents."""
-        return [fold(t) for t in self._stemmer.stemWords(self.words(text))]
+        return list(self._cached_terms(text))
+
+    @lru_cache(maxsize=65536)  # noqa: B019 - one analyser per process; sentences recur across questions
+    def _cached_terms(self, text: str) -> tuple[str, ...]:
+        return tuple(fold(t) for t in self._stemmer.stemWords(self.words(text)))
 
 
 class LexicalIndex:

@@ -69,8 +69,10 @@ class IndexSnapshot:
         """For each chunk row: the whole-chunk cosine, and the cosine of each of its sentences."""
         q = query.astype(np.float32)
         chunk_cos = np.asarray(self.chunk_vectors[rows] @ q, dtype=np.float32)
-        sentence_cos = [np.asarray(self.unit_vectors[a:b] @ q, dtype=np.float32) for a, b in self.chunk_units[rows]]
-        return chunk_cos, sentence_cos
+        ranges = self.chunk_units[rows]
+        units = np.concatenate([np.arange(a, b) for a, b in ranges]) if len(rows) else np.zeros(0, dtype=np.int64)
+        sims = np.asarray(self.unit_vectors[units] @ q, dtype=np.float32)  # one matmul for all candidates
+        return chunk_cos, np.split(sims, np.cumsum(ranges[:, 1] - ranges[:, 0])[:-1])
 
     def lexical_scores(self, query: str) -> np.ndarray:
         """BM25 of every chunk."""
