@@ -108,7 +108,7 @@ def _pick(hits: list[Hit], question: str, analyzer: FrenchAnalyzer, most: int, w
 
 
 def compose(retrieval: Retrieval, analyzer: FrenchAnalyzer, max_sentences: int = 3, from_hits: int = 3,
-            coverage_weight: float = 0.5, keep_ratio: float = 0.7) -> Answer:
+            coverage_weight: float = 0.5, keep_ratio: float = 0.85) -> Answer:
     """Build the answer from the top hits; when retrieval abstains, say so and quote nothing."""
     lang = language(retrieval.question)
     hits = retrieval.hits

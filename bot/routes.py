@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from typing import Annotated
 from urllib.parse import quote
@@ -58,7 +57,7 @@ def _answer_out(answer: Answer, settings: Settings, version: str) -> AskResponse
              responses={404: {"description": "unknown source"}, 503: {"description": "no index yet"}})
 async def ask(body: AskRequest, engine: EngineDep, settings: SettingsDep, request: Request) -> AskResponse:
     """Answer a question with [n] markers and the cited passages, or say it is not in the sources."""
-    answer = await asyncio.to_thread(engine.ask, body.question, body.k, body.sources)
+    answer = await engine.run(engine.ask, body.question, body.k, body.sources)
     metrics: Metrics = request.app.state.metrics
     metrics.answers.labels(outcome="answered" if answer.found else "abstained").inc()
     return _answer_out(answer, settings, answer.index_version)
@@ -69,7 +68,7 @@ async def search(engine: EngineDep,
                  q: Annotated[str, Query(min_length=1, max_length=100_000, description="the query")],
                  k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None) -> SearchResponse:
     """Ranked passages with dense, sentence, lexical and fused scores."""
-    result = await asyncio.to_thread(engine.search, q, k)
+    result = await engine.run(engine.search, q, k)
     passages = [
         PassageOut(rank=i, source_id=h.chunk.source_id, title=h.chunk.title, text=h.chunk.text, start=h.chunk.start,
                    end=h.chunk.end, score=h.score, dense=h.dense, sentence=h.sentence_cos, lexical=h.lexical)
@@ -88,7 +87,7 @@ def _source_out(snapshot: IndexSnapshot, source_id: str) -> SourceOut:
 @router.get("/v1/sources", response_model=list[SourceOut], tags=["sources"])
 async def sources(engine: EngineDep) -> list[SourceOut]:
     """The indexed sources of the live version."""
-    snapshot = await asyncio.to_thread(lambda: engine.snapshot)
+    snapshot = await engine.run(lambda: engine.snapshot)
     return [_source_out(snapshot, sid) for sid in snapshot.manifest["sources"]]
 
 
@@ -96,7 +95,7 @@ async def sources(engine: EngineDep) -> list[SourceOut]:
             responses={404: {"description": "unknown source"}})
 async def source(source_id: str, engine: EngineDep) -> SourceText:
     """One source's text as indexed, so citation offsets can be highlighted in context; never reads a file."""
-    snapshot = await asyncio.to_thread(lambda: engine.snapshot)
+    snapshot = await engine.run(lambda: engine.snapshot)
     if source_id not in snapshot.texts:
         raise HTTPException(404, f"unknown source {source_id!r}; GET /v1/sources lists them")
     return SourceText(**_source_out(snapshot, source_id).model_dump(), text=snapshot.texts[source_id])
@@ -145,7 +144,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(engine: EngineDep) -> Readiness | JSONResponse:
     """Ready when an index is loaded; 503 with instructions otherwise."""
     try:
-        snapshot = await asyncio.to_thread(lambda: engine.snapshot)
+        snapshot = await engine.run(lambda: engine.snapshot)
     except IndexNotFoundError as exc:
         body = Readiness(ready=False, embedder=engine.embedder.name, detail=str(exc))
         return JSONResponse(body.model_dump(), status_code=503)
