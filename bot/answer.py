@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,7 +41,12 @@ class Citation:
     score: float
     sentence_start: int
     sentence_end: int
-    url: str | None = None
+
+    def link(self, base_url: str | None) -> str:
+        """A link that opens the web page on this passage; absolute when a public base URL is known."""
+        base = (base_url or "").rstrip("/")
+        return f"{base}/#cite={quote(self.source_id, safe='')}:{self.start}-{self.end}:" \
+               f"{self.sentence_start}-{self.sentence_end}"
 
 
 @dataclass

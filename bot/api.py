@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -21,6 +21,7 @@ from bot.engine import Engine
 from bot.jobs import JobRunningError, ReindexJobs
 from bot.metrics import Metrics
 from bot.retrieve import QuestionError, UnknownSourceError
+from bot.slack import slack_enabled
 from bot.routes import router
 from index.store import EmbedderMismatchError, IndexCorruptError
 from index.versions import IndexNotFoundError
@@ -55,13 +56,26 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             log.warning("starting without an index: %s", exc)
         app.state.engine = live
         app.state.jobs = ReindexJobs(live, metrics)
-        yield
+        store = None
+        if slack_on:
+            from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 
+            from bot.slack import create_slack_app
+            from bot.slack_store import SlackStore
+
+            store = SlackStore(settings.data_dir / "sourcier.db")
+            app.state.slack_handler = AsyncSlackRequestHandler(create_slack_app(settings, live, store))
+        yield
+        if store is not None:
+            store.close()
+
+    slack_on = slack_enabled(settings)  # half-configured Slack fails here, naming the missing variable
     app = FastAPI(title="sourcier", version="0.1.0", lifespan=lifespan,
                   description="Answers from your French sources, with exact cited passages.")
     app.state.settings = settings
     app.state.metrics = Metrics()
     app.state.refreshing = False
+    app.state.slack_handler = None
     app.include_router(router)
     _add_errors(app)
     app.add_middleware(Observe)
@@ -70,6 +84,15 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(WEB / "index.html", media_type="text/html; charset=utf-8")
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        """Slack events, slash commands and button clicks (HTTP mode), signature-verified by Bolt."""
+        handler = request.app.state.slack_handler
+        if handler is None:
+            return JSONResponse({"detail": "Slack is not configured on this server: set SLACK_BOT_TOKEN and "
+                                           "SLACK_SIGNING_SECRET (README, 'Connect Slack')"}, status_code=404)
+        return await handler.handle(request)  # type: ignore[no-any-return]
 
     return app
 

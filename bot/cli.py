@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import USER_ERRORS
 from bot.retrieve import RetrievalParams
+from bot.slack import slack_enabled
 
 app = typer.Typer(help="sourcier: answers from your French sources, with exact cited passages.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -225,6 +226,8 @@ def serve(
     import uvicorn
 
     settings = settings_from(index_dir=index_dir, embedder=embedder)
+    with friendly_errors():
+        slack_enabled(settings)  # refuse a half-configured Slack before loading anything
     if workers > 1:  # workers are new processes: hand them the overrides through the environment
         os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder})
         uvicorn.run("bot.api:app_factory", factory=True, host=host, port=port, workers=workers,
@@ -233,6 +236,35 @@ def serve(
     from bot.api import create_app
 
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def slack(index_dir: IndexDir = None, embedder: EmbedderOpt = None) -> None:
+    """Run the Slack app over Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN; no public URL).
+
+    Example: SLACK_BOT_TOKEN=xoxb-… SLACK_APP_TOKEN=xapp-… sourcier slack
+    """
+    import asyncio
+
+    settings = settings_from(index_dir=index_dir, embedder=embedder)
+    with friendly_errors():
+        slack_enabled(settings, socket_mode=True)
+        asyncio.run(_socket_mode(settings))
+
+
+async def _socket_mode(settings: Settings) -> None:
+    """Same Bolt app as HTTP mode; only the transport differs."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.slack import create_slack_app
+    from bot.slack_store import SlackStore
+
+    engine = Engine(settings)
+    engine.snapshot  # fail now, not on the first message, when there is no index
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+    handler = AsyncSocketModeHandler(create_slack_app(settings, engine, SlackStore(settings.data_dir / "sourcier.db")),
+                                     app_token)
+    await handler.start_async()
 
 
 def only_signals(params: RetrievalParams, signals: str) -> RetrievalParams:

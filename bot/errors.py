@@ -6,12 +6,14 @@
 - EmbedderMismatchError, EmbedderError: the index and the configured model disagree, or the model is missing.
 - QuestionError, UnknownSourceError: bad question or source filter.
 - GoldSetError: an evaluation file that is not a gold set.
+- SlackConfigError: Slack half configured (names the missing variable).
 """
 
 from __future__ import annotations
 
 from bot.evaluate import GoldSetError
 from bot.retrieve import QuestionError, UnknownSourceError
+from bot.slack import SlackConfigError
 from index.store import EmbedderMismatchError, IndexCorruptError
 from index.versions import IndexNotFoundError
 from ingest.embed import EmbedderError
@@ -28,4 +30,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     QuestionError,
     UnknownSourceError,
     GoldSetError,
+    SlackConfigError,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Annotated
-from urllib.parse import quote
+from dataclasses import asdict
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -36,18 +36,8 @@ EngineDep = Annotated[Engine, Depends(_engine)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-def citation_url(settings: Settings, source_id: str, start: int, end: int, s_start: int, s_end: int) -> str:
-    """A link that opens the web page on the passage, absolute when a public URL is configured."""
-    base = (settings.public_url or "").rstrip("/")
-    return f"{base}/#cite={quote(source_id, safe='')}:{start}-{end}:{s_start}-{s_end}"
-
-
 def _answer_out(answer: Answer, settings: Settings, version: str) -> AskResponse:
-    citations = [
-        CitationOut(**{**c.__dict__, "url": citation_url(settings, c.source_id, c.start, c.end, c.sentence_start,
-                                                         c.sentence_end)})
-        for c in answer.citations
-    ]
+    citations = [CitationOut(**asdict(c), url=c.link(settings.public_url)) for c in answer.citations]
     return AskResponse(question=answer.question, answer=answer.text, found=answer.found, language=answer.language,
                        confidence=answer.confidence, citations=citations, index_version=version,
                        timings_ms=answer.timings_ms)

@@ -1,0 +1,168 @@
+"""The Slack app: mentions, DMs and /sourcier answered with cited Block Kit; one code path, two transports."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.engine import Engine
+from bot.slack_blocks import answer_blocks, fallback_text, thanks_blocks
+from bot.slack_store import SlackStore
+
+log = logging.getLogger(__name__)
+SORRY = "Désolé, une erreur interne m'empêche de répondre pour l'instant. L'équipe est prévenue."
+EMPTY = "Posez-moi une question, par exemple : « Qui dirige OpenAI par intérim ? »"
+ALREADY_VOTED = "Vous avez déjà donné votre avis sur cette réponse. Merci !"
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+class SlackConfigError(Exception):
+    """Slack credentials are incomplete: the message names the missing variable."""
+
+
+def slack_enabled(settings: Settings, socket_mode: bool = False) -> bool:
+    """Whether Slack is configured; half a configuration is an error, not a silent no."""
+    needed = {"SLACK_BOT_TOKEN": settings.slack_bot_token}
+    needed["SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET"] = (
+        settings.slack_app_token if socket_mode else settings.slack_signing_secret)
+    present = {name for name, value in needed.items() if value is not None and value.get_secret_value()}
+    if not present and not socket_mode:
+        return False
+    missing = sorted(set(needed) - present)
+    if missing:
+        raise SlackConfigError(f"Slack is half configured: set {' and '.join(missing)} (or unset the other "
+                               f"SLACK_* variables to run without Slack)")
+    return True
+
+
+def question_of(text: str) -> str:
+    """The question without the bot mention."""
+    return " ".join(_MENTION.sub(" ", text or "").split())
+
+
+class SlackAnswerer:
+    """Turns a question into a stored answer with its blocks; every Slack handler goes through here."""
+
+    def __init__(self, engine: Engine, store: SlackStore, settings: Settings) -> None:
+        self.engine = engine
+        self.store = store
+        self.settings = settings
+
+    async def blocks_for(self, question: str, user: str | None, channel: str | None,
+                         shareable: bool = False) -> tuple[str, list[dict[str, Any]]]:
+        """(fallback text, blocks) for a question; the public version is stored for sharing."""
+        answer = await self.engine.run(self.engine.ask, question)
+        answer_id = uuid.uuid4().hex
+        public_url = self.settings.public_url
+        links = {c.n: c.link(public_url) for c in answer.citations} if public_url else {}
+        public = answer_blocks(answer, answer_id, links)
+        self.store.record_answer(answer_id, question, answer.text, answer.found,
+                                 [asdict(c) for c in answer.citations], public, user, channel)
+        blocks = answer_blocks(answer, answer_id, links, shareable=True) if shareable else public
+        return fallback_text(answer), blocks
+
+
+def create_slack_app(settings: Settings, engine: Engine, store: SlackStore,
+                     client: AsyncWebClient | None = None) -> AsyncApp:
+    """The Bolt app; HTTP mode (/slack/events) and Socket Mode (`sourcier slack`) both serve this one."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    client = client or AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=secret is not None,
+                   logger=logging.getLogger("sourcier.slack"))
+    answerer = SlackAnswerer(engine, store, settings)
+    register(app, answerer)
+    return app
+
+
+def _human(event: dict[str, Any]) -> bool:
+    """Only plain messages from people: no bots (ourselves included), no edits, deletions or joins."""
+    return not event.get("bot_id") and not event.get("subtype") and bool(event.get("user"))
+
+
+def register(app: AsyncApp, answerer: SlackAnswerer) -> None:
+    """Attach every listener."""
+    store = answerer.store
+
+    async def reply(client: AsyncWebClient, event: dict[str, Any], thread_ts: str | None) -> None:
+        """Answer one message, showing 👀 while working and apologising instead of failing silently."""
+        channel, ts = event["channel"], event["ts"]
+        question = question_of(event.get("text", ""))
+        if not question:
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=EMPTY)
+            return
+        await client.reactions_add(channel=channel, name="eyes", timestamp=ts)
+        try:
+            text, blocks = await answerer.blocks_for(question, event.get("user"), channel)
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
+                                          unfurl_links=False)
+        except Exception:
+            log.exception("could not answer %r in %s", question, channel)
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=SORRY)
+        finally:
+            await client.reactions_remove(channel=channel, name="eyes", timestamp=ts)
+
+    @app.event("app_mention")
+    async def on_mention(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        if _human(event) and store.first_time(body.get("event_id") or event["ts"]):
+            await reply(client, event, event.get("thread_ts") or event["ts"])
+
+    @app.event("message")
+    async def on_message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        # Channel messages that mention us arrive as app_mention; here we answer DMs only.
+        if event.get("channel_type") == "im" and _human(event) and store.first_time(body.get("event_id") or
+                                                                                       event["ts"]):
+            await reply(client, event, event.get("thread_ts"))
+
+    @app.command("/sourcier")
+    async def on_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
+        question = question_of(command.get("text", ""))
+        if not question:
+            await ack(response_type="ephemeral", text=EMPTY)
+            return
+        await ack(response_type="ephemeral", text=f"Je cherche : « {question[:200]} »…")
+        try:
+            text, blocks = await answerer.blocks_for(question, command.get("user_id"), command.get("channel_id"),
+                                                     shareable=True)
+            await respond(response_type="ephemeral", replace_original=True, text=text, blocks=blocks)
+        except Exception:
+            log.exception("could not answer /sourcier %r", question)
+            await respond(response_type="ephemeral", replace_original=True, text=SORRY)
+
+    async def on_feedback(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient,
+                          respond: Any) -> None:
+        await ack()
+        vote = "up" if action["action_id"] == "feedback_up" else "down"
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id")
+        if not store.vote(action["value"], user, channel, vote):
+            await respond(response_type="ephemeral", replace_original=False, text=ALREADY_VOTED)
+            return
+        blocks = thanks_blocks(body["message"]["blocks"], user, *store.tally(action["value"]))
+        if (body.get("container") or {}).get("is_ephemeral"):
+            await respond(replace_original=True, text=body["message"].get("text", ""), blocks=blocks)
+        else:
+            await client.chat_update(channel=channel, ts=body["message"]["ts"], text=body["message"].get("text", ""),
+                                     blocks=blocks)
+
+    app.action("feedback_up")(on_feedback)
+    app.action("feedback_down")(on_feedback)
+
+    @app.action("share_answer")
+    async def on_share(ack: Any, action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        record = store.answer(action["value"])
+        if record is None:
+            await respond(response_type="ephemeral", replace_original=False,
+                          text="Cette réponse n'est plus disponible ; reposez la question.")
+            return
+        await respond(response_type="in_channel", replace_original=False, text=record["answer"],
+                      blocks=record["blocks"])
+        await respond(delete_original=True)
