@@ -5,22 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot import render
 from bot.config import Settings
 from bot.engine import Engine
 from bot.errors import USER_ERRORS
-from bot.retrieve import RetrievalParams
 from bot.slack import slack_enabled
 
 app = typer.Typer(help="sourcier: answers from your French sources, with exact cited passages.",
@@ -57,26 +55,6 @@ def friendly_errors() -> Iterator[None]:
         raise typer.Exit(1) from exc
 
 
-@contextmanager
-def progress_bar(enabled: bool) -> Iterator[Callable[[int, int], None]]:
-    """A Rich bar on a terminal; a log line per tenth of the work otherwise."""
-    if enabled and err.is_terminal:
-        columns = (TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=err) as bar:
-            task = bar.add_task("embed", total=None)
-            yield lambda done, total: bar.update(task, completed=done, total=total)
-        return
-    marks: set[int] = set()
-
-    def report(done: int, total: int) -> None:
-        tenth = done * 10 // max(total, 1)
-        if tenth not in marks:
-            marks.add(tenth)
-            log.info("embedded %d/%d texts", done, total)
-
-    yield report
-
-
 @app.command()
 def ingest(
     sources: Annotated[Path | None, typer.Argument(help="folder or file of .txt/.md (SOURCIER_SOURCES_DIR)")] = None,
@@ -85,6 +63,9 @@ def ingest(
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="SOURCIER_CHUNK_SIZE")] = None,
     chunk_overlap: Annotated[int | None, typer.Option("--chunk-overlap", help="SOURCIER_CHUNK_OVERLAP")] = None,
     keep_versions: Annotated[int | None, typer.Option("--keep-versions", help="SOURCIER_KEEP_VERSIONS")] = None,
+    index_type: Annotated[str | None, typer.Option("--index-type", help="SOURCIER_INDEX_TYPE: auto, flat, ivf, hnsw")]
+    = None,
+    ingest_workers: Annotated[int | None, typer.Option("--ingest-workers", help="SOURCIER_INGEST_WORKERS")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Index sources: embeds only new or changed files, then publishes a new version.
@@ -92,8 +73,9 @@ def ingest(
     Example: sourcier ingest seeds/
     """
     settings = settings_from(sources_dir=sources, index_dir=index_dir, embedder=embedder, chunk_size=chunk_size,
-                             chunk_overlap=chunk_overlap, keep_versions=keep_versions)
-    with friendly_errors(), progress_bar(not as_json) as progress:
+                             chunk_overlap=chunk_overlap, keep_versions=keep_versions, index_type=index_type,
+                             ingest_workers=ingest_workers)
+    with friendly_errors(), render.progress_bar(err, not as_json) as progress:
         report = Engine(settings).ingest(progress=progress)
     if as_json:
         out.print_json(json.dumps(asdict(report), ensure_ascii=False))
@@ -188,10 +170,12 @@ def evaluate_cmd(gold: Annotated[Path, typer.Argument(help="JSONL gold set")], k
     from bot.answer import compose
     from bot.evaluate import evaluate, load_gold
 
+    if signals not in ("hybrid", "dense", "lexical"):
+        raise typer.BadParameter("--signals must be hybrid, dense or lexical")
     settings = settings_from(index_dir=index_dir, embedder=embedder, k=k)
     with friendly_errors():
         engine = Engine(settings)
-        engine.params = only_signals(engine.params, signals)
+        engine.params = engine.params.only(signals)
         engine.snapshot  # load before timing starts
         report = evaluate(load_gold(gold), lambda q: engine.search(q, k=max(settings.k, 5)),
                           lambda result: compose(result, engine.analyzer).text)
@@ -265,17 +249,6 @@ async def _socket_mode(settings: Settings) -> None:
     handler = AsyncSocketModeHandler(create_slack_app(settings, engine, SlackStore(settings.data_dir / "sourcier.db")),
                                      app_token)
     await handler.start_async()
-
-
-def only_signals(params: RetrievalParams, signals: str) -> RetrievalParams:
-    """Switch off fusion inputs, to measure what each one brings."""
-    if signals == "dense":
-        return replace(params, w_lexical=0.0)
-    if signals == "lexical":
-        return replace(params, w_chunk=0.0, w_sentence=0.0)
-    if signals != "hybrid":
-        raise typer.BadParameter("--signals must be hybrid, dense or lexical")
-    return params
 
 
 def main() -> None:

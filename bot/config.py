@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     min_confidence: float = Field(0.165, ge=0.0, le=1.0, description="abstain below this confidence")
     chunk_size: int = Field(700, ge=100, le=1200, description="target characters per chunk")
     chunk_overlap: int = Field(3, ge=0, le=10, description="sentences repeated between neighbouring chunks")
+    index_type: str = Field("auto", pattern="^(auto|flat|ivf|hnsw)$",
+                            description="dense index: auto (exact up to 50k sentences, then IVF), flat, ivf, hnsw")
+    ingest_workers: int = Field(2, ge=1, le=64, description="embedding processes for large ingests")
     keep_versions: int = Field(5, ge=1, le=100, description="index versions kept on disk for roll-back")
     max_question_chars: int = Field(1000, ge=10, le=10000, description="longer questions are refused")
     admin_token: SecretStr | None = Field(None, description="Bearer token for /v1/admin; unset disables admin")

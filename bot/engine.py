@@ -108,7 +108,8 @@ class Engine:
     def ingest(self, source_root: Path | None = None, progress: Progress | None = None) -> IngestReport:
         """Build a new version from the sources and swap to it."""
         report = build_index(source_root or self.settings.sources_dir, self.index_dir, self.embedder,
-                             self.chunking(self.settings), self.settings.keep_versions, progress)
+                             self.chunking(self.settings), self.settings.keep_versions, progress,
+                             self.settings.index_type, self.settings.ingest_workers)
         self.reload(report.version)
         return report
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
+from rich.text import Text
 
 from bot.answer import Answer, Citation
 from bot.retrieve import Retrieval
 from ingest.pipeline import IngestReport
+
+log = logging.getLogger("sourcier")
 
 
 def emphasised(citation: Citation) -> str:
@@ -58,3 +68,33 @@ def print_ingest(console: Console, report: IngestReport) -> None:
         f"{report.embedded} newly embedded, {len(report.removed_sources)} sources removed "
         f"in {report.seconds:.2f}s\n{status} {report.version} in {report.index_dir}"
     )
+
+
+class RateColumn(ProgressColumn):
+    """Texts embedded per second."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:.0f}/s" if task.speed else "…/s")
+
+
+@contextmanager
+def progress_bar(console: Console, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A Rich bar (count, rate, ETA) on a terminal; a log line per tenth of the work otherwise."""
+    if enabled and console.is_terminal:
+        columns = (TextColumn("embedding chunks and sentences"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+                   TimeRemainingColumn())
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("embed", total=None)
+            yield lambda done, total: bar.update(task, completed=done, total=total)
+        return
+    marks: set[int] = set()
+    started = time.perf_counter()
+
+    def report(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth not in marks:
+            marks.add(tenth)
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            log.info("embedded %d/%d texts (%.0f/s, about %.0fs left)", done, total, rate, (total - done) / rate)
+
+    yield report

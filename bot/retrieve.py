@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -32,6 +32,16 @@ class RetrievalParams:
     coverage_weight: float = 0.1  # how much word overlap adds to the best sentence cosine
     min_confidence: float = 0.165  # below this the sources do not hold the answer: abstain
     max_question_chars: int = 1000
+
+    def only(self, signals: str) -> RetrievalParams:
+        """The same parameters with fusion inputs switched off, to measure what each one brings."""
+        if signals == "dense":
+            return replace(self, w_lexical=0.0)
+        if signals == "lexical":
+            return replace(self, w_chunk=0.0, w_sentence=0.0)
+        if signals != "hybrid":
+            raise ValueError("signals must be hybrid, dense or lexical")
+        return self
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,12 +12,15 @@ from typing import Any
 import faiss
 import numpy as np
 
+from index.dense import build_dense, load_dense
 from index.lexical import LexicalIndex
 from index.records import Chunk, unit_keys
+from index.table import Table, write_table
 from index.versions import new_version_name, publish, require_current, staging
 
-FORMAT = 1
-_FILES = ("chunk_vectors.npy", "unit_vectors.npy", "chunk_units.npy", "units.faiss", "chunks.jsonl", "texts.jsonl")
+FORMAT = 2
+_FILES = ("chunk_vectors.npy", "unit_vectors.npy", "chunk_units.npy", "units.faiss", "chunks.jsonl",
+          "chunks.jsonl.offsets.npy", "texts.jsonl", "texts.jsonl.offsets.npy")
 
 
 class IndexCorruptError(Exception):
@@ -35,13 +39,13 @@ class IndexSnapshot:
     question that matches one sentence finds it with its context around it.
     """
 
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]
     chunk_vectors: np.ndarray
     unit_vectors: np.ndarray
     chunk_units: np.ndarray  # (n_chunks, 2): the [first, last) unit rows of each chunk
     unit_index: faiss.Index
     lexical: LexicalIndex
-    texts: dict[str, str]
+    texts: Mapping[str, str]
     manifest: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -79,14 +83,6 @@ class IndexSnapshot:
         return self.lexical.scores(query)
 
 
-def _faiss_for(vectors: np.ndarray) -> faiss.Index:
-    """Exact inner-product search; approximate types arrive when corpora outgrow it."""
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
-
-
 def chunk_unit_ranges(chunks: list[Chunk]) -> np.ndarray:
     """Each chunk's [first, last) rows in the unit table that unit_keys() orders."""
     rows = {key: i for i, key in enumerate(unit_keys(chunks))}
@@ -97,11 +93,21 @@ def chunk_unit_ranges(chunks: list[Chunk]) -> np.ndarray:
     return ranges
 
 
-def _jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    """One JSON object per line, UTF-8."""
-    with open(path, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+class SourceTexts(Mapping[str, str]):
+    """Source texts by id, read from the version's text table only when asked for."""
+
+    def __init__(self, table: Table[str], ids: list[str]) -> None:
+        self._table = table
+        self._rows = {sid: i for i, sid in enumerate(ids)}
+
+    def __getitem__(self, source_id: str) -> str:
+        return self._table[self._rows[source_id]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 def save_version(
@@ -111,6 +117,7 @@ def save_version(
     unit_vectors: np.ndarray,
     texts: dict[str, str],
     manifest: dict[str, Any],
+    index_type: str = "auto",
 ) -> str:
     """Write a new version (manifest last), publish it, and return its name."""
     ranges = chunk_unit_ranges(chunks)
@@ -121,12 +128,15 @@ def save_version(
         np.save(tmp / "chunk_vectors.npy", np.ascontiguousarray(chunk_vectors, dtype=np.float32))
         np.save(tmp / "unit_vectors.npy", np.ascontiguousarray(unit_vectors, dtype=np.float32))
         np.save(tmp / "chunk_units.npy", ranges)
-        faiss.write_index(_faiss_for(unit_vectors), str(tmp / "units.faiss"))
-        _jsonl(tmp / "chunks.jsonl", [c.to_json() for c in chunks])
-        _jsonl(tmp / "texts.jsonl", [{"source_id": k, "text": v} for k, v in texts.items()])
+        dense, dense_params = build_dense(unit_vectors, index_type)
+        faiss.write_index(dense, str(tmp / "units.faiss"))
+        write_table(tmp / "chunks.jsonl", (c.to_json() for c in chunks))
+        write_table(tmp / "texts.jsonl", ({"source_id": k, "text": v} for k, v in texts.items()))
         LexicalIndex.build([c.text for c in chunks]).save(tmp / "lexical")
         full = {
             **manifest,
+            "dense": dense_params.to_json(),
+            "texts": list(texts),
             "format": FORMAT,
             "version": version,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -176,12 +186,12 @@ def load_snapshot(index_dir: Path, version: str | None = None, embedder: str | N
         )
     _check_files(vdir, manifest)
     try:
-        chunks = [Chunk.from_json(json.loads(line)) for line in (vdir / "chunks.jsonl").open(encoding="utf-8")]
-        texts = {r["source_id"]: r["text"] for r in map(json.loads, (vdir / "texts.jsonl").open(encoding="utf-8"))}
+        chunks = Table(vdir / "chunks.jsonl", Chunk.from_json)
+        texts = SourceTexts(Table(vdir / "texts.jsonl", lambda row: str(row["text"]), cache=64), manifest["texts"])
         chunk_vectors = np.load(vdir / "chunk_vectors.npy", mmap_mode="r")
         unit_vectors = np.load(vdir / "unit_vectors.npy", mmap_mode="r")
         chunk_units = np.load(vdir / "chunk_units.npy")
-        index = faiss.read_index(str(vdir / "units.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        index = load_dense(str(vdir / "units.faiss"), manifest["dense"])
         lexical = LexicalIndex.load(vdir / "lexical")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorruptError(f"index version {version} cannot be read: {exc}") from exc

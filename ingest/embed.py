@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -106,3 +109,43 @@ def load_embedder(spec: str = DEFAULT_EMBEDDER, threads: int = 1) -> Embedder:
     if spec in (DEFAULT_EMBEDDER, "use", "usem3"):
         return UseEmbedder(threads=threads)
     return SentenceTransformerEmbedder(spec, threads=threads)
+
+
+_worker_model: Embedder | None = None
+
+
+def _init_worker(spec: str) -> None:
+    """Load the model once per worker process, one BLAS thread each."""
+    global _worker_model
+    _worker_model = load_embedder(spec, threads=1)
+
+
+def _embed_in_worker(texts: list[str]) -> np.ndarray:
+    assert _worker_model is not None
+    return _worker_model.embed_documents(texts)
+
+
+def embed_many(embedder: Embedder, texts: list[str], workers: int = 1, batch: int = 256,
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Embed a large list in batches, on several processes when it is worth their start-up (~2 s each)."""
+    batches = [texts[i : i + batch] for i in range(0, len(texts), batch)]
+    done = 0
+    parts = [np.zeros((0, embedder.dim), dtype=np.float32)]
+
+    def advance(part: np.ndarray) -> None:
+        nonlocal done
+        parts.append(part)
+        done += len(part)
+        if progress:
+            progress(done, len(texts))
+
+    if workers > 1 and len(texts) >= 20 * batch:
+        context = multiprocessing.get_context("spawn")  # no fork of a process holding BLAS threads
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(embedder.name,)) as pool:
+            for part in pool.map(_embed_in_worker, batches):
+                advance(part)
+    else:
+        for texts_batch in batches:
+            advance(embedder.embed_documents(texts_batch))
+    return np.vstack(parts)

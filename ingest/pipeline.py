@@ -17,7 +17,7 @@ from index.records import Chunk, unit_keys
 from index.store import EmbedderMismatchError, IndexCorruptError, IndexSnapshot, load_snapshot, save_version
 from index.versions import IndexNotFoundError, clean_leftovers, prune
 from ingest.chunk import chunk_document
-from ingest.embed import Embedder
+from ingest.embed import Embedder, embed_many
 from ingest.read import SourceDoc, SourceError, find_sources, read_sources
 
 Progress = Callable[[int, int], None]
@@ -97,16 +97,6 @@ def _reusable(prev: IndexSnapshot | None, doc: SourceDoc) -> _Part | None:
                  entry.get("ingested_at", ""))
 
 
-def _embed(embedder: Embedder, texts: list[str], progress: Progress | None, batch: int = 256) -> np.ndarray:
-    """Embed in batches, reporting progress after each one."""
-    parts = [np.zeros((0, embedder.dim), dtype=np.float32)]
-    for i in range(0, len(texts), batch):
-        parts.append(embedder.embed_documents(texts[i : i + batch]))
-        if progress:
-            progress(min(i + batch, len(texts)), len(texts))
-    return np.vstack(parts)
-
-
 def build_index(
     source_root: Path,
     index_dir: Path,
@@ -114,6 +104,8 @@ def build_index(
     params: ChunkingParams = ChunkingParams(),
     keep_versions: int = 5,
     progress: Progress | None = None,
+    index_type: str = "auto",
+    workers: int = 1,
 ) -> IngestReport:
     """Ingest every source under source_root into a new published version of index_dir."""
     started = time.perf_counter()
@@ -129,11 +121,12 @@ def build_index(
         report.reused = sum(len(p.chunks) for p in parts if p.chunk_vectors is not None)
         report.embedded = sum(len(p.chunks) for p in fresh)
         report.sources, report.chunks = len(docs), sum(len(p.chunks) for p in parts)
-        if prev is not None and not fresh and not report.removed_sources:
+        same_type = prev is not None and index_type in ("auto", prev.manifest["dense"]["kind"])
+        if prev is not None and not fresh and not report.removed_sources and same_type:
             report.changed, report.version = False, prev.version
         else:
-            _embed(embedder, fresh, progress)
-            report.version = _save(index_dir, parts, embedder, params)
+            _embed(embedder, fresh, progress, workers)
+            report.version = _save(index_dir, parts, embedder, params, index_type)
             prune(index_dir, keep_versions)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
@@ -151,17 +144,12 @@ def _read(source_root: Path) -> tuple[list[SourceDoc], list[SourceError]]:
     return docs, errors
 
 
-def _embed(embedder: Embedder, parts: list[_Part], progress: Progress | None, batch: int = 256) -> None:
+def _embed(embedder: Embedder, parts: list[_Part], progress: Progress | None, workers: int) -> None:
     """Embed the chunks and sentences of new or changed sources, reporting progress per batch."""
     texts: list[str] = []
     for part in parts:
         texts += [c.text for c in part.chunks] + [part.doc.text[a:b] for _, a, b in unit_keys(part.chunks)]
-    vectors = [np.zeros((0, embedder.dim), dtype=np.float32)]
-    for i in range(0, len(texts), batch):
-        vectors.append(embedder.embed_documents(texts[i : i + batch]))
-        if progress:
-            progress(min(i + batch, len(texts)), len(texts))
-    flat, at = np.vstack(vectors), 0
+    flat, at = embed_many(embedder, texts, workers, progress=progress), 0
     for part in parts:
         n_chunks, n_units = len(part.chunks), len(unit_keys(part.chunks))
         part.chunk_vectors = flat[at : at + n_chunks]
@@ -169,7 +157,8 @@ def _embed(embedder: Embedder, parts: list[_Part], progress: Progress | None, ba
         at += n_chunks + n_units
 
 
-def _save(index_dir: Path, parts: list[_Part], embedder: Embedder, params: ChunkingParams) -> str:
+def _save(index_dir: Path, parts: list[_Part], embedder: Embedder, params: ChunkingParams,
+          index_type: str) -> str:
     """Concatenate the parts and write them as a new published version."""
     sources: dict[str, dict[str, object]] = {}
     chunk_at = unit_at = 0
@@ -191,4 +180,5 @@ def _save(index_dir: Path, parts: list[_Part], embedder: Embedder, params: Chunk
         np.vstack([empty] + [p.unit_vectors for p in parts if p.unit_vectors is not None]),
         {p.doc.source_id: p.doc.text for p in parts},
         manifest,
+        index_type,
     )
