@@ -31,7 +31,11 @@ eval: install
 	$(BIN)/sourcier eval ../shared/eval/dev_fr.jsonl
 
 bench: install
+	$(BIN)/pip install --quiet matplotlib
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/ingest_e2e.py
+	$(BIN)/python bench/scale.py && $(BIN)/python bench/plot.py
 
 clean:
 	rm -rf var .pytest_cache

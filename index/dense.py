@@ -10,7 +10,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-# Exact search is kept up to this many vectors: at 50k x 512-d one query costs about 9 ms on one
+# Exact search is kept up to this many vectors: at 50k x 512-d one query costs about 7.5 ms on one
 # thread, the budget of a whole request (bench/scale.py measures the curve; docs/performance.md).
 FLAT_MAX = 50_000
 KINDS = ("auto", "flat", "ivf", "hnsw")

@@ -1,0 +1,67 @@
+"""The dense index adapts to corpus size and reaches its recall target; tables read rows lazily."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from index.dense import FLAT_MAX, IndexTypeError, build_dense, choose_kind, exact_top10, load_dense, recall_at_10, \
+    tuning_queries
+from index.table import Table, write_table
+from ingest.embed import Embedder, embed_many
+
+
+def clustered(n: int, dim: int = 64, clusters: int = 50, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    x = centres[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_dense_kind_follows_size_unless_forced() -> None:
+    assert choose_kind(FLAT_MAX) == "flat" and choose_kind(FLAT_MAX + 1) == "ivf"
+    assert choose_kind(10, "hnsw") == "hnsw"
+    with pytest.raises(IndexTypeError, match="unknown index type"):
+        choose_kind(10, "annoy")
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_dense_approximate_index_meets_recall_and_reloads(kind: str, tmp_path: Path) -> None:
+    vectors = clustered(20_000)
+    index, params = build_dense(vectors, kind)
+    assert params.kind == kind and params.recall_at_10 >= 0.95
+    path = str(tmp_path / "units.faiss")
+    faiss.write_index(index, path)
+    loaded = load_dense(path, params.to_json())
+    queries = tuning_queries(vectors, 100, seed=7)  # fresh queries, not the tuning ones
+    assert recall_at_10(loaded, queries, exact_top10(vectors, queries)) >= 0.9
+
+
+def test_dense_small_corpus_stays_exact() -> None:
+    index, params = build_dense(clustered(500), "ivf")
+    assert params.kind == "flat" and index.ntotal == 500
+
+
+def test_table_reads_rows_lazily_and_refuses_truncation(tmp_path: Path) -> None:
+    path = tmp_path / "rows.jsonl"
+    assert write_table(path, ({"i": i, "t": "é" * i} for i in range(100))) == 100
+    table = Table(path, lambda row: row["i"])
+    assert len(table) == 100 and table[42] == 42 and table[-1] == 99 and table[3:6] == [3, 4, 5]
+    assert list(table)[:3] == [0, 1, 2]
+    with pytest.raises(IndexError):
+        table[100]
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ValueError, match="offsets"):
+        Table(path, lambda row: row)
+
+
+def test_embed_many_in_parallel_matches_sequential(embedder: Embedder) -> None:
+    texts = [f"Phrase numéro {i} sur le sujet {i % 7}." for i in range(200)]
+    seen: list[int] = []
+    parallel = embed_many(embedder, texts, workers=2, batch=8, progress=lambda done, total: seen.append(done))
+    sequential = embed_many(embedder, texts, workers=1, batch=64)
+    assert parallel.shape == (200, 512) and np.allclose(parallel, sequential, atol=1e-5)
+    assert seen[-1] == 200 and seen == sorted(seen)
