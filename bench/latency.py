@@ -53,7 +53,7 @@ def free_port() -> int:
 
 def start_server(index_dir: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "SOURCIER_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "SOURCIER_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1", "SOURCIER_RATE_LIMIT_PER_MINUTE": "0"}
     proc = subprocess.Popen([SOURCIER, "serve", "--port", str(port), "--workers", str(workers), "--index-dir",
                              str(index_dir)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

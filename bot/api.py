@@ -12,12 +12,14 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
 from bot.engine import Engine
+from bot.guard import Guard, RateLimiter
 from bot.jobs import JobRunningError, ReindexJobs
 from bot.metrics import Metrics
 from bot.retrieve import QuestionError, UnknownSourceError
@@ -78,7 +80,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.slack_handler = None
     app.include_router(router)
     _add_errors(app)
-    app.add_middleware(Observe)
+    app.add_middleware(Guard, max_body=settings.max_body_bytes,
+                       limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst))
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "Authorization"])
+    app.add_middleware(Observe)  # outermost: counts 413s and 429s too
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 
     @app.get("/", include_in_schema=False)

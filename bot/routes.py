@@ -16,7 +16,7 @@ from bot.engine import Engine
 from bot.jobs import Job, ReindexJobs
 from bot.metrics import Metrics
 from bot.schemas import (MAX_K, AskRequest, AskResponse, CitationOut, JobOut, PassageOut, Readiness, SearchResponse,
-                         SourceOut, SourceText)
+                         SourceOut, SourceText, errors)
 from index.store import IndexSnapshot
 from index.versions import IndexNotFoundError
 
@@ -43,8 +43,7 @@ def _answer_out(answer: Answer, settings: Settings, version: str) -> AskResponse
                        timings_ms=answer.timings_ms)
 
 
-@router.post("/v1/ask", response_model=AskResponse, tags=["questions"],
-             responses={404: {"description": "unknown source"}, 503: {"description": "no index yet"}})
+@router.post("/v1/ask", response_model=AskResponse, tags=["questions"], responses=errors(404, 503))
 async def ask(body: AskRequest, engine: EngineDep, settings: SettingsDep, request: Request) -> AskResponse:
     """Answer a question with [n] markers and the cited passages, or say it is not in the sources."""
     answer = await engine.run(engine.ask, body.question, body.k, body.sources)
@@ -53,7 +52,7 @@ async def ask(body: AskRequest, engine: EngineDep, settings: SettingsDep, reques
     return _answer_out(answer, settings, answer.index_version)
 
 
-@router.get("/v1/search", response_model=SearchResponse, tags=["questions"])
+@router.get("/v1/search", response_model=SearchResponse, tags=["questions"], responses=errors(503))
 async def search(engine: EngineDep,
                  q: Annotated[str, Query(min_length=1, max_length=100_000, description="the query")],
                  k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None) -> SearchResponse:
@@ -74,7 +73,7 @@ def _source_out(snapshot: IndexSnapshot, source_id: str) -> SourceOut:
                      chars=meta["chars"], sha256=meta["sha256"], ingested_at=meta.get("ingested_at", ""))
 
 
-@router.get("/v1/sources", response_model=list[SourceOut], tags=["sources"])
+@router.get("/v1/sources", response_model=list[SourceOut], tags=["sources"], responses=errors(503))
 async def sources(engine: EngineDep) -> list[SourceOut]:
     """The indexed sources of the live version."""
     snapshot = await engine.run(lambda: engine.snapshot)
@@ -82,7 +81,7 @@ async def sources(engine: EngineDep) -> list[SourceOut]:
 
 
 @router.get("/v1/sources/{source_id:path}", response_model=SourceText, tags=["sources"],
-            responses={404: {"description": "unknown source"}})
+            responses=errors(404, 503))
 async def source(source_id: str, engine: EngineDep) -> SourceText:
     """One source's text as indexed, so citation offsets can be highlighted in context; never reads a file."""
     snapshot = await engine.run(lambda: engine.snapshot)
@@ -106,7 +105,7 @@ def _job_out(job: Job) -> JobOut:
 
 
 @router.post("/v1/admin/reindex", status_code=202, response_model=JobOut, tags=["admin"],
-             dependencies=[Depends(_admin)], responses={409: {"description": "a re-index is already running"}})
+             dependencies=[Depends(_admin)], responses=errors(401, 403, 409))
 async def reindex(request: Request, response: Response) -> JobOut:
     """Re-ingest the sources in the background; the old version serves until the new one is live."""
     jobs: ReindexJobs = request.app.state.jobs
@@ -115,7 +114,8 @@ async def reindex(request: Request, response: Response) -> JobOut:
     return _job_out(job)
 
 
-@router.get("/v1/admin/reindex/{job_id}", response_model=JobOut, tags=["admin"], dependencies=[Depends(_admin)])
+@router.get("/v1/admin/reindex/{job_id}", response_model=JobOut, tags=["admin"], dependencies=[Depends(_admin)],
+            responses=errors(401, 403, 404))
 async def reindex_status(job_id: str, request: Request) -> JobOut:
     """A re-index job's status and, when finished, its report or error."""
     job = request.app.state.jobs.get(job_id)

@@ -119,3 +119,15 @@ class Readiness(BaseModel):
     chunks: int = 0
     embedder: str
     detail: str | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every error: a sentence a person can act on, plus the field errors for validation failures."""
+
+    detail: str
+    errors: list[dict[str, object]] | None = None
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the error statuses a route can answer, all with the ErrorOut body."""
+    return {code: {"model": ErrorOut} for code in (*codes, 413, 422, 429)}

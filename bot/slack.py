@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import uuid
 from dataclasses import asdict
@@ -13,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.engine import Engine
+from bot.guard import RateLimiter
 from bot.slack_blocks import answer_blocks, fallback_text, thanks_blocks
 from bot.slack_store import SlackStore
 
@@ -54,6 +56,12 @@ class SlackAnswerer:
         self.engine = engine
         self.store = store
         self.settings = settings
+        self.limiter = RateLimiter(settings.slack_rate_limit_per_minute, burst=3)
+
+    def slow_down(self, user: str | None) -> str | None:
+        """A polite message when this person asks faster than the per-user limit, else None."""
+        wait = self.limiter.check(user or "anonymous")
+        return f"Vous posez beaucoup de questions d'affilée : réessayez dans {math.ceil(wait)} s." if wait else None
 
     async def blocks_for(self, question: str, user: str | None, channel: str | None,
                          shareable: bool = False) -> tuple[str, list[dict[str, Any]]]:
@@ -98,6 +106,10 @@ def register(app: AsyncApp, answerer: SlackAnswerer) -> None:
         if not question:
             await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=EMPTY)
             return
+        too_fast = answerer.slow_down(event.get("user"))
+        if too_fast:
+            await client.chat_postEphemeral(channel=channel, user=event.get("user"), thread_ts=thread_ts, text=too_fast)
+            return
         await client.reactions_add(channel=channel, name="eyes", timestamp=ts)
         try:
             text, blocks = await answerer.blocks_for(question, event.get("user"), channel)
@@ -126,6 +138,10 @@ def register(app: AsyncApp, answerer: SlackAnswerer) -> None:
         question = question_of(command.get("text", ""))
         if not question:
             await ack(response_type="ephemeral", text=EMPTY)
+            return
+        too_fast = answerer.slow_down(command.get("user_id"))
+        if too_fast:
+            await ack(response_type="ephemeral", text=too_fast)
             return
         await ack(response_type="ephemeral", text=f"Je cherche : « {question[:200]} »…")
         try:

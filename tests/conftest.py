@@ -40,7 +40,8 @@ def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings pointing at a private copy of the seeds and a private index directory."""
     base = tmp_path_factory.mktemp("sourcier")
     shutil.copytree(SEEDS, base / "seeds")
-    return Settings(index_dir=base / "index", data_dir=base / "var", sources_dir=base / "seeds")
+    return Settings(index_dir=base / "index", data_dir=base / "var", sources_dir=base / "seeds",
+                    rate_limit_per_minute=0)  # tests that hammer the API; rate limits have their own tests
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +91,8 @@ class LiveServer:
 
     def client(self, **kwargs: object) -> httpx.Client:
         """A plain httpx client on this server."""
-        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+        kwargs.setdefault("timeout", 30)
+        return httpx.Client(base_url=self.url, **kwargs)  # type: ignore[arg-type]
 
 
 def serve(app: FastAPI) -> Iterator[LiveServer]:

@@ -64,3 +64,30 @@ def test_browser_citation_link_opens_source(browser, live_server: LiveServer) ->
     mark.wait_for(state="visible", timeout=10000)
     assert mark.inner_text() == "Consolidation de l'IA générati"
     page.close()
+
+
+def test_browser_renders_hostile_source_as_text(browser, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    from bot.api import create_app
+    from bot.config import Settings
+    from bot.engine import Engine
+
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "piege.md").write_text(
+        "# Piège\n\nAttention <script>window.pwned=1</script> et <img src=x onerror=\"window.pwned=2\"> "
+        "<!channel>. Le mot de passe du coffre est tournesol.\n", encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", sources_dir=tmp_path / "seeds", rate_limit_per_minute=0)
+    engine = Engine(settings, embedder=embedder)
+    engine.ingest()
+    with LiveServer(create_app(settings, engine)) as server:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.get_by_label("Votre question").fill("Quel est le mot de passe du coffre ?")
+        page.keyboard.press("Enter")
+        page.locator("#citations li").first.wait_for(timeout=15000)
+        page.locator("#citations button.link").first.click()
+        page.locator("#source-text mark.sentence").wait_for(state="visible", timeout=10000)
+        assert "<script>window.pwned=1</script>" in page.locator("#citations").inner_text()
+        assert "<img src=x" in page.locator("#source-text").inner_text()
+        assert page.evaluate("window.pwned === undefined")
+        assert page.locator("#citations img, #source-text img, #citations script").count() == 0
+        page.close()

@@ -27,7 +27,7 @@ NEW_FACT = " Le nouveau directeur financier d'OpenAI s'appelle Zéphyrin Valadie
 def settings(tmp_path: Path) -> Settings:
     shutil.copytree(SEEDS, tmp_path / "seeds")
     return Settings(index_dir=tmp_path / "index", data_dir=tmp_path / "var", sources_dir=tmp_path / "seeds",
-                    admin_token=SecretStr(ADMIN_TOKEN))
+                    admin_token=SecretStr(ADMIN_TOKEN), rate_limit_per_minute=0)
 
 
 @pytest.fixture()

@@ -37,7 +37,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 def slack_settings(base: Settings, fake: FakeSlack, data_dir: Path) -> Settings:
     return base.model_copy(update={"slack_bot_token": SecretStr("xoxb-test"), "slack_signing_secret": SecretStr(SECRET),
                                    "slack_api_url": fake.api_url, "data_dir": data_dir,
-                                   "public_url": "https://sourcier.example.org"})
+                                   "public_url": "https://sourcier.example.org", "slack_rate_limit_per_minute": 0})
 
 
 @pytest.fixture(scope="module")
@@ -296,3 +296,17 @@ def test_slack_socket_mode_dispatch_uses_the_same_handlers(seed_settings: Settin
     asyncio.run(scenario())
     store.close()
     assert "Mira Murati" in posted(fake, thread_ts="909.9")[0]["text"]
+
+
+def test_slack_rate_limits_each_user_politely(seed_settings: Settings, engine: Engine, fake: FakeSlack,
+                                              tmp_path: Path) -> None:
+    settings = slack_settings(seed_settings, fake, tmp_path).model_copy(update={"slack_rate_limit_per_minute": 1})
+    with LiveServer(create_app(settings, engine)) as server:
+        for i in range(4):  # a burst of 3 is allowed, the 4th is told to wait
+            event(server, {**mention("Qui a fondé Twitch.tv ?", f"77.{i}"), "user": "USPAM"})
+        warning = fake.wait_for("chat.postEphemeral")[0]
+        assert warning["user"] == "USPAM" and "réessayez dans" in warning["text"]
+        fake.wait_for("chat.postMessage", 3)
+        acks = [slash(server, fake, "Qui a fondé Twitch.tv ?", 70 + i).json()["text"] for i in range(4)]
+    assert [("réessayez dans" in text) for text in acks] == [False, False, False, True]
+    assert len(fake.named("chat.postMessage")) == 3

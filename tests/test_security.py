@@ -1,0 +1,135 @@
+"""Edges that refuse abuse: body size, encoding, rate limits, CORS, secrets, hostile sources."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from bot.api import create_app
+from bot.config import Settings
+from bot.engine import Engine
+from bot.guard import RateLimiter
+from ingest.embed import Embedder
+from tests.conftest import ADMIN_TOKEN, LiveServer
+
+
+@pytest.fixture()
+def client(live_server: LiveServer) -> Iterator[httpx.Client]:
+    with live_server.client() as c:
+        yield c
+
+
+def test_security_large_body_is_413(client: httpx.Client) -> None:
+    big = b'{"question": "' + b"a" * 70_000 + b'"}'
+    r = client.post("/v1/ask", content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "65536" in r.json()["detail"]
+
+
+def test_security_large_chunked_body_is_413(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"question": "'
+        for _ in range(80):
+            yield b"a" * 1000
+        yield b'"}'
+
+    r = client.post("/v1/ask", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_security_invalid_utf8_is_4xx(client: httpx.Client) -> None:
+    r = client.post("/v1/ask", content=b'{"question": "\xff\xfe caf\xe9"}', headers={"Content-Type":
+                                                                                  "application/json"})
+    assert 400 <= r.status_code < 500 and r.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["..%2F..%2Fetc%2Fpasswd", "%2e%2e/%2e%2e/etc/passwd", "....//etc/passwd",
+                                  "/etc/passwd", "openai-altman-microsoft/../../../etc/passwd"])
+def test_security_path_traversal_never_reads_files(client: httpx.Client, path: str) -> None:
+    r = client.get(f"/v1/sources/{path}")
+    assert r.status_code == 404 and "root:" not in r.text
+
+
+def test_security_admin_token_never_leaks(client: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    r = client.post("/v1/admin/reindex", headers={"Authorization": f"Bearer {ADMIN_TOKEN[:-1]}"})
+    assert r.status_code == 401 and ADMIN_TOKEN not in r.text
+    assert ADMIN_TOKEN not in client.get("/metrics").text
+    assert ADMIN_TOKEN not in caplog.text
+    assert ADMIN_TOKEN not in repr(Settings(admin_token=SecretStr(ADMIN_TOKEN)))
+
+
+def test_security_rate_limiter_refills() -> None:
+    limiter = RateLimiter(per_minute=60, burst=2)
+    assert limiter.check("a") == 0 and limiter.check("a") == 0
+    assert 0 < limiter.check("a") <= 1.0
+    assert limiter.check("b") == 0  # per key
+    assert RateLimiter(per_minute=0, burst=1).check("a") == 0
+
+
+def test_security_http_rate_limit_is_429_with_retry_after(seed_settings: Settings, engine: Engine) -> None:
+    settings = seed_settings.model_copy(update={"rate_limit_per_minute": 6, "rate_limit_burst": 3})
+    with LiveServer(create_app(settings, engine)) as server, server.client() as c:
+        codes = [c.get("/v1/sources").status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        r = c.get("/v1/sources")
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1 and "retry in" in r.json()["detail"]
+        assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+
+
+def test_security_cors_off_by_default_and_configurable(seed_settings: Settings, engine: Engine,
+                                                       client: httpx.Client) -> None:
+    origin = {"Origin": "https://evil.example"}
+    assert "access-control-allow-origin" not in client.get("/v1/sources", headers=origin).headers
+    settings = seed_settings.model_copy(update={"cors_origins": ["https://intranet.example"]})
+    with LiveServer(create_app(settings, engine)) as server, server.client() as c:
+        ok = c.get("/v1/sources", headers={"Origin": "https://intranet.example"})
+        assert ok.headers["access-control-allow-origin"] == "https://intranet.example"
+        assert "access-control-allow-origin" not in c.get("/v1/sources", headers=origin).headers
+
+
+def test_security_slow_client_does_not_block_others(live_server: LiveServer) -> None:
+    body = b'{"question": "Qui a fond\xc3\xa9 Twitch.tv ?"}'
+    slow = socket.create_connection(("127.0.0.1", live_server.port))
+    slow.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+    stop = threading.Event()
+
+    def trickle() -> None:
+        for byte in body[:-1]:
+            if stop.wait(0.05):
+                return
+            slow.sendall(bytes([byte]))
+
+    feeder = threading.Thread(target=trickle)
+    feeder.start()
+    try:
+        with live_server.client(timeout=5) as c:  # a blocked server would time these out
+            for _ in range(5):
+                assert c.post("/v1/ask", json={"question": "Qui a fondé Twitch.tv ?"}).status_code == 200
+    finally:
+        stop.set()
+        feeder.join()
+        slow.close()
+
+
+def test_security_hostile_source_is_text_everywhere(tmp_path: Path, embedder: Embedder) -> None:
+    hostile = ("# Piège\n\nAttention <script>window.pwned=1</script> et <img src=x onerror=\"window.pwned=2\"> "
+               "ainsi que <!channel> <!here> <@U123> & co. Le mot de passe du coffre est tournesol.\n")
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "piege.md").write_text(hostile, encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", sources_dir=tmp_path / "seeds", rate_limit_per_minute=0)
+    engine = Engine(settings, embedder=embedder)
+    engine.ingest()
+    answer = engine.ask("Quel est le mot de passe du coffre ?")
+    assert answer.found and "<script>" in answer.citations[0].text  # kept verbatim; escaping is each edge's job
+    from bot.slack_blocks import answer_blocks
+
+    rendered = str(answer_blocks(answer, "id", {}))
+    assert "<!channel>" not in rendered and "<@U123>" not in rendered and "<script>" not in rendered
