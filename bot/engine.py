@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.retrieve import Retrieval, RetrievalParams, retrieve
 from index.lexical import FrenchAnalyzer
 from index.store import IndexSnapshot, load_snapshot
-from index.versions import CURRENT, IndexNotFoundError, current_version
+from index.versions import CURRENT, IndexNotFoundError, current_version, take_lease
 from ingest.embed import Embedder, load_embedder
 from ingest.pipeline import ChunkingParams, IngestReport, Progress, build_index
 
@@ -40,6 +40,7 @@ class Engine:
                               max_question_chars=settings.max_question_chars)
         self.analyzer = FrenchAnalyzer()
         self._snapshot: IndexSnapshot | None = None
+        self._lease: Path | None = None
         self._swap = threading.Lock()
         self._current_stat: tuple[int, int, int] | None = None
         # CPU work from async edges queues here: one thread per core budget, so requests
@@ -72,7 +73,10 @@ class Engine:
         """Load a version (default CURRENT) and make it live; the old one serves until this returns."""
         with self._swap:
             snap = load_snapshot(self.index_dir, version, embedder=self.embedder.name)
-            self._snapshot = snap
+            lease = take_lease(self.index_dir, snap.version)
+            if self._lease is not None and self._lease != lease:
+                self._lease.unlink(missing_ok=True)  # requests still on the old snapshot need no files we delete
+            self._snapshot, self._lease = snap, lease
             if self.on_swap:
                 self.on_swap(snap)
             log.info("serving index version %s (%d chunks)", snap.version, len(snap.chunks))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 CURRENT = "CURRENT"
+LEASES = ".leases"
 _TMP_PREFIX = ".tmp-"
 _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:-\d{6})?Z-[0-9a-f]{4}$")
 
@@ -110,10 +111,45 @@ def clean_leftovers(index_dir: Path) -> list[str]:
     return [p.name for p in removed]
 
 
+def _alive(pid: int) -> bool:
+    """Whether a process still exists (signal 0 checks without touching it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def take_lease(index_dir: Path, version: str) -> Path | None:
+    """Mark a version as in use by this process, so prune() leaves it alone; None on a read-only index."""
+    lease = index_dir / LEASES / f"{version}.{os.getpid()}"
+    try:
+        lease.parent.mkdir(exist_ok=True)
+        lease.touch()
+    except OSError:
+        return None
+    return lease
+
+
+def leased_versions(index_dir: Path) -> set[str]:
+    """Versions some live process still serves; leases of dead processes are removed on the way."""
+    held: set[str] = set()
+    for lease in (index_dir / LEASES).glob("*.*") if (index_dir / LEASES).is_dir() else []:
+        version, _, pid = lease.name.rpartition(".")
+        if pid.isdigit() and _alive(int(pid)):
+            held.add(version)
+        else:
+            lease.unlink(missing_ok=True)
+    return held
+
+
 def prune(index_dir: Path, keep: int) -> list[str]:
-    """Delete the oldest versions beyond `keep`, never the published one."""
+    """Delete the oldest versions beyond `keep`, never the published one nor one a running server holds."""
     current = current_version(index_dir)
-    versions = [v for v in list_versions(index_dir) if v != current]
+    held = leased_versions(index_dir)
+    versions = [v for v in list_versions(index_dir) if v != current and v not in held]
     doomed = versions[: max(0, len(versions) - max(keep - 1, 0))]
     for name in doomed:
         shutil.rmtree(index_dir / name, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import time
 from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
@@ -50,6 +51,20 @@ class IngestReport:
     index_dir: str = ""
     changed: bool = True
     seconds: float = 0.0
+
+
+@contextmanager
+def disk_errors(index_dir: Path) -> Iterator[None]:
+    """A read-only or full disk becomes one clear IngestError; the published version is untouched."""
+    try:
+        yield
+    except OSError as exc:
+        try:
+            free = f"{shutil.disk_usage(index_dir if index_dir.exists() else index_dir.parent).free / 2**20:.1f} MB free"
+        except OSError:
+            free = "free space unknown"
+        raise IngestError(f"cannot write a new index version in {index_dir} ({exc.strerror or exc}; {free}); "
+                          "the current version keeps serving") from exc
 
 
 @contextmanager
@@ -109,7 +124,7 @@ def build_index(
 ) -> IngestReport:
     """Ingest every source under source_root into a new published version of index_dir."""
     started = time.perf_counter()
-    with ingest_lock(index_dir):
+    with disk_errors(index_dir), ingest_lock(index_dir):
         clean_leftovers(index_dir)
         docs, errors = _read(source_root)
         report = IngestReport(errors=[str(e) for e in errors], index_dir=str(index_dir))
