@@ -41,6 +41,7 @@ class Citation:
     score: float
     sentence_start: int
     sentence_end: int
+    url: str | None = None  # set by edges that know the public base URL
 
     def link(self, base_url: str | None) -> str:
         """A link that opens the web page on this passage; absolute when a public base URL is known."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Annotated
-from dataclasses import asdict
+from dataclasses import replace
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.jobs import Job, ReindexJobs
 from bot.metrics import Metrics
-from bot.schemas import (MAX_K, AskRequest, AskResponse, CitationOut, JobOut, PassageOut, Readiness, SearchResponse,
+from bot.schemas import (MAX_K, AskRequest, AskResponse, JobOut, PassageOut, Readiness, SearchResponse,
                          SourceOut, SourceText, errors)
 from index.store import IndexSnapshot
 from index.versions import IndexNotFoundError
@@ -37,7 +37,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 def _answer_out(answer: Answer, settings: Settings, version: str) -> AskResponse:
-    citations = [CitationOut(**asdict(c), url=c.link(settings.public_url)) for c in answer.citations]
+    citations = [replace(c, url=c.link(settings.public_url)) for c in answer.citations]
     return AskResponse(question=answer.question, answer=answer.text, found=answer.found, language=answer.language,
                        confidence=answer.confidence, citations=citations, index_version=version,
                        timings_ms=answer.timings_ms)

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.answer import Citation
+
 MAX_K = 20
 
 
@@ -28,21 +30,6 @@ class AskRequest(BaseModel):
         return value
 
 
-class CitationOut(BaseModel):
-    """A numbered passage, with exact offsets into its source and the quoted sentence's offsets."""
-
-    n: int
-    source_id: str
-    title: str
-    text: str
-    start: int
-    end: int
-    score: float
-    sentence_start: int
-    sentence_end: int
-    url: str
-
-
 class AskResponse(BaseModel):
     """The answer with [n] markers, or found=false and an honest "je ne sais pas"."""
 
@@ -51,7 +38,7 @@ class AskResponse(BaseModel):
     found: bool
     language: Literal["fr", "en"]
     confidence: float
-    citations: list[CitationOut]
+    citations: list[Citation]
     index_version: str
     timings_ms: dict[str, float]
 
