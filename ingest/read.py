@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ingest.text import normalise
@@ -83,9 +83,18 @@ def read_sources(paths: Iterable[Path], root: Path) -> tuple[list[SourceDoc], li
     """Read every path; return the good documents and the errors, so one bad file skips only itself."""
     docs: list[SourceDoc] = []
     errors: list[SourceError] = []
+    taken: set[str] = set()
     for path in paths:
         try:
-            docs.append(read_source(path, root))
+            doc = read_source(path, root)
         except SourceError as exc:
             errors.append(exc)
+            continue
+        if doc.source_id in taken:  # "notes.txt" beside "notes.md", or "a b.txt" beside "a-b.txt"
+            unique = f"{doc.source_id}-{path.suffix.lstrip('.')}"
+            if unique in taken:
+                unique = f"{doc.source_id}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+            doc = replace(doc, source_id=unique)
+        taken.add(doc.source_id)
+        docs.append(doc)
     return docs, errors

@@ -40,3 +40,12 @@ def test_find_sources_ignores_other_suffixes(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("a", encoding="utf-8")
     (tmp_path / "b.pdf").write_bytes(b"%PDF")
     assert [p.name for p in find_sources(tmp_path)] == ["a.txt"]
+
+
+def test_read_gives_colliding_names_distinct_ids(tmp_path: Path) -> None:
+    for name in ("notes.md", "notes.txt", "a b.txt", "a-b.txt"):
+        (tmp_path / name).write_text(f"Texte de {name}.", encoding="utf-8")
+    docs, errors = read_sources(find_sources(tmp_path), tmp_path)
+    ids = [d.source_id for d in docs]
+    assert not errors and len(set(ids)) == 4
+    assert {"notes", "notes-txt"} <= set(ids)
