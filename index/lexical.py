@@ -110,7 +110,7 @@ class LexicalIndex:
         self._bm25.save(str(directory), show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path, mmap: bool = False) -> LexicalIndex:
-        """Read an index written by save()."""
+    def load(cls, directory: Path, mmap: bool = True) -> LexicalIndex:
+        """Read an index written by save(), memory-mapped so worker processes share its pages."""
         bm25 = bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False, verbosity=0)
         return cls(bm25, FrenchAnalyzer())
