@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
+import faiss
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -76,7 +77,9 @@ def ingest(
                              chunk_overlap=chunk_overlap, keep_versions=keep_versions, index_type=index_type,
                              ingest_workers=ingest_workers)
     with friendly_errors(), render.progress_bar(err, not as_json) as progress:
-        report = Engine(settings).ingest(progress=progress)
+        engine = Engine(settings)
+        faiss.omp_set_num_threads(settings.ingest_workers)  # a one-off job may use every core for the index
+        report = engine.ingest(progress=progress)
     if as_json:
         out.print_json(json.dumps(asdict(report), ensure_ascii=False))
     else:

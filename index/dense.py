@@ -80,8 +80,14 @@ def exact_top10(vectors: np.ndarray, queries: np.ndarray, block: int = 65536) ->
     return best_ids
 
 
-def build_dense(vectors: np.ndarray, requested: str = "auto") -> tuple[faiss.Index, DenseParams]:
-    """Build the index for these vectors and tune its search knob to reach TARGET_RECALL."""
+def build_dense(vectors: np.ndarray, requested: str = "auto",
+                previous: faiss.Index | None = None) -> tuple[faiss.Index, DenseParams]:
+    """Build the index for these vectors and tune its search knob to reach TARGET_RECALL.
+
+    An IVF of the previous version is reused for its trained cells while the corpus is within a
+    factor of two of its size: k-means is most of an IVF build, and one edited document must not
+    cost a retraining.
+    """
     started = time.perf_counter()
     n, dim = vectors.shape if len(vectors) else (0, vectors.shape[1])
     kind = choose_kind(n, requested)
@@ -93,19 +99,46 @@ def build_dense(vectors: np.ndarray, requested: str = "auto") -> tuple[faiss.Ind
     queries = tuning_queries(data)
     truth = exact_top10(data, queries)
     if kind == "ivf":
-        return _ivf(data, queries, truth, started)
+        return _ivf(data, queries, truth, started, _trained_cells(previous, n), _nprobe_of(previous))
     return _hnsw(data, queries, truth, started)
 
 
-def _ivf(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, started: float) -> tuple[faiss.Index, DenseParams]:
+def _trained_cells(previous: faiss.Index | None, n: int) -> np.ndarray | None:
+    """The previous IVF's centroids, when it exists and the corpus has not changed size much."""
+    if previous is None or not 0.5 <= n / max(previous.ntotal, 1) <= 2:
+        return None
+    try:
+        ivf = faiss.extract_index_ivf(previous)
+    except RuntimeError:  # not an IVF index
+        return None
+    return ivf.quantizer.reconstruct_n(0, ivf.nlist)
+
+
+def _nprobe_of(previous: faiss.Index | None) -> int:
+    """Where the nprobe search starts: half the previous setting (it rarely needs to move far)."""
+    try:
+        return max(1, faiss.extract_index_ivf(previous).nprobe // 2) if previous is not None else 1
+    except RuntimeError:
+        return 1
+
+
+def _ivf(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, started: float,
+         centroids: np.ndarray | None, nprobe: int = 1) -> tuple[faiss.Index, DenseParams]:
     """Inverted lists over k-means cells; nprobe doubles until the recall target is met."""
     n, dim = data.shape
-    nlist = int(min(max(64, 4 * math.sqrt(n)), n // 39))
-    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-    sample = np.random.default_rng(1).choice(n, size=min(n, 64 * nlist), replace=False)
-    index.train(data[np.sort(sample)])
+    quantizer = faiss.IndexFlatIP(dim)
+    if centroids is not None:
+        nlist = len(centroids)
+        quantizer.add(centroids)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.is_trained = True
+    else:
+        nlist = int(min(max(64, 4 * math.sqrt(n)), n // 39))
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(1).choice(n, size=min(n, 40 * nlist), replace=False)
+        index.train(data[np.sort(sample)])
     index.add(data)
-    nprobe, recall = 1, 0.0
+    nprobe, recall = (nprobe if centroids is not None else 1), 0.0
     while nprobe <= nlist:
         index.nprobe = nprobe
         recall = recall_at_10(index, queries, truth)

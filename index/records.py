@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -21,9 +21,9 @@ class Chunk:
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for chunks.jsonl and API responses."""
-        data = asdict(self)
-        data["sentences"] = [list(s) for s in self.sentences]
-        return data
+        return {"chunk_id": self.chunk_id, "source_id": self.source_id, "title": self.title, "text": self.text,
+                "start": self.start, "end": self.end, "ordinal": self.ordinal,
+                "sentences": [list(s) for s in self.sentences]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Chunk:

@@ -118,6 +118,7 @@ def save_version(
     texts: dict[str, str],
     manifest: dict[str, Any],
     index_type: str = "auto",
+    previous: IndexSnapshot | None = None,
 ) -> str:
     """Write a new version (manifest last), publish it, and return its name."""
     ranges = chunk_unit_ranges(chunks)
@@ -128,7 +129,7 @@ def save_version(
         np.save(tmp / "chunk_vectors.npy", np.ascontiguousarray(chunk_vectors, dtype=np.float32))
         np.save(tmp / "unit_vectors.npy", np.ascontiguousarray(unit_vectors, dtype=np.float32))
         np.save(tmp / "chunk_units.npy", ranges)
-        dense, dense_params = build_dense(unit_vectors, index_type)
+        dense, dense_params = build_dense(unit_vectors, index_type, previous.unit_index if previous else None)
         faiss.write_index(dense, str(tmp / "units.faiss"))
         write_table(tmp / "chunks.jsonl", (c.to_json() for c in chunks))
         write_table(tmp / "texts.jsonl", ({"source_id": k, "text": v} for k, v in texts.items()))

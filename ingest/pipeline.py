@@ -141,7 +141,7 @@ def build_index(
             report.changed, report.version = False, prev.version
         else:
             _embed(embedder, fresh, progress, workers)
-            report.version = _save(index_dir, parts, embedder, params, index_type)
+            report.version = _save(index_dir, parts, embedder, params, index_type, prev)
             prune(index_dir, keep_versions)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
@@ -173,7 +173,7 @@ def _embed(embedder: Embedder, parts: list[_Part], progress: Progress | None, wo
 
 
 def _save(index_dir: Path, parts: list[_Part], embedder: Embedder, params: ChunkingParams,
-          index_type: str) -> str:
+          index_type: str, prev: IndexSnapshot | None) -> str:
     """Concatenate the parts and write them as a new published version."""
     sources: dict[str, dict[str, object]] = {}
     chunk_at = unit_at = 0
@@ -196,4 +196,5 @@ def _save(index_dir: Path, parts: list[_Part], embedder: Embedder, params: Chunk
         {p.doc.source_id: p.doc.text for p in parts},
         manifest,
         index_type,
+        prev,
     )

@@ -65,3 +65,15 @@ def test_embed_many_in_parallel_matches_sequential(embedder: Embedder) -> None:
     sequential = embed_many(embedder, texts, workers=1, batch=64)
     assert parallel.shape == (200, 512) and np.allclose(parallel, sequential, atol=1e-5)
     assert seen[-1] == 200 and seen == sorted(seen)
+
+
+def test_dense_ivf_reuses_previous_cells_for_a_similar_corpus() -> None:
+    first, params = build_dense(clustered(20_000), "ivf")
+    grown = clustered(21_000, seed=3)
+    again, params2 = build_dense(grown, "ivf", previous=first)
+    old_cells = faiss.extract_index_ivf(first).quantizer.reconstruct_n(0, params.nlist)
+    new_cells = faiss.extract_index_ivf(again).quantizer.reconstruct_n(0, params2.nlist)
+    assert params2.nlist == params.nlist and np.array_equal(old_cells, new_cells)
+    assert again.ntotal == 21_000 and params2.recall_at_10 >= 0.95
+    _, retrained = build_dense(clustered(60_000, seed=4), "ivf", previous=first)  # 3x: cells are retrained
+    assert retrained.nlist != params.nlist
