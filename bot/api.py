@@ -57,7 +57,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         except (IndexNotFoundError, IndexCorruptError, EmbedderMismatchError) as exc:
             log.warning("starting without an index: %s", exc)
         app.state.engine = live
-        app.state.jobs = ReindexJobs(live, metrics)
+        app.state.jobs = ReindexJobs(live, metrics, settings.data_dir / "jobs")
         store = None
         if slack_on:
             from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler

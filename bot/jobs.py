@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bot.engine import Engine
 from bot.metrics import Metrics
@@ -36,13 +39,25 @@ class Job:
 
 
 class ReindexJobs:
-    """Starts re-index jobs on a worker thread and remembers the last few."""
+    """Starts re-index jobs on a worker thread; their status is also written under the data dir,
+    so any worker process behind the same port can answer for any job."""
 
-    def __init__(self, engine: Engine, metrics: Metrics) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics, directory: Path) -> None:
         self._engine = engine
         self._metrics = metrics
         self._jobs: dict[str, Job] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._dir = directory
+
+    def _save(self, job: Job) -> None:
+        """Persist a job's status (best effort: a read-only data dir only loses cross-worker status)."""
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            tmp = self._dir / f".{job.job_id}.json"
+            tmp.write_text(json.dumps(asdict(job), ensure_ascii=False), encoding="utf-8")
+            tmp.replace(self._dir / f"{job.job_id}.json")
+        except OSError as exc:
+            log.warning("cannot record re-index job %s: %s", job.job_id, exc)
 
     def start(self) -> Job:
         """Queue a re-index now, or refuse while one is running."""
@@ -51,6 +66,7 @@ class ReindexJobs:
             raise JobRunningError(f"re-index job {running[0].job_id} is still {running[0].status}")
         job = Job(job_id=secrets.token_hex(8), created_at=_now())
         self._jobs[job.job_id] = job
+        self._save(job)
         for old in list(self._jobs)[:-_KEEP]:
             del self._jobs[old]
         task = asyncio.get_running_loop().create_task(self._run(job))
@@ -59,12 +75,20 @@ class ReindexJobs:
         return job
 
     def get(self, job_id: str) -> Job | None:
-        """A job by id, if it is among the remembered ones."""
-        return self._jobs.get(job_id)
+        """A job by id: from memory, or from the file another worker wrote."""
+        if job_id in self._jobs:
+            return self._jobs[job_id]
+        if not re.fullmatch(r"[0-9a-f]{16}", job_id):
+            return None
+        try:
+            return Job(**json.loads((self._dir / f"{job_id}.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
 
     async def _run(self, job: Job) -> None:
         """Ingest off the event loop; a failure leaves the old version serving and is reported."""
         job.status = "running"
+        self._save(job)
         try:
             report = await asyncio.to_thread(self._engine.ingest)
         except Exception as exc:  # any failure must reach the job status, not vanish in a task
@@ -73,4 +97,5 @@ class ReindexJobs:
         else:
             job.status, job.report = "done", asdict(report)
         job.finished_at = _now()
+        self._save(job)
         self._metrics.reindex_jobs.labels(status=job.status).inc()

@@ -76,11 +76,6 @@ class SlackStore:
                                          (answer_id,)).fetchall())
         return rows.get("up", 0), rows.get("down", 0)
 
-    def votes(self) -> list[tuple[str, str, str]]:
-        """(answer_id, user_id, vote) rows, oldest first."""
-        with self._lock:
-            return self._db.execute("SELECT answer_id, user_id, vote FROM feedback ORDER BY created_at").fetchall()
-
     def close(self) -> None:
         """Release the file."""
         with self._lock:

@@ -117,3 +117,14 @@ def test_reindex_disabled_without_token(tmp_path: Path, embedder: Embedder) -> N
         ready = client.get("/readyz")
         assert ready.status_code == 503 and not ready.json()["ready"] and "sourcier ingest" in ready.json()["detail"]
         assert client.get("/v1/sources").status_code == 503
+
+
+def test_reindex_job_status_is_visible_to_other_workers(server: LiveServer, settings: Settings,
+                                                        embedder: Embedder) -> None:
+    with server.client() as client:
+        job = wait_for_job(client, client.post("/v1/admin/reindex", headers=AUTH).json()["job_id"])
+    other = create_app(settings, Engine(settings, embedder=embedder))  # a second worker process, in effect
+    with LiveServer(other) as second, second.client() as client:
+        seen = client.get(f"/v1/admin/reindex/{job['job_id']}", headers=AUTH).json()
+        assert seen["status"] == job["status"] and seen["job_id"] == job["job_id"]
+        assert client.get("/v1/admin/reindex/../../etc", headers=AUTH).status_code == 404
