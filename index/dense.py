@@ -98,9 +98,16 @@ def build_dense(vectors: np.ndarray, requested: str = "auto",
         return index, DenseParams("flat", build_seconds=round(time.perf_counter() - started, 3))
     queries = tuning_queries(data)
     truth = exact_top10(data, queries)
-    if kind == "ivf":
-        return _ivf(data, queries, truth, started, _trained_cells(previous, n), _nprobe_of(previous))
-    return _hnsw(data, queries, truth, started)
+    if kind == "hnsw":
+        return _hnsw(data, queries, truth, started)
+    index, params = _ivf(data, queries, truth, started, _trained_cells(previous, n), _nprobe_of(previous))
+    if requested == "auto" and params.nprobe > params.nlist // 4 and n <= 4 * FLAT_MAX:
+        # Near-duplicate corpora scatter neighbours over many cells: an IVF that must probe a
+        # quarter of them is no faster than exact search, and less exact. Stay exact then.
+        flat = faiss.IndexFlatIP(dim)
+        flat.add(data)
+        return flat, DenseParams("flat", build_seconds=round(time.perf_counter() - started, 3))
+    return index, params
 
 
 def _trained_cells(previous: faiss.Index | None, n: int) -> np.ndarray | None:

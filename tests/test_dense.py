@@ -77,3 +77,17 @@ def test_dense_ivf_reuses_previous_cells_for_a_similar_corpus() -> None:
     assert again.ntotal == 21_000 and params2.recall_at_10 >= 0.95
     _, retrained = build_dense(clustered(60_000, seed=4), "ivf", previous=first)  # 3x: cells are retrained
     assert retrained.nlist != params.nlist
+
+
+def test_dense_auto_stays_exact_when_ivf_would_scan_most_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.dense as dense
+
+    monkeypatch.setattr(dense, "FLAT_MAX", 2000)
+    rng = np.random.default_rng(5)
+    base = rng.standard_normal((2, 64)).astype(np.float32)
+    near_duplicates = base[rng.integers(0, 2, 6000)] + 0.001 * rng.standard_normal((6000, 64)).astype(np.float32)
+    near_duplicates /= np.linalg.norm(near_duplicates, axis=1, keepdims=True)
+    index, params = dense.build_dense(near_duplicates)
+    assert params.kind == "flat" and index.ntotal == 6000
+    _, forced = dense.build_dense(near_duplicates, "ivf")  # an operator's explicit choice is kept
+    assert forced.kind == "ivf"
