@@ -49,7 +49,7 @@ def measure_one(n: int, kind: str, workdir: Path) -> dict[str, object]:
     """Build, save, reload (in this fresh process) and query one index; called in a subprocess."""
     import faiss
 
-    from index.dense import build_dense, exact_top10, load_dense, tuning_queries
+    from index.dense import build_dense, exact_top10, load_dense, recall_at_10, tuning_queries
 
     faiss.omp_set_num_threads(2)
     vectors = mixture(n)
@@ -67,13 +67,11 @@ def measure_one(n: int, kind: str, workdir: Path) -> dict[str, object]:
     loaded = load_dense(str(path), params.to_json())
     load_s = time.perf_counter() - started
     latencies = []
-    found = []
     for q in queries:
         t = time.perf_counter()
-        _, ids = loaded.search(q.reshape(1, -1), 10)
+        loaded.search(q.reshape(1, -1), 10)
         latencies.append((time.perf_counter() - t) * 1000)
-        found.append(ids[0])
-    recall = float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
+    recall = recall_at_10(loaded, queries, truth)
     return {"n": n, "kind": params.kind, "build_s": round(build_s, 2), "disk_mb": round(path.stat().st_size / 2**20, 1),
             "rss_mb": round(rss_mb() - before, 1), "load_s": round(load_s, 3),
             "p50_ms": round(float(np.percentile(latencies, 50)), 3),

@@ -59,14 +59,17 @@ def tuning_queries(vectors: np.ndarray, count: int = _TUNING_QUERIES, seed: int 
     return queries / np.linalg.norm(queries, axis=1, keepdims=True)
 
 
-def recall_at_10(index: faiss.Index, queries: np.ndarray, truth: np.ndarray) -> float:
-    """Share of the exact top-10 that the index returns."""
-    _, found = index.search(queries, 10)
-    return float(np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)]))
+def recall_at_10(index: faiss.Index, queries: np.ndarray, truth: tuple[np.ndarray, np.ndarray]) -> float:
+    """Share of the exact top-10 that the index returns; ties count (duplicate passages are interchangeable)."""
+    scores, found = index.search(queries, 10)
+    truth_ids, truth_scores = truth
+    tenth = truth_scores.min(axis=1, keepdims=True) - 1e-5
+    found_scores = np.where(found >= 0, scores, -np.inf)
+    return float(np.mean(found_scores >= tenth)) if len(truth_ids) else 1.0
 
 
-def exact_top10(vectors: np.ndarray, queries: np.ndarray, block: int = 65536) -> np.ndarray:
-    """Brute-force top-10 ids, in blocks so memory stays flat."""
+def exact_top10(vectors: np.ndarray, queries: np.ndarray, block: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force top-10 ids and scores, in blocks so memory stays flat."""
     best_scores = np.full((len(queries), 10), -np.inf, dtype=np.float32)
     best_ids = np.zeros((len(queries), 10), dtype=np.int64)
     for start in range(0, len(vectors), block):
@@ -77,7 +80,7 @@ def exact_top10(vectors: np.ndarray, queries: np.ndarray, block: int = 65536) ->
         top = np.argpartition(-all_scores, 9, axis=1)[:, :10]
         best_scores = np.take_along_axis(all_scores, top, axis=1)
         best_ids = np.take_along_axis(all_ids, top, axis=1)
-    return best_ids
+    return best_ids, best_scores
 
 
 def build_dense(vectors: np.ndarray, requested: str = "auto",
@@ -100,7 +103,7 @@ def build_dense(vectors: np.ndarray, requested: str = "auto",
     truth = exact_top10(data, queries)
     if kind == "hnsw":
         return _hnsw(data, queries, truth, started)
-    index, params = _ivf(data, queries, truth, started, _trained_cells(previous, n), _nprobe_of(previous))
+    index, params = _ivf(data, queries, truth, started, _trained_cells(previous, n))
     if requested == "auto" and params.nprobe > params.nlist // 4 and n <= 4 * FLAT_MAX:
         # Near-duplicate corpora scatter neighbours over many cells: an IVF that must probe a
         # quarter of them is no faster than exact search, and less exact. Stay exact then.
@@ -121,16 +124,8 @@ def _trained_cells(previous: faiss.Index | None, n: int) -> np.ndarray | None:
     return ivf.quantizer.reconstruct_n(0, ivf.nlist)
 
 
-def _nprobe_of(previous: faiss.Index | None) -> int:
-    """Where the nprobe search starts: half the previous setting (it rarely needs to move far)."""
-    try:
-        return max(1, faiss.extract_index_ivf(previous).nprobe // 2) if previous is not None else 1
-    except RuntimeError:
-        return 1
-
-
-def _ivf(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, started: float,
-         centroids: np.ndarray | None, nprobe: int = 1) -> tuple[faiss.Index, DenseParams]:
+def _ivf(data: np.ndarray, queries: np.ndarray, truth: tuple[np.ndarray, np.ndarray], started: float,
+         centroids: np.ndarray | None) -> tuple[faiss.Index, DenseParams]:
     """Inverted lists over k-means cells; nprobe doubles until the recall target is met."""
     n, dim = data.shape
     quantizer = faiss.IndexFlatIP(dim)
@@ -145,7 +140,7 @@ def _ivf(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, started: floa
         sample = np.random.default_rng(1).choice(n, size=min(n, 40 * nlist), replace=False)
         index.train(data[np.sort(sample)])
     index.add(data)
-    nprobe, recall = (nprobe if centroids is not None else 1), 0.0
+    nprobe, recall = 1, 0.0
     while nprobe <= nlist:
         index.nprobe = nprobe
         recall = recall_at_10(index, queries, truth)
@@ -157,7 +152,7 @@ def _ivf(data: np.ndarray, queries: np.ndarray, truth: np.ndarray, started: floa
                               build_seconds=round(time.perf_counter() - started, 3))
 
 
-def _hnsw(data: np.ndarray, queries: np.ndarray, truth: np.ndarray,
+def _hnsw(data: np.ndarray, queries: np.ndarray, truth: tuple[np.ndarray, np.ndarray],
           started: float) -> tuple[faiss.Index, DenseParams]:
     """A navigable small-world graph; efSearch doubles until the recall target is met."""
     index = faiss.IndexHNSWFlat(data.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
