@@ -159,12 +159,11 @@ def _fuse(
     """Candidates by a weighted sum of normalised signals, best first, built only as far as they are read."""
     if len(rows) == 0:
         return
-    chunk_cos, per_sentence = snapshot.dense_features(query, rows)
-    sentence_cos = np.array([s.max() for s in per_sentence], dtype=np.float32)
+    dense = snapshot.dense_features(query, rows)
     lex = lexical[rows]
     fused = (
-        params.w_chunk * _normalised(chunk_cos)
-        + params.w_sentence * _normalised(sentence_cos)
+        params.w_chunk * _normalised(dense.chunk_cos)
+        + params.w_sentence * _normalised(dense.best_sentence_cos)
         + params.w_lexical * _normalised(lex)
     )
     for i in np.argsort(-fused, kind="stable"):
@@ -172,8 +171,8 @@ def _fuse(
             chunk=snapshot.chunks[rows[i]],
             row=int(rows[i]),
             score=float(fused[i]),
-            dense=float(chunk_cos[i]),
-            sentence_cos=float(sentence_cos[i]),
+            dense=float(dense.chunk_cos[i]),
+            sentence_cos=float(dense.best_sentence_cos[i]),
             lexical=float(lex[i]),
-            sentence_cosines=tuple(per_sentence[i].tolist()),
+            sentence_cosines=tuple(dense.sentence_cos[dense.offsets[i] : dense.offsets[i + 1]].tolist()),
         )

@@ -31,6 +31,23 @@ class EmbedderMismatchError(Exception):
     """The index was built with another embedder than the one asked for."""
 
 
+@dataclass(frozen=True)
+class DenseFeatures:
+    """Dense scores of candidate chunks: chunk cosine, best sentence, and all sentence cosines (flat)."""
+
+    chunk_cos: np.ndarray
+    best_sentence_cos: np.ndarray
+    sentence_cos: np.ndarray
+    offsets: np.ndarray  # sentence cosines of candidate i are sentence_cos[offsets[i]:offsets[i + 1]]
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenated arange(start, end) for each pair, without a Python loop."""
+    lengths = np.asarray(ends - starts, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    return np.repeat(np.asarray(starts, dtype=np.int64) - offsets[:-1], lengths) + np.arange(offsets[-1])
+
+
 @dataclass
 class IndexSnapshot:
     """One loaded, read-only index version; swapping snapshots is how the service re-indexes.
@@ -67,16 +84,16 @@ class IndexSnapshot:
         units = units[0][units[0] >= 0]
         first = np.searchsorted(self.chunk_units[:, 1], units, side="right")
         last = np.searchsorted(self.chunk_units[:, 0], units, side="right")
-        return np.unique(np.concatenate([np.arange(a, b) for a, b in zip(first, last, strict=True)] or [first]))
+        return np.unique(_ranges(first, last))
 
-    def dense_features(self, query: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """For each chunk row: the whole-chunk cosine, and the cosine of each of its sentences."""
+    def dense_features(self, query: np.ndarray, rows: np.ndarray) -> DenseFeatures:
+        """Whole-chunk cosines, and the cosine of every sentence of each chunk, in one matmul each."""
         q = query.astype(np.float32)
-        chunk_cos = np.asarray(self.chunk_vectors[rows] @ q, dtype=np.float32)
         ranges = self.chunk_units[rows]
-        units = np.concatenate([np.arange(a, b) for a, b in ranges]) if len(rows) else np.zeros(0, dtype=np.int64)
-        sims = np.asarray(self.unit_vectors[units] @ q, dtype=np.float32)  # one matmul for all candidates
-        return chunk_cos, np.split(sims, np.cumsum(ranges[:, 1] - ranges[:, 0])[:-1])
+        sims = np.asarray(self.unit_vectors[_ranges(ranges[:, 0], ranges[:, 1])] @ q, dtype=np.float32)
+        offsets = np.concatenate([[0], np.cumsum(ranges[:, 1] - ranges[:, 0])])
+        best = np.maximum.reduceat(sims, offsets[:-1]) if len(rows) else np.zeros(0, dtype=np.float32)
+        return DenseFeatures(np.asarray(self.chunk_vectors[rows] @ q, dtype=np.float32), best, sims, offsets)
 
     def lexical_scores(self, query: str) -> np.ndarray:
         """BM25 of every chunk."""
@@ -189,8 +206,9 @@ def load_snapshot(index_dir: Path, version: str | None = None, embedder: str | N
     try:
         chunks = Table(vdir / "chunks.jsonl", Chunk.from_json)
         texts = SourceTexts(Table(vdir / "texts.jsonl", lambda row: str(row["text"]), cache=64), manifest["texts"])
-        chunk_vectors = np.load(vdir / "chunk_vectors.npy", mmap_mode="r")
-        unit_vectors = np.load(vdir / "unit_vectors.npy", mmap_mode="r")
+        # Plain ndarray views of the maps: same shared pages, without np.memmap's per-index overhead.
+        chunk_vectors = np.asarray(np.load(vdir / "chunk_vectors.npy", mmap_mode="r"))
+        unit_vectors = np.asarray(np.load(vdir / "unit_vectors.npy", mmap_mode="r"))
         chunk_units = np.load(vdir / "chunk_units.npy")
         index = load_dense(str(vdir / "units.faiss"), manifest["dense"])
         lexical = LexicalIndex.load(vdir / "lexical")
