@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,24 +128,42 @@ class SourceTexts(Mapping[str, str]):
         return len(self._rows)
 
 
+VectorFill = Callable[[np.ndarray, np.ndarray], None]
+
+
+def _mapped(path: Path, rows: int, dim: int) -> np.ndarray:
+    """A float32 .npy file mapped for writing, its blocks reserved first: a full disk must fail here
+    with ENOSPC, not later with SIGBUS when a page of the map cannot be backed."""
+    array = np.lib.format.open_memmap(path, "w+", np.float32, (rows, dim))
+    with open(path, "r+b") as handle:
+        os.posix_fallocate(handle.fileno(), 0, path.stat().st_size)
+    return array
+
+
 def save_version(
     index_dir: Path,
     chunks: list[Chunk],
-    chunk_vectors: np.ndarray,
-    unit_vectors: np.ndarray,
+    fill: VectorFill,
+    dim: int,
     texts: dict[str, str],
     manifest: dict[str, Any],
     index_type: str = "auto",
     previous: IndexSnapshot | None = None,
 ) -> str:
-    """Write a new version (manifest last), publish it, and return its name."""
+    """Write a new version (manifest last), publish it, and return its name.
+
+    `fill(chunk_vectors, unit_vectors)` writes the rows into arrays mapped onto the version's own
+    files, so vectors stream to disk as they are embedded instead of piling up in memory.
+    """
     ranges = chunk_unit_ranges(chunks)
-    if len(chunks) != len(chunk_vectors) or len(unit_vectors) != (ranges[-1, 1] if len(ranges) else 0):
-        raise ValueError(f"{len(chunks)} chunks, {len(chunk_vectors)} chunk and {len(unit_vectors)} unit vectors")
+    n_units = int(ranges[-1, 1]) if len(ranges) else 0
     version = new_version_name()
     with staging(index_dir, version) as tmp:
-        np.save(tmp / "chunk_vectors.npy", np.ascontiguousarray(chunk_vectors, dtype=np.float32))
-        np.save(tmp / "unit_vectors.npy", np.ascontiguousarray(unit_vectors, dtype=np.float32))
+        chunk_vectors = _mapped(tmp / "chunk_vectors.npy", len(chunks), dim)
+        unit_vectors = _mapped(tmp / "unit_vectors.npy", n_units, dim)
+        fill(chunk_vectors, unit_vectors)
+        chunk_vectors.flush()
+        unit_vectors.flush()
         np.save(tmp / "chunk_units.npy", ranges)
         dense, dense_params = build_dense(unit_vectors, index_type, previous.unit_index if previous else None)
         faiss.write_index(dense, str(tmp / "units.faiss"))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -125,27 +126,33 @@ def _embed_in_worker(texts: list[str]) -> np.ndarray:
     return _worker_model.embed_documents(texts)
 
 
-def embed_many(embedder: Embedder, texts: list[str], workers: int = 1, batch: int = 256,
-               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Embed a large list in batches, on several processes when it is worth their start-up (~2 s each)."""
-    batches = [texts[i : i + batch] for i in range(0, len(texts), batch)]
-    done = 0
-    parts = [np.zeros((0, embedder.dim), dtype=np.float32)]
-
-    def advance(part: np.ndarray) -> None:
-        nonlocal done
-        parts.append(part)
-        done += len(part)
-        if progress:
-            progress(done, len(texts))
-
-    if workers > 1 and len(texts) >= 20 * batch:
+def embed_stream(embedder: Embedder, texts: Iterable[str], workers: int = 1, batch: int = 256,
+                 parallel: bool = False) -> Iterator[np.ndarray]:
+    """Vectors for `texts` in order, one batch at a time; several processes when `parallel`."""
+    batches = _batched(texts, batch)
+    if workers > 1 and parallel:
         context = multiprocessing.get_context("spawn")  # no fork of a process holding BLAS threads
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                                  initargs=(embedder.name,)) as pool:
-            for part in pool.map(_embed_in_worker, batches):
-                advance(part)
+            yield from pool.map(_embed_in_worker, batches)
     else:
         for texts_batch in batches:
-            advance(embedder.embed_documents(texts_batch))
+            yield embedder.embed_documents(texts_batch)
+
+
+def _batched(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Consecutive lists of at most `size` texts."""
+    iterator = iter(texts)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def embed_many(embedder: Embedder, texts: list[str], workers: int = 1, batch: int = 256,
+               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Embed a whole list, on several processes when it is worth their start-up (~2 s each)."""
+    parts = [np.zeros((0, embedder.dim), dtype=np.float32)]
+    for part in embed_stream(embedder, texts, workers, batch, parallel=len(texts) >= 20 * batch):
+        parts.append(part)
+        if progress:
+            progress(sum(len(p) for p in parts), len(texts))
     return np.vstack(parts)

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from index.records import Chunk, unit_keys
-from index.store import EmbedderMismatchError, IndexCorruptError, IndexSnapshot, load_snapshot, save_version
+from index.store import (EmbedderMismatchError, IndexCorruptError, IndexSnapshot, VectorFill, load_snapshot,
+                         save_version)
 from index.versions import IndexNotFoundError, clean_leftovers, prune
 from ingest.chunk import chunk_document
-from ingest.embed import Embedder, embed_many
+from ingest.embed import Embedder, embed_stream
 from ingest.read import SourceDoc, SourceError, find_sources, read_sources
 
 Progress = Callable[[int, int], None]
@@ -93,23 +94,30 @@ def _previous(index_dir: Path, embedder: Embedder, params: ChunkingParams) -> In
 
 @dataclass
 class _Part:
-    """One source's chunks with their chunk and sentence vectors (None until embedded)."""
+    """One source's chunks, and where its vectors are in the previous version when it is unchanged."""
 
     doc: SourceDoc
     chunks: list[Chunk]
-    chunk_vectors: np.ndarray | None = None
-    unit_vectors: np.ndarray | None = None
+    reuse: tuple[tuple[int, int], tuple[int, int]] | None = None  # previous (chunk rows, unit rows)
     ingested_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    n_units: int = 0
+
+    def __post_init__(self) -> None:
+        self.n_units = len(unit_keys(self.chunks))
+
+    def texts(self) -> Iterator[str]:
+        """What gets embedded for this source: its chunks, then its distinct sentences."""
+        yield from (c.text for c in self.chunks)
+        yield from (self.doc.text[a:b] for _, a, b in unit_keys(self.chunks))
 
 
 def _reusable(prev: IndexSnapshot | None, doc: SourceDoc) -> _Part | None:
-    """The previous chunks and vectors of an unchanged source."""
+    """The previous chunks of an unchanged source, and where its vectors are."""
     entry = prev.manifest["sources"].get(doc.source_id) if prev else None
     if prev is None or not entry or entry["sha256"] != doc.sha256:
         return None
     (c0, c1), (u0, u1) = entry["rows"], entry["units"]
-    return _Part(doc, prev.chunks[c0:c1], np.asarray(prev.chunk_vectors[c0:c1]), np.asarray(prev.unit_vectors[u0:u1]),
-                 entry.get("ingested_at", ""))
+    return _Part(doc, prev.chunks[c0:c1], ((c0, c1), (u0, u1)), entry.get("ingested_at", ""))
 
 
 def build_index(
@@ -131,17 +139,17 @@ def build_index(
         prev = _previous(index_dir, embedder, params)
         parts = [_reusable(prev, d) or _Part(d, chunk_document(d, params.size, params.overlap, params.max_chars))
                  for d in docs]
-        fresh = [p for p in parts if p.chunk_vectors is None]
+        fresh = [p for p in parts if p.reuse is None]
         report.removed_sources = sorted(set(prev.manifest["sources"]) - {d.source_id for d in docs}) if prev else []
-        report.reused = sum(len(p.chunks) for p in parts if p.chunk_vectors is not None)
+        report.reused = sum(len(p.chunks) for p in parts if p.reuse is not None)
         report.embedded = sum(len(p.chunks) for p in fresh)
         report.sources, report.chunks = len(docs), sum(len(p.chunks) for p in parts)
         same_type = prev is not None and index_type in ("auto", prev.manifest["dense"]["kind"])
         if prev is not None and not fresh and not report.removed_sources and same_type:
             report.changed, report.version = False, prev.version
         else:
-            _embed(embedder, fresh, progress, workers)
-            report.version = _save(index_dir, parts, embedder, params, index_type, prev)
+            fill = _filler(parts, prev, embedder, progress, workers)
+            report.version = _save(index_dir, parts, fill, embedder, params, index_type, prev)
             prune(index_dir, keep_versions)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
@@ -159,26 +167,54 @@ def _read(source_root: Path) -> tuple[list[SourceDoc], list[SourceError]]:
     return docs, errors
 
 
-def _embed(embedder: Embedder, parts: list[_Part], progress: Progress | None, workers: int) -> None:
-    """Embed the chunks and sentences of new or changed sources, reporting progress per batch."""
-    texts: list[str] = []
-    for part in parts:
-        texts += [c.text for c in part.chunks] + [part.doc.text[a:b] for _, a, b in unit_keys(part.chunks)]
-    flat, at = embed_many(embedder, texts, workers, progress=progress), 0
-    for part in parts:
-        n_chunks, n_units = len(part.chunks), len(unit_keys(part.chunks))
-        part.chunk_vectors = flat[at : at + n_chunks]
-        part.unit_vectors = flat[at + n_chunks : at + n_chunks + n_units]
-        at += n_chunks + n_units
+class _Rows:
+    """Hands out exactly n rows at a time from a stream of embedded batches."""
+
+    def __init__(self, batches: Iterator[np.ndarray], total: int, progress: Progress | None) -> None:
+        self._batches = batches
+        self._buffer = np.zeros((0, 0), dtype=np.float32)
+        self._done, self._total, self._progress = 0, total, progress
+
+    def take(self, n: int) -> np.ndarray:
+        while len(self._buffer) < n:
+            batch = next(self._batches)
+            self._buffer = np.vstack([self._buffer, batch]) if len(self._buffer) else batch
+            self._done += len(batch)
+            if self._progress:
+                self._progress(self._done, self._total)
+        rows, self._buffer = self._buffer[:n], self._buffer[n:]
+        return rows
 
 
-def _save(index_dir: Path, parts: list[_Part], embedder: Embedder, params: ChunkingParams,
+def _filler(parts: list[_Part], prev: IndexSnapshot | None, embedder: Embedder, progress: Progress | None,
+            workers: int) -> VectorFill:
+    """Writes every source's vectors in order: copied from the previous version, or embedded now."""
+
+    def fill(chunk_out: np.ndarray, unit_out: np.ndarray) -> None:
+        fresh = [p for p in parts if p.reuse is None]
+        total = sum(len(p.chunks) + p.n_units for p in fresh)
+        stream = embed_stream(embedder, (t for p in fresh for t in p.texts()), workers, parallel=total >= 5120)
+        rows = _Rows(stream, total, progress)
+        c = u = 0
+        for part in parts:
+            nc, nu = len(part.chunks), part.n_units
+            if part.reuse is not None and prev is not None:
+                (c0, c1), (u0, u1) = part.reuse
+                chunk_out[c : c + nc], unit_out[u : u + nu] = prev.chunk_vectors[c0:c1], prev.unit_vectors[u0:u1]
+            else:
+                chunk_out[c : c + nc], unit_out[u : u + nu] = rows.take(nc), rows.take(nu)
+            c, u = c + nc, u + nu
+
+    return fill
+
+
+def _save(index_dir: Path, parts: list[_Part], fill: VectorFill, embedder: Embedder, params: ChunkingParams,
           index_type: str, prev: IndexSnapshot | None) -> str:
-    """Concatenate the parts and write them as a new published version."""
+    """Write the parts as a new published version."""
     sources: dict[str, dict[str, object]] = {}
     chunk_at = unit_at = 0
     for part in parts:
-        n_units = len(part.unit_vectors) if part.unit_vectors is not None else 0
+        n_units = part.n_units
         sources[part.doc.source_id] = {
             "path": part.doc.path, "title": part.doc.title, "sha256": part.doc.sha256, "chars": len(part.doc.text),
             "ingested_at": part.ingested_at,
@@ -187,12 +223,11 @@ def _save(index_dir: Path, parts: list[_Part], embedder: Embedder, params: Chunk
         chunk_at, unit_at = chunk_at + len(part.chunks), unit_at + n_units
     manifest = {"embedder": {"name": embedder.name, "dim": embedder.dim}, "chunking": asdict(params),
                 "sources": sources}
-    empty = np.zeros((0, embedder.dim), dtype=np.float32)
     return save_version(
         index_dir,
         [c for p in parts for c in p.chunks],
-        np.vstack([empty] + [p.chunk_vectors for p in parts if p.chunk_vectors is not None]),
-        np.vstack([empty] + [p.unit_vectors for p in parts if p.unit_vectors is not None]),
+        fill,
+        embedder.dim,
         {p.doc.source_id: p.doc.text for p in parts},
         manifest,
         index_type,
