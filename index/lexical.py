@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -47,25 +48,31 @@ def _stopwords() -> frozenset[str]:
     return frozenset(words | {fold(w) for w in words})
 
 
+_local = threading.local()
+
+
+def _words(text: str) -> list[str]:
+    """Lowercased content words with elisions removed and stopwords dropped."""
+    stop = _stopwords()
+    cleaned = _ELISION.sub(" ", text.lower())
+    return [w for w in _TOKEN.findall(cleaned) if w not in stop and (len(w) > 1 or w.isdigit())]
+
+
+@lru_cache(maxsize=65536)
+def _terms(text: str) -> tuple[str, ...]:
+    """One cache for the whole process: retrieval, confidence and answers analyse the same texts."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:  # a Snowball stemmer is not thread-safe: one per thread
+        stemmer = _local.stemmer = Stemmer.Stemmer("french")
+    return tuple(fold(t) for t in stemmer.stemWords(_words(text)))
+
+
 class FrenchAnalyzer:
     """Text -> index terms: lowercase, elisions, stopwords, French Snowball stem, then accent folding."""
 
-    def __init__(self) -> None:
-        self._stemmer = Stemmer.Stemmer("french")
-
-    def words(self, text: str) -> list[str]:
-        """Lowercased content words with elisions removed and stopwords dropped."""
-        stop = _stopwords()
-        cleaned = _ELISION.sub(" ", text.lower())
-        return [w for w in _TOKEN.findall(cleaned) if w not in stop and (len(w) > 1 or w.isdigit())]
-
     def terms(self, text: str) -> list[str]:
         """Index terms; stemming runs before folding because the French stemmer knows accents."""
-        return list(self._cached_terms(text))
-
-    @lru_cache(maxsize=65536)  # noqa: B019 - one analyser per process; sentences recur across questions
-    def _cached_terms(self, text: str) -> tuple[str, ...]:
-        return tuple(fold(t) for t in self._stemmer.stemWords(self.words(text)))
+        return list(_terms(text))
 
 
 class LexicalIndex:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -145,14 +145,3 @@ def _batched(texts: Iterable[str], size: int) -> Iterator[list[str]]:
     iterator = iter(texts)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
-
-
-def embed_many(embedder: Embedder, texts: list[str], workers: int = 1, batch: int = 256,
-               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Embed a whole list, on several processes when it is worth their start-up (~2 s each)."""
-    parts = [np.zeros((0, embedder.dim), dtype=np.float32)]
-    for part in embed_stream(embedder, texts, workers, batch, parallel=len(texts) >= 20 * batch):
-        parts.append(part)
-        if progress:
-            progress(sum(len(p) for p in parts), len(texts))
-    return np.vstack(parts)

@@ -11,7 +11,7 @@ import pytest
 from index.dense import FLAT_MAX, IndexTypeError, build_dense, choose_kind, exact_top10, load_dense, recall_at_10, \
     tuning_queries
 from index.table import Table, write_table
-from ingest.embed import Embedder, embed_many
+from ingest.embed import Embedder, embed_stream
 
 
 def clustered(n: int, dim: int = 64, clusters: int = 50, seed: int = 0) -> np.ndarray:
@@ -58,13 +58,12 @@ def test_table_reads_rows_lazily_and_refuses_truncation(tmp_path: Path) -> None:
         Table(path, lambda row: row)
 
 
-def test_embed_many_in_parallel_matches_sequential(embedder: Embedder) -> None:
+def test_embed_stream_in_parallel_matches_sequential(embedder: Embedder) -> None:
     texts = [f"Phrase numéro {i} sur le sujet {i % 7}." for i in range(200)]
-    seen: list[int] = []
-    parallel = embed_many(embedder, texts, workers=2, batch=8, progress=lambda done, total: seen.append(done))
-    sequential = embed_many(embedder, texts, workers=1, batch=64)
-    assert parallel.shape == (200, 512) and np.allclose(parallel, sequential, atol=1e-5)
-    assert seen[-1] == 200 and seen == sorted(seen)
+    batches = list(embed_stream(embedder, iter(texts), workers=2, batch=8, parallel=True))
+    sequential = np.vstack(list(embed_stream(embedder, texts, workers=1, batch=64)))
+    assert [len(b) for b in batches] == [8] * 25  # in order, batch by batch
+    assert np.allclose(np.vstack(batches), sequential, atol=1e-5) and sequential.shape == (200, 512)
 
 
 def test_dense_ivf_reuses_previous_cells_for_a_similar_corpus() -> None:
