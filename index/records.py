@@ -18,12 +18,18 @@ class Chunk:
     end: int
     ordinal: int
     sentences: tuple[tuple[int, int], ...] = ()  # sentence spans, as absolute source offsets
+    section: str = ""  # the headings above the chunk, "Titre › Section"
+
+    @property
+    def context(self) -> str:
+        """What retrieval reads besides the text: headings help find a passage, but are never quoted."""
+        return f"{self.section}\n{self.text}" if self.section else self.text
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for chunks.jsonl and API responses."""
         return {"chunk_id": self.chunk_id, "source_id": self.source_id, "title": self.title, "text": self.text,
                 "start": self.start, "end": self.end, "ordinal": self.ordinal,
-                "sentences": [list(s) for s in self.sentences]}
+                "sentences": [list(s) for s in self.sentences], "section": self.section}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Chunk:

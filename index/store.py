@@ -19,7 +19,7 @@ from index.records import Chunk, unit_keys
 from index.table import Table, write_table
 from index.versions import new_version_name, publish, require_current, staging
 
-FORMAT = 2
+FORMAT = 3  # 3: chunks carry their section path, which chunk vectors and BM25 read too
 _FILES = ("chunk_vectors.npy", "unit_vectors.npy", "chunk_units.npy", "units.faiss", "chunks.jsonl",
           "chunks.jsonl.offsets.npy", "texts.jsonl", "texts.jsonl.offsets.npy")
 
@@ -169,7 +169,7 @@ def save_version(
         faiss.write_index(dense, str(tmp / "units.faiss"))
         write_table(tmp / "chunks.jsonl", (c.to_json() for c in chunks))
         write_table(tmp / "texts.jsonl", ({"source_id": k, "text": v} for k, v in texts.items()))
-        LexicalIndex.build([c.text for c in chunks]).save(tmp / "lexical")
+        LexicalIndex.build([c.context for c in chunks]).save(tmp / "lexical")
         full = {
             **manifest,
             "dense": dense_params.to_json(),

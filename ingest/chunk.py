@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+from itertools import groupby
+
 from index.records import Chunk
 from ingest.read import SourceDoc
+from ingest.structure import SEPARATOR, Region, layout_of
 from ingest.text import Span, sentences
 
 # Preferred places to cut an over-long sentence, best first.
@@ -34,11 +37,12 @@ def split_long(text: str, span: Span, max_chars: int) -> list[Span]:
     return [Span(s, e) for s, e in pieces if e > s]
 
 
-def _units(text: str, max_chars: int) -> list[Span]:
-    """Sentences, with any sentence over max_chars cut into clauses."""
+def _units(text: str, regions: list[Region], max_chars: int) -> list[Span]:
+    """Sentences of the body regions, with any sentence over max_chars cut into clauses."""
     units: list[Span] = []
-    for span in sentences(text):
-        units.extend(split_long(text, span, max_chars) if span.end - span.start > max_chars else [span])
+    for region in regions:
+        for span in sentences(text, region.start, region.end):
+            units.extend(split_long(text, span, max_chars) if span.end - span.start > max_chars else [span])
     return _trimmed(text, units)
 
 
@@ -52,11 +56,19 @@ def _trimmed(text: str, units: list[Span]) -> list[Span]:
     return out
 
 
-def chunk_document(doc: SourceDoc, size: int = 500, overlap: int = 1, max_chars: int = 1200) -> list[Chunk]:
-    """Group consecutive sentences up to `size` characters, repeating `overlap` sentences between chunks."""
+def chunk_document(doc: SourceDoc, size: int = 700, overlap: int = 3, max_chars: int = 1200) -> list[Chunk]:
+    """Group consecutive sentences of one section up to `size` characters, repeating `overlap` sentences."""
     if not 0 <= overlap:
         raise ValueError("overlap must be >= 0")
-    units = _units(doc.text, min(size, max_chars))
+    chunks: list[Chunk] = []
+    for path, regions in groupby(layout_of(doc.text, doc.path).regions, key=lambda r: r.path):
+        units = _units(doc.text, list(regions), min(size, max_chars))
+        chunks.extend(_pack(doc, units, size, overlap, SEPARATOR.join(path), len(chunks)))
+    return chunks
+
+
+def _pack(doc: SourceDoc, units: list[Span], size: int, overlap: int, section: str, first: int) -> list[Chunk]:
+    """Chunks of one section, numbered from `first`."""
     chunks: list[Chunk] = []
     i = 0
     while i < len(units):
@@ -64,16 +76,18 @@ def chunk_document(doc: SourceDoc, size: int = 500, overlap: int = 1, max_chars:
         while j + 1 < len(units) and units[j + 1].end - units[i].start <= size:
             j += 1
         start, end = units[i].start, units[j].end
+        ordinal = first + len(chunks)
         chunks.append(
             Chunk(
-                chunk_id=f"{doc.source_id}#{len(chunks)}",
+                chunk_id=f"{doc.source_id}#{ordinal}",
                 source_id=doc.source_id,
                 title=doc.title,
                 text=doc.text[start:end],
                 start=start,
                 end=end,
-                ordinal=len(chunks),
+                ordinal=ordinal,
                 sentences=tuple((u.start, u.end) for u in units[i : j + 1]),
+                section=section,
             )
         )
         if j + 1 >= len(units):

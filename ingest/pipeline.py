@@ -107,7 +107,7 @@ class _Part:
 
     def texts(self) -> Iterator[str]:
         """What gets embedded for this source: its chunks, then its distinct sentences."""
-        yield from (c.text for c in self.chunks)
+        yield from (c.context for c in self.chunks)
         yield from (self.doc.text[a:b] for _, a, b in unit_keys(self.chunks))
 
 

@@ -39,7 +39,7 @@ def normalise(text: str) -> str:
 
 def _is_abbreviation(text: str, dot: int) -> bool:
     """True when the period at `dot` closes an abbreviation or an initial, not a sentence."""
-    match = _WORD_BEFORE.search(text, 0, dot)
+    match = _WORD_BEFORE.search(text, max(0, dot - 40), dot)  # a bounded look-back keeps splitting linear
     if not match:
         return False
     word = match.group(1).lower().lstrip(".-")
@@ -71,10 +71,13 @@ def _boundary_after(text: str, match: re.Match[str], limit: int) -> int | None:
     return None
 
 
-def sentences(text: str) -> list[Span]:
-    """Split text into sentences, keeping exact offsets and dropping surrounding whitespace."""
+_LINE = re.compile(r"[^\n]+")
+
+
+def sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Split text[start:end] into sentences, keeping exact offsets and dropping surrounding whitespace."""
     spans: list[Span] = []
-    for block in re.finditer(r"[^\n]+", text):
+    for block in _LINE.finditer(text, start, len(text) if end is None else end):
         start = block.start()
         for match in _CANDIDATE.finditer(text, block.start(), block.end()):
             cut = _boundary_after(text, match, block.end())
