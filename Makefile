@@ -28,7 +28,7 @@ test: install
 	$(BIN)/python -m pytest -q
 
 eval: install
-	$(BIN)/sourcier eval ../shared/eval/dev_fr.jsonl
+	$(BIN)/sourcier eval --suite tests/data/eval/suite.json --plot docs/risk-coverage.png
 
 bench: install
 	$(BIN)/pip install --quiet matplotlib

@@ -7,6 +7,7 @@ from urllib.parse import quote
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bot.language import language
 from bot.retrieve import Hit, Retrieval
 from index.lexical import FrenchAnalyzer
 
@@ -14,18 +15,19 @@ NOT_FOUND = {
     "fr": "Je ne sais pas : je n'ai pas trouvé la réponse dans les sources.",
     "en": "I don't know: I did not find the answer in the sources.",
 }
-_EN = set("the what who whom which why how when where did does do is are was were of to in a an and "
-          "with for by about from has have had will would can could should after before".split())
-_FR = set("le la les un une des du de et est sont qui que quoi quel quelle quels quelles pourquoi comment "
-          "quand où a ont au aux pour par sur dans avec ce cette il elle ils elles".split())
+LABELS = {
+    "fr": {"sources": "Sources", "see_also": "Voir aussi", "closest": "Passages proches"},
+    "en": {"sources": "Sources", "see_also": "See also", "closest": "Closest passages"},
+}
+_TERMINAL = re.compile(r"[.!…][\"'»”’)\]]*$")
 
 
-def language(text: str) -> str:
-    """"en" when English function words outnumber French ones, else "fr" (our default)."""
-    words = re.findall(r"[a-zàâçéèêëîïôûùüÿœ']+", text.lower())
-    en = sum(w in _EN for w in words)
-    fr = sum(w in _FR for w in words) + 0.5 * any(c in "àâçéèêëîïôûùœ" for c in text.lower())
-    return "en" if en > fr else "fr"
+def quotable(sentence: str) -> bool:
+    """A body sentence that can answer: not a question, not a label ending in ':', not a bare heading-like line."""
+    sentence = sentence.rstrip()
+    if not sentence or sentence.endswith(("?", ":", "?»", "? »")):
+        return False
+    return bool(_TERMINAL.search(sentence)) or len(sentence.split()) >= 6
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Citation:
     score: float
     sentence_start: int
     sentence_end: int
+    cited: bool = False  # the answer quotes this passage; the others are "voir aussi"
+    section: str = ""  # the headings above the passage, "Titre › Section"
     url: str | None = None  # set by edges that know the public base URL
 
     def link(self, base_url: str | None) -> str:
@@ -68,49 +72,48 @@ class Answer:
         return {**asdict(self), "answer": self.text}
 
 
-def _sentence_scores(hit: Hit, top_score: float, question: str, analyzer: FrenchAnalyzer,
-                     weight: float) -> list[float]:
-    """Each sentence's cosine plus a bonus for question words, scaled by how well its passage ranked.
+def _candidates(hits: list[Hit], question: str, analyzer: FrenchAnalyzer,
+                weight: float) -> list[tuple[float, int, tuple[int, int], frozenset[str]]]:
+    """(score, citation number, span, question terms) of every quotable sentence, best first.
 
-    A sentence that is itself a question ("Pensez-vous que… ?") rarely answers one, so it counts half.
+    A sentence scores its cosine plus a bonus for question words, scaled by how well its passage ranked.
     """
     wanted = set(analyzer.terms(question))
-    rank_factor = (hit.score / top_score) ** 2 if top_score > 0 else 1.0
-    scores = []
-    for (start, end), cos in zip(hit.chunk.sentences, hit.sentence_cosines, strict=True):
-        text = hit.chunk.text[start - hit.chunk.start : end - hit.chunk.start]
-        overlap = len(wanted & set(analyzer.terms(text))) / len(wanted) if wanted else 0.0
-        question_penalty = 0.5 if text.rstrip().endswith("?") else 1.0
-        scores.append((cos + weight * overlap) * rank_factor * question_penalty)
-    return scores
+    top = hits[0].score if hits else 0.0
+    scored = []
+    for n, hit in enumerate(hits, 1):
+        rank_factor = (hit.score / top) ** 2 if top > 0 else 1.0
+        for span, cos in zip(hit.chunk.sentences, hit.sentence_cosines, strict=True):
+            text = hit.chunk.text[span[0] - hit.chunk.start : span[1] - hit.chunk.start]
+            if not quotable(text):
+                continue
+            terms = frozenset(analyzer.terms(text)) & wanted
+            overlap = len(terms) / len(wanted) if wanted else 0.0
+            scored.append(((cos + weight * overlap) * rank_factor, n, span, terms))
+    scored.sort(key=lambda item: -item[0])
+    return scored
 
 
 def _pick(hits: list[Hit], question: str, analyzer: FrenchAnalyzer, most: int, weight: float,
           ratio: float) -> list[tuple[int, tuple[int, int]]]:
-    """(citation number, sentence span) of up to `most` sentences.
-
-    The best sentence first, then the one right after it (answers often follow the sentence that
-    restates the question), then any other sentence nearly as good as the best.
-    """
-    scored: list[tuple[float, int, tuple[int, int]]] = []
-    for n, hit in enumerate(hits, 1):
-        for span, score in zip(hit.chunk.sentences, _sentence_scores(hit, hits[0].score, question, analyzer, weight),
-                               strict=True):
-            scored.append((score, n, span))
+    """(citation number, sentence span) of the best sentence, then of any sentence nearly as good or the
+    one right after the best (answers often follow the sentence that restates the question), but only
+    when it brings question words the chosen ones lack: no padding."""
+    scored = _candidates(hits, question, analyzer, weight)
     if not scored:
         return []
-    scored.sort(key=lambda item: -item[0])
-    best, n, span = scored[0]
+    best, n, span, covered = scored[0]
     chosen = [(n, span)]
     sentences = hits[n - 1].chunk.sentences
     following = sentences.index(span) + 1
-    if following < len(sentences) and most > 1:
-        chosen.append((n, sentences[following]))
-    for score, other_n, other_span in scored[1:]:
-        if len(chosen) >= most or score < best * ratio:
+    nxt = sentences[following] if following < len(sentences) else None
+    for score, other_n, other_span, terms in scored[1:]:
+        if len(chosen) >= most:
             break
-        if (other_n, other_span) not in chosen:
+        near = score >= best * ratio or (other_n == n and other_span == nxt)
+        if near and terms - covered:
             chosen.append((other_n, other_span))
+            covered |= terms
     return chosen
 
 
@@ -133,6 +136,8 @@ def compose(retrieval: Retrieval, analyzer: FrenchAnalyzer, max_sentences: int =
             score=round(hit.score, 4),
             sentence_start=quoted.get(n, hit.sentence)[0],
             sentence_end=quoted.get(n, hit.sentence)[1],
+            cited=n in quoted,
+            section=hit.chunk.section,
         )
         for n, hit in enumerate(hits, 1)
     ]

@@ -107,14 +107,19 @@ def ask(question: str, k: KOpt = None, index_dir: IndexDir = None, embedder: Emb
 @app.command()
 def search(query: str, k: KOpt = None, index_dir: IndexDir = None, embedder: EmbedderOpt = None,
            source: SourceOpt = None, as_json: JsonOpt = False) -> None:
-    """Ranked passages with dense, sentence, lexical and fused scores (no answer)."""
+    """Ranked passages with dense, sentence, lexical and fused scores, and the signals behind the abstention
+    decision with their part of it (no answer)."""
+    from bot.retrieve import DEFAULT_ABSTAIN
+
     settings = settings_from(index_dir=index_dir, embedder=embedder, k=k)
     with friendly_errors():
         result = Engine(settings).search(query, sources=source)
     if as_json:
         rows = [{"rank": i, "score": h.score, "dense": h.dense, "sentence": h.sentence_cos, "lexical": h.lexical,
                  **h.chunk.to_json()} for i, h in enumerate(result.hits, 1)]
-        out.print_json(json.dumps({"found": result.found, "confidence": result.confidence, "hits": rows},
+        why = {"signals": result.signals.to_json(), "contributions": DEFAULT_ABSTAIN.contributions(result.signals),
+               "bias": DEFAULT_ABSTAIN.bias} if result.signals else {}
+        out.print_json(json.dumps({"found": result.found, "confidence": result.confidence, **why, "hits": rows},
                                   ensure_ascii=False))
     else:
         render.print_search(out, result)
@@ -162,38 +167,44 @@ def rollback(version: Annotated[str, typer.Argument(help="a name from `sourcier 
 
 
 @app.command("eval")
-def evaluate_cmd(gold: Annotated[Path, typer.Argument(help="JSONL gold set")], k: KOpt = None,
-                 index_dir: IndexDir = None, embedder: EmbedderOpt = None, as_json: JsonOpt = False,
+def evaluate_cmd(gold: Annotated[list[Path] | None, typer.Argument(help="JSONL gold sets, run on the live index")] = None,
+                 suite: Annotated[Path | None, typer.Option(help="a suite file: several corpora, each ingested and "
+                                                             "questioned (e.g. tests/data/eval/suite.json)")] = None,
+                 plot: Annotated[Path | None, typer.Option(help="write the risk-coverage curves to this PNG")] = None,
+                 k: KOpt = None, index_dir: IndexDir = None, embedder: EmbedderOpt = None, as_json: JsonOpt = False,
                  signals: Annotated[str, typer.Option(help="hybrid, dense or lexical: which scores rank")] = "hybrid",
                  ) -> None:
-    """hit@1/3/5, MRR, abstention and latency on a gold set.
+    """hit@1/3/5, MRR, abstention, false abstentions and latency on gold sets, per corpus.
 
-    Example: sourcier eval ../shared/eval/dev_fr.jsonl
+    Examples: sourcier eval tests/data/eval/seed.jsonl;
+    sourcier eval --suite tests/data/eval/suite.json --plot docs/risk-coverage.png
     """
-    from bot.answer import compose
     from bot.evaluate import evaluate, load_gold
+    from bot.suite import load_suite, plot as plot_curves, run_corpus
 
     if signals not in ("hybrid", "dense", "lexical"):
         raise typer.BadParameter("--signals must be hybrid, dense or lexical")
+    if not gold and suite is None:
+        raise typer.BadParameter("give gold files or --suite")
     settings = settings_from(index_dir=index_dir, embedder=embedder, k=k)
+    top = max(settings.k, 5)
+    reports = {}
     with friendly_errors():
         engine = Engine(settings)
         engine.params = engine.params.only(signals)
-        engine.snapshot  # load before timing starts
-        report = evaluate(load_gold(gold), lambda q: engine.search(q, k=max(settings.k, 5)),
-                          lambda result: compose(result, engine.analyzer).text)
+        if gold:
+            engine.snapshot  # load before timing starts
+            questions = [q for path in gold for q in load_gold(path)]
+            reports["index"] = evaluate(questions, lambda q: engine.search(q, k=top), engine.compose)
+        for corpus in load_suite(suite) if suite else []:
+            reports[corpus.name], _ = run_corpus(corpus, settings, engine.embedder, top, engine.params)
+    if plot:
+        plot_curves(reports, engine.params.min_confidence, plot)
     if as_json:
-        out.print_json(json.dumps(asdict(report), ensure_ascii=False))
+        out.print_json(json.dumps({name: asdict(r) for name, r in reports.items()}, ensure_ascii=False))
         return
-    out.print(
-        f"answerable {report.answerable}: hit@1 {report.hit_at_1:.3f}  hit@3 {report.hit_at_3:.3f}  "
-        f"hit@5 {report.hit_at_5:.3f}  MRR {report.mrr:.3f}\n"
-        f"unanswerable {report.unanswerable}: abstained {report.abstained}; false abstentions "
-        f"{report.false_abstentions}\nmedian latency {report.median_ms} ms; longest passage "
-        f"{report.max_passage_chars} chars; answer quotes the evidence {report.answer_contains_evidence:.3f}"
-    )
-    for miss in report.missed:
-        out.print(f"  missed: {miss['q']} ({miss['why']})", highlight=False)
+    for name, report in reports.items():
+        render.print_report(out, name, report)
 
 
 @app.command()

@@ -117,13 +117,16 @@ class Engine:
         """Ranked passages for a question."""
         return retrieve(question, self.snapshot, self.embedder, k or self.settings.k, self.params, sources)
 
-    def ask(self, question: str, k: int | None = None, sources: Collection[str] | None = None) -> Answer:
-        """An extractive answer with citations, or an honest "je ne sais pas"."""
-        retrieval = self.search(question, k, sources)
+    def compose(self, retrieval: Retrieval) -> Answer:
+        """The extractive answer for a retrieval, timed."""
         started = time.perf_counter()
         answer = compose(retrieval, self.analyzer)
         answer.timings_ms["answer"] = round((time.perf_counter() - started) * 1000, 3)
         return answer
+
+    def ask(self, question: str, k: int | None = None, sources: Collection[str] | None = None) -> Answer:
+        """An extractive answer with citations, or an honest "je ne sais pas"."""
+        return self.compose(self.search(question, k, sources))
 
 
 __all__ = ["Engine", "IndexNotFoundError"]

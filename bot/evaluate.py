@@ -1,14 +1,15 @@
-"""Score retrieval against a gold set: hit@k, MRR, abstention, false abstentions, latency."""
+"""Score retrieval and answers against gold sets: hit@k, MRR, abstention, false abstentions, latency."""
 
 from __future__ import annotations
 
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.answer import Answer
 from bot.retrieve import Retrieval
 
 
@@ -18,17 +19,33 @@ class GoldSetError(Exception):
 
 @dataclass(frozen=True)
 class GoldQuestion:
-    """A question, the strings a correct passage contains, and whether the sources can answer it."""
+    """A question and how to recognise a right answer: evidence strings (passage gold) or a source id
+    (document gold); or that the sources cannot answer it."""
 
     q: str
-    evidence: tuple[str, ...]
+    evidence: tuple[str, ...] = ()
+    source: str | None = None
     unanswerable: bool = False
+    kind: str = ""  # for unanswerable questions: "near" (the corpus's domain) or "off" (off-topic)
     lang: str = "fr"
 
 
 @dataclass
+class Outcome:
+    """One question's result: what the curves and the fitting of the abstention model read."""
+
+    q: str
+    unanswerable: bool
+    kind: str
+    rank: int | None  # 0-based rank of the first right passage, None when none was returned
+    found: bool
+    confidence: float
+    signals: dict[str, float]
+
+
+@dataclass
 class EvalReport:
-    """Aggregate numbers plus the questions that missed, for tuning."""
+    """Aggregate numbers, the questions that missed, and every outcome."""
 
     answerable: int = 0
     unanswerable: int = 0
@@ -42,6 +59,21 @@ class EvalReport:
     max_passage_chars: int = 0
     answer_contains_evidence: float = 0.0
     missed: list[dict[str, object]] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def _gold(row: dict[str, object]) -> GoldQuestion:
+    """One JSON line as a gold question; `question` is accepted for `q` (the SPF files use it)."""
+    q = row.get("q", row.get("question"))
+    if not isinstance(q, str):
+        raise KeyError("q")
+    evidence = tuple(str(e) for e in row.get("evidence", ()))  # type: ignore[attr-defined]
+    source = row.get("source")
+    unanswerable = bool(row.get("unanswerable"))
+    if not (evidence or source or unanswerable):
+        raise KeyError("evidence, source or unanswerable")
+    return GoldQuestion(q, evidence, str(source) if source else None, unanswerable, str(row.get("kind", "")),
+                        str(row.get("lang", "fr")))
 
 
 def load_gold(path: Path) -> list[GoldQuestion]:
@@ -55,24 +87,36 @@ def load_gold(path: Path) -> list[GoldQuestion]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            out.append(GoldQuestion(row["q"], tuple(row.get("evidence", ())), bool(row.get("unanswerable")),
-                                    row.get("lang", "fr")))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise GoldSetError(f"{path}:{number}: not a gold question ({exc})") from exc
+            out.append(_gold(json.loads(line)))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise GoldSetError(f"{path}:{number}: not a gold question (missing or bad {exc})") from exc
     return out
 
 
-def _rank(result: Retrieval, evidence: tuple[str, ...]) -> int | None:
-    """0-based rank of the first passage containing an evidence string."""
+def _right(gold: GoldQuestion, source_id: str, text: str) -> bool:
+    """Whether a passage (or an answer's text) is what the gold question asks for."""
+    if gold.source is not None:
+        return source_id == gold.source
+    return any(e in text for e in gold.evidence)
+
+
+def _rank(result: Retrieval, gold: GoldQuestion) -> int | None:
+    """0-based rank of the first right passage."""
     for rank, hit in enumerate(result.hits):
-        if any(e in hit.chunk.text for e in evidence):
+        if _right(gold, hit.chunk.source_id, hit.chunk.text):
             return rank
     return None
 
 
+def _answer_right(gold: GoldQuestion, answer: Answer) -> bool:
+    """Passage gold: the answer text quotes an evidence string; document gold: it quotes the right source."""
+    if gold.source is not None:
+        return any(c.cited and c.source_id == gold.source for c in answer.citations)
+    return any(e in answer.text for e in gold.evidence)
+
+
 def evaluate(
-    questions: list[GoldQuestion], search: Callable[[str], Retrieval], answer: Callable[[Retrieval], str]
+    questions: Iterable[GoldQuestion], search: Callable[[str], Retrieval], answer: Callable[[Retrieval], Answer]
 ) -> EvalReport:
     """Run every question through `search` (timed) and `answer`, and aggregate."""
     report = EvalReport()
@@ -82,23 +126,26 @@ def evaluate(
         result = search(gold.q)
         latencies.append((time.perf_counter() - started) * 1000)
         report.max_passage_chars = max([report.max_passage_chars] + [len(h.chunk.text) for h in result.hits])
+        rank = None if gold.unanswerable else _rank(result, gold)
+        report.outcomes.append(Outcome(gold.q, gold.unanswerable, gold.kind, rank, result.found, result.confidence,
+                                       result.signals.to_json() if result.signals else {}))
         if gold.unanswerable:
             report.unanswerable += 1
             report.abstained += not result.found
             if result.found:
-                report.missed.append({"q": gold.q, "why": "answered an unanswerable question"})
+                report.missed.append({"q": gold.q, "why": f"answered an unanswerable question ({result.confidence})"})
             continue
         report.answerable += 1
-        rank = _rank(result, gold.evidence)
         report.false_abstentions += not result.found
-        report.answer_contains_evidence += any(e in answer(result) for e in gold.evidence)
+        report.answer_contains_evidence += _answer_right(gold, answer(result))
         if rank is not None:
             report.hit_at_1 += rank == 0
             report.hit_at_3 += rank < 3
             report.hit_at_5 += rank < 5
             report.mrr += 1 / (rank + 1)
         if rank != 0 or not result.found:
-            why = "abstained" if not result.found else f"first evidence at rank {rank + 1 if rank is not None else '>5'}"
+            why = f"abstained ({result.confidence})" if not result.found else \
+                f"first right passage at rank {rank + 1 if rank is not None else '>k'}"
             report.missed.append({"q": gold.q, "why": why})
     n = max(report.answerable, 1)
     for name in ("hit_at_1", "hit_at_3", "hit_at_5", "mrr", "answer_contains_evidence"):

@@ -14,8 +14,9 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
 from rich.table import Table
 from rich.text import Text
 
-from bot.answer import Answer, Citation
-from bot.retrieve import Retrieval
+from bot.answer import LABELS, Answer, Citation
+from bot.evaluate import EvalReport
+from bot.retrieve import DEFAULT_ABSTAIN, Retrieval
 from ingest.pipeline import IngestReport
 
 log = logging.getLogger("sourcier")
@@ -29,19 +30,45 @@ def emphasised(citation: Citation) -> str:
     return f"{escape(text[:a])}[bold]{escape(text[a:b])}[/bold]{escape(text[b:])}"
 
 
+def _where(citation: Citation, paths: dict[str, str]) -> str:
+    """Title › section — file, offsets."""
+    place = f"{citation.title} › {citation.section.split(' › ', 1)[-1]}" if citation.section and \
+        citation.section != citation.title else citation.title
+    return f"{escape(place)} — {escape(paths.get(citation.source_id, citation.source_id))}, " \
+           f"chars {citation.start}–{citation.end}"
+
+
 def print_answer(console: Console, answer: Answer, paths: dict[str, str]) -> None:
-    """The answer, then a numbered Sources list: title, file, offsets and the emphasised passage."""
+    """The answer; the passages it quotes (cited sentence in bold); then the others, dimmed, as "voir aussi"."""
     console.print(escape(answer.text) if answer.found else f"[yellow]{escape(answer.text)}[/yellow]")
-    if not answer.citations:
-        return
-    heading = "Sources" if answer.found else ("Closest passages" if answer.language == "en" else "Passages proches")
-    console.print(f"\n[bold]{heading}[/bold]")
-    for c in answer.citations:
-        console.print(
-            f"[cyan][{c.n}][/cyan] {escape(c.title)} — {escape(paths.get(c.source_id, c.source_id))}, "
-            f"chars {c.start}–{c.end} (score {c.score:.3f})"
-        )
-        console.print(f"    {emphasised(c)}", highlight=False)
+    labels = LABELS[answer.language]
+    cited = [c for c in answer.citations if c.cited]
+    others = [c for c in answer.citations if not c.cited]
+    if cited:
+        console.print(f"\n[bold]{labels['sources']}[/bold]")
+        for c in cited:
+            console.print(f"[cyan][{c.n}][/cyan] {_where(c, paths)} (score {c.score:.3f})", highlight=False)
+            console.print(f"    {emphasised(c)}", highlight=False)
+    if others:
+        console.print(f"\n[bold]{labels['see_also'] if answer.found else labels['closest']}[/bold]")
+        for c in others:
+            excerpt = " ".join(c.text.split())
+            excerpt = excerpt if len(excerpt) <= 160 else excerpt[:159] + "…"
+            console.print(f"[dim][{c.n}] {_where(c, paths)}\n    {escape(excerpt)}[/dim]", highlight=False)
+
+
+def print_report(console: Console, name: str, report: EvalReport) -> None:
+    """One corpus's evaluation: retrieval, abstention, answers, latency, and what missed."""
+    console.print(
+        f"[bold]{escape(name)}[/bold] — answerable {report.answerable}: hit@1 {report.hit_at_1:.3f}  "
+        f"hit@3 {report.hit_at_3:.3f}  hit@5 {report.hit_at_5:.3f}  MRR {report.mrr:.3f}\n"
+        f"  unanswerable {report.unanswerable}: abstained {report.abstained}; false abstentions "
+        f"{report.false_abstentions}\n  median latency {report.median_ms} ms; longest passage "
+        f"{report.max_passage_chars} chars; answer quotes the evidence {report.answer_contains_evidence:.3f}",
+        highlight=False,
+    )
+    for miss in report.missed:
+        console.print(f"  missed: {escape(str(miss['q']))} ({miss['why']})", highlight=False)
 
 
 def print_search(console: Console, result: Retrieval) -> None:
@@ -56,6 +83,11 @@ def print_search(console: Console, result: Retrieval) -> None:
         )
     console.print(table)
     console.print(f"confidence {result.confidence:.3f} — {'supported' if result.found else 'would abstain'}")
+    if result.signals is not None:
+        parts = ", ".join(f"{name} {value:+.2f}" for name, value in
+                          DEFAULT_ABSTAIN.contributions(result.signals).items())
+        console.print(f"signals {result.signals.to_json()}\nlog-odds: bias {DEFAULT_ABSTAIN.bias:+.2f}, {parts}",
+                      highlight=False)
 
 
 def print_ingest(console: Console, report: IngestReport) -> None:

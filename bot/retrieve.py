@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from bot.abstain import AbstainModel, Signals, measure
 from index.records import Chunk
 from index.store import IndexSnapshot
 from ingest.embed import Embedder
@@ -21,6 +22,13 @@ class UnknownSourceError(LookupError):
     """A source filter names a source the index does not hold."""
 
 
+# Fitted by bench/abstain.py on the three development corpora; see docs/quality.md.
+DEFAULT_ABSTAIN = AbstainModel(
+    weights={"sentence_cos": 2.492, "coverage": 4.498},
+    bias=-3.254,
+)
+
+
 @dataclass(frozen=True)
 class RetrievalParams:
     """Fusion weights and abstention thresholds, measured on the dev set (see README)."""
@@ -29,8 +37,8 @@ class RetrievalParams:
     w_chunk: float = 0.5  # whole-passage cosine
     w_sentence: float = 1.0  # best single sentence cosine: the strongest signal for short questions
     w_lexical: float = 1.0  # BM25 over the French analyser
-    coverage_weight: float = 0.1  # how much word overlap adds to the best sentence cosine
-    min_confidence: float = 0.165  # below this the sources do not hold the answer: abstain
+    abstain: AbstainModel = field(default_factory=lambda: DEFAULT_ABSTAIN)
+    min_confidence: float = 0.5  # estimated probability that the best passage answers; below it, abstain
     max_question_chars: int = 1000
 
     def only(self, signals: str) -> RetrievalParams:
@@ -72,6 +80,7 @@ class Retrieval:
     confidence: float
     timings_ms: dict[str, float] = field(default_factory=dict)
     index_version: str = ""
+    signals: Signals | None = None
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -102,11 +111,6 @@ def _normalised(x: np.ndarray) -> np.ndarray:
     """Scale by the best candidate so each signal counts in [0, 1] whatever its units."""
     top = float(x.max()) if len(x) else 0.0
     return x / top if top > 0 else np.zeros_like(x)
-
-
-def confidence(hit: Hit, question: str, snapshot: IndexSnapshot, params: RetrievalParams) -> float:
-    """Best-sentence cosine plus a little for shared words; comparable across questions, unlike fused scores."""
-    return hit.sentence_cos + params.coverage_weight * snapshot.lexical.coverage(question, hit.chunk.text)
 
 
 def retrieve(
@@ -149,8 +153,11 @@ def retrieve(
             if len(kept) == k:
                 break
     lap("fusion")
-    sure = confidence(kept[0], question, snapshot, params) if kept else 0.0
-    return Retrieval(question, kept, sure >= params.min_confidence, round(sure, 4), timings, snapshot.version)
+    signals = measure(question, kept[0].sentence_cos, kept[0].chunk.context, snapshot.lexical) if kept else None
+    sure = params.abstain.probability(signals) if signals else 0.0
+    lap("abstain")
+    return Retrieval(question, kept, sure >= params.min_confidence, round(sure, 4), timings, snapshot.version,
+                     signals)
 
 
 def _fuse(

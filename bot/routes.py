@@ -60,11 +60,12 @@ async def search(engine: EngineDep,
     result = await engine.run(engine.search, q, k)
     passages = [
         PassageOut(rank=i, source_id=h.chunk.source_id, title=h.chunk.title, text=h.chunk.text, start=h.chunk.start,
-                   end=h.chunk.end, score=h.score, dense=h.dense, sentence=h.sentence_cos, lexical=h.lexical)
+                   end=h.chunk.end, score=h.score, dense=h.dense, sentence=h.sentence_cos, lexical=h.lexical,
+                   section=h.chunk.section)
         for i, h in enumerate(result.hits, 1)
     ]
     return SearchResponse(query=result.question, found=result.found, confidence=result.confidence,
-                          passages=passages, index_version=result.index_version)
+                          signals=result.signals.to_json() if result.signals else {}, passages=passages, index_version=result.index_version)
 
 
 def _source_out(snapshot: IndexSnapshot, source_id: str) -> SourceOut:

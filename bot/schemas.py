@@ -56,6 +56,7 @@ class PassageOut(BaseModel):
     dense: float
     sentence: float
     lexical: float
+    section: str = ""
 
 
 class SearchResponse(BaseModel):
@@ -64,6 +65,7 @@ class SearchResponse(BaseModel):
     query: str
     found: bool
     confidence: float
+    signals: dict[str, float] = Field(default_factory=dict, description="what the abstention decision read")
     passages: list[PassageOut]
     index_version: str
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.answer import Answer, Citation
+from bot.answer import LABELS, Answer, Citation
 
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
@@ -39,9 +39,15 @@ def excerpt(citation: Citation) -> str:
     return f"{left}*{sentence}*{right}"
 
 
+def place(citation: Citation) -> str:
+    """Title › section, escaped and clipped."""
+    section = citation.section.split(" › ", 1)[-1] if citation.section and citation.section != citation.title else ""
+    return escape(clip(citation.title + (f" › {section}" if section else ""), 150))
+
+
 def citation_block(citation: Citation, link: str | None) -> Block:
-    """One context block: number, title, source id, excerpt, and a link to the passage when public."""
-    head = f"*[{citation.n}]* {escape(clip(citation.title, 150))} — `{escape(citation.source_id)}`"
+    """One context block: number, title › section, source id, excerpt, and a link to the passage when public."""
+    head = f"*[{citation.n}]* {place(citation)} — `{escape(citation.source_id)}`"
     if link:
         head += f" · <{link}|voir le passage>"
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(f"{head}\n{excerpt(citation)}", MAX_TEXT)}]}
@@ -57,9 +63,15 @@ def answer_blocks(answer: Answer, answer_id: str, links: dict[int, str], shareab
         blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": escape(answer.text)}}]
         if answer.citations:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"_{maybe}_"}]})
-    shown = answer.citations if answer.found else answer.citations[:3]
-    room = MAX_BLOCKS - len(blocks) - 2  # the buttons, and the tally a vote adds later
+    shown = [c for c in answer.citations if c.cited] if answer.found else answer.citations[:3]
+    room = MAX_BLOCKS - len(blocks) - 3  # the see-also line, the buttons, and the tally a vote adds later
     blocks += [citation_block(c, links.get(c.n)) for c in shown][:room]
+    others = [c for c in answer.citations if not c.cited] if answer.found else []
+    if others:
+        label = LABELS[answer.language]["see_also"]
+        line = " · ".join(f"[{c.n}] " + (f"<{links[c.n]}|{place(c)}>" if c.n in links else place(c)) for c in others)
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(f"_{label}{' :' if answer.language == 'fr' else ':'}_ {line}",
+                                                                                        MAX_TEXT)}]})
     buttons: list[Block] = [
         {"type": "button", "action_id": "feedback_up", "value": answer_id, "text": {"type": "plain_text",
                                                                                       "text": "👍 Utile"}},

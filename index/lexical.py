@@ -106,9 +106,17 @@ class LexicalIndex:
         df = int(indptr[row + 1] - indptr[row]) if row is not None else 0
         return float(np.log(1 + (n - max(df, 1) + 0.5) / (max(df, 1) + 0.5)))
 
+    def known(self, term: str) -> bool:
+        """True when some passage of the corpus uses the term."""
+        return term in self._bm25.vocab_dict
+
+    def weights(self, query: str) -> dict[str, float]:
+        """The query's distinct terms and their IDF."""
+        return {t: self.idf(t) for t in set(self.analyzer.terms(query))}
+
     def coverage(self, query: str, text: str) -> float:
         """IDF-weighted share of the query's terms that the text contains: rare words count most."""
-        weights = {t: self.idf(t) for t in set(self.analyzer.terms(query))}
+        weights = self.weights(query)
         total = sum(weights.values())
         present = set(self.analyzer.terms(text))
         return sum(w for t, w in weights.items() if t in present) / total if total > 0 else 0.0

@@ -16,6 +16,8 @@ import uvicorn
 from fastapi import FastAPI
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+for _name in [n for n in os.environ if n.startswith(("SOURCIER_", "SLACK_"))]:
+    del os.environ[_name]  # a shell's own settings (a real SLACK_BOT_TOKEN) must not leak into the suite
 
 from pydantic import SecretStr  # noqa: E402
 
@@ -26,7 +28,15 @@ from ingest.embed import Embedder, UseEmbedder  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_FILE = SEEDS / "openai-altman-microsoft.txt"
-DEV_SET = ROOT.parent / "shared" / "eval" / "dev_fr.jsonl"
+EVAL = ROOT / "tests" / "data" / "eval"
+DEV_SET = EVAL / "seed.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clear SOURCIER_* and SLACK_* before every test, so only what a test sets applies."""
+    for name in [n for n in os.environ if n.startswith(("SOURCIER_", "SLACK_"))]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

@@ -61,8 +61,31 @@ def test_cli_sources_and_versions(index_dir: Path) -> None:
 
 def test_cli_eval_reports_metrics(index_dir: Path) -> None:
     result = runner.invoke(app, ["eval", str(DEV_SET), "--json", "--index-dir", str(index_dir)])
-    report = json.loads(result.output)
+    report = json.loads(result.output)["index"]
     assert result.exit_code == 0 and report["hit_at_1"] >= 0.8 and report["abstained"] == 4
+    assert len(report["outcomes"]) == 36 and set(report["outcomes"][0]["signals"]) >= {"sentence_cos", "coverage"}
+
+
+def test_cli_eval_suite_runs_each_corpus_and_plots_the_curves(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fete.md").write_text("# Fête\n\n## Origines\n\nLa fête a été fondée en 1957 par Jeanne Caudron.\n",
+                                  encoding="utf-8")
+    (tmp_path / "fete.jsonl").write_text(
+        '{"q": "Qui a fondé la fête ?", "source": "fete"}\n'
+        '{"q": "Quelle est la recette du cassoulet ?", "unanswerable": true, "kind": "off"}\n', encoding="utf-8")
+    suite = tmp_path / "suite.json"
+    suite.write_text(json.dumps({"corpora": [
+        {"name": "seed", "sources": str(SEEDS), "gold": [str(DEV_SET)]},
+        {"name": "fete", "sources": "docs", "gold": ["fete.jsonl"]}]}), encoding="utf-8")
+    png = tmp_path / "curves.png"
+    env = {"SOURCIER_DATA_DIR": str(tmp_path / "var")}
+    result = runner.invoke(app, ["eval", "--suite", str(suite), "--plot", str(png), "--json"], env=env)
+    reports = json.loads(result.output)
+    assert result.exit_code == 0, result.output
+    assert reports["seed"]["answerable"] == 32 and reports["seed"]["hit_at_3"] >= 0.95
+    assert reports["fete"]["hit_at_1"] == 1.0 and reports["fete"]["abstained"] == 1
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ from bot.answer import Answer, Citation
 from bot.slack_blocks import MAX_BLOCKS, MAX_TEXT, answer_blocks, escape, thanks_blocks
 
 
-def citation(n: int, text: str, sentence: tuple[int, int] | None = None) -> Citation:
+def citation(n: int, text: str, sentence: tuple[int, int] | None = None, cited: bool = True) -> Citation:
     a, b = sentence or (0, len(text))
     return Citation(n=n, source_id="s", title="Titre", text=text, start=0, end=len(text), score=1.0,
-                    sentence_start=a, sentence_end=b)
+                    sentence_start=a, sentence_end=b, cited=cited, section="Titre › Partie")
 
 
 def test_slack_blocks_escape_control_sequences() -> None:
@@ -38,3 +38,12 @@ def test_slack_blocks_bold_the_cited_sentence() -> None:
     block = answer_blocks(Answer("q", "La phrase citée. [1]", True, [citation(1, text, (7, 23))], "fr", 0.5),
                           "id", {})[1]
     assert "Avant. *La phrase citée.* Après." in block["elements"][0]["text"]
+
+
+def test_slack_blocks_show_uncited_passages_as_one_see_also_line() -> None:
+    answer = Answer("q", "Phrase. [1]", True, [citation(1, "Phrase."), citation(2, "Autre <!here>.", cited=False),
+                                                 citation(3, "Encore.", cited=False)], "fr", 0.9)
+    blocks = answer_blocks(answer, "id", {3: "https://x/#c3"})
+    texts = [e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]]
+    assert texts[0].startswith("*[1]* Titre › Partie")
+    assert texts[1] == "_Voir aussi :_ [2] Titre › Partie · [3] <https://x/#c3|Titre › Partie>"

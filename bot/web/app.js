@@ -19,6 +19,7 @@ async function ask(question) {
   $("status").textContent = "Je cherche…";
   $("answer").textContent = "";
   $("citations").replaceChildren();
+  $("see-also").replaceChildren();
   try {
     const response = await fetch("/v1/ask", {
       method: "POST", headers: { "Content-Type": "application/json" },
@@ -34,29 +35,54 @@ async function ask(question) {
   }
 }
 
+const LABELS = {
+  fr: { sources: "Sources", seeAlso: "Voir aussi", closest: "Passages proches (peut-être utiles)",
+        none: "Pas de réponse sûre dans les sources.", open: "voir dans la source", chars: "caractères",
+        marker: "Voir la source" },
+  en: { sources: "Sources", seeAlso: "See also", closest: "Closest passages (maybe useful)",
+        none: "No reliable answer in the sources.", open: "open in source", chars: "characters",
+        marker: "Open source" },
+};
+
+function citationItem(c, words) {
+  const where = c.section && c.section !== c.title ? `${c.title} › ${c.section.split(" › ").slice(1).join(" › ")}` : c.title;
+  const open = el("button", { type: "button", class: "link", "data-n": String(c.n) }, words.open);
+  const item = el("li", { id: `citation-${c.n}`, value: String(c.n), class: c.cited ? "cited" : "see-also" },
+    el("strong", {}, where), " ", el("span", { class: "meta" }, `— ${words.chars} ${c.start}–${c.end} · `), open);
+  if (c.cited) {
+    const passage = el("p", { class: "passage" });
+    const a = c.sentence_start - c.start, b = c.sentence_end - c.start;
+    passage.append(c.text.slice(0, a), el("mark", {}, c.text.slice(a, b)), c.text.slice(b));
+    item.append(passage);
+  } else {
+    const text = c.text.replace(/\s+/g, " ");
+    item.append(el("p", { class: "excerpt" }, text.length > 180 ? text.slice(0, 179) + "…" : text));
+  }
+  return item;
+}
+
 function render(data) {
   lastCitations = data.citations;
-  $("status").textContent = data.found ? "" : "Pas de réponse sûre dans les sources.";
-  $("citations-title").textContent = data.found ? "Sources" : "Passages proches (peut-être utiles)";
+  const words = LABELS[data.language] || LABELS.fr;
+  $("status").textContent = data.found ? "" : words.none;
+  const cited = data.citations.filter((c) => c.cited);
+  const others = data.citations.filter((c) => !c.cited);
+  $("citations-title").textContent = data.found ? words.sources : words.closest;
+  $("citations-title").hidden = !cited.length && data.found;
   const answer = $("answer");
   for (const part of data.answer.split(/(\[\d+\])/)) {
     const m = part.match(/^\[(\d+)\]$/);
     if (m) {
       answer.append(el("button", { type: "button", class: "marker", "data-n": m[1],
-        "aria-label": `Voir la source ${m[1]}` }, part));
+        "aria-label": `${words.marker} ${m[1]}` }, part));
     } else {
       answer.append(document.createTextNode(part));
     }
   }
-  for (const c of data.citations) {
-    const passage = el("p", { class: "passage" });
-    const a = c.sentence_start - c.start, b = c.sentence_end - c.start;
-    passage.append(c.text.slice(0, a), el("mark", {}, c.text.slice(a, b)), c.text.slice(b));
-    const open = el("button", { type: "button", class: "link", "data-n": String(c.n) }, "voir dans la source");
-    $("citations").append(el("li", { id: `citation-${c.n}`, value: String(c.n) },
-      el("strong", {}, c.title), " ", el("span", { class: "meta" }, `— caractères ${c.start}–${c.end} · `), open,
-      passage));
-  }
+  for (const c of cited) $("citations").append(citationItem(c, words));
+  $("see-also-title").textContent = words.seeAlso;
+  $("see-also-title").hidden = !(data.found && others.length);
+  for (const c of others) (data.found ? $("see-also") : $("citations")).append(citationItem(c, words));
 }
 
 async function showSource(sourceId, start, end, sentenceStart, sentenceEnd, n) {

@@ -1,0 +1,33 @@
+"""The asker's language, so the framing (abstention message, labels) answers in it; French by default."""
+
+from __future__ import annotations
+
+import re
+
+_EN = frozenset("the what who whom which why how when where did does do is are was were of to in a an and with "
+                "for by about from has have had will would can could should after before i my me you your it "
+                "this that there their they he she his her been being any many much".split())
+_FR = frozenset("le la les un une des du de et est sont qui que quoi quel quelle quels quelles pourquoi comment "
+                "quand où a ont au aux pour par sur dans avec ce cette il elle ils elles je tu nous vous mon ma "
+                "mes son sa ses leur pas ne se en y c qu d l j s t n m combien faut peut".split())
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+
+
+def language(text: str) -> str:
+    """"en" when English function words outnumber French ones, else "fr".
+
+    Capitalised words after the first are taken for names and titles ("Who wrote Les Misérables?"),
+    so a French title does not make an English question French. Elisions (« l'action ») count as French.
+    """
+    words = _WORD.findall(text)
+    counted = [w for i, w in enumerate(words) if i == 0 or not w[0].isupper()]
+    en = fr = 0.0
+    for word in counted:
+        lower = word.lower()
+        if re.match(r"(?:[cdjlmnst]|qu)['’]", lower):
+            fr += 1
+            continue
+        en += lower in _EN
+        fr += lower in _FR
+    fr += 0.5 * bool(re.search(r"[àâçéèêëîïôûùœ]", " ".join(w.lower() for w in counted)))
+    return "en" if en > fr else "fr"
