@@ -27,22 +27,27 @@ from bot.config import Settings  # noqa: E402
 from bot.suite import Corpus, load_suite, run_corpus  # noqa: E402
 from ingest.embed import load_embedder  # noqa: E402
 
-NAMES = ["sentence_cos", "coverage"]  # cross_lingual is shown, not weighed: coverage already accounts for it
+NAMES = ["sentence_cos", "coverage", "share", "untranslated"]
 CUT = 0.5
 
 
-def outcomes(distractor: bool) -> dict[str, list[dict[str, object]]]:
-    """Every question's signals and truth, per corpus."""
+def outcomes(distractor: bool) -> tuple[dict[str, list[dict[str, object]]], dict[str, dict[str, float]]]:
+    """Every question's signals and truth, per corpus; and what the shipped configuration scored there."""
     settings = Settings(data_dir=ROOT / "var" / ("eval-distractor" if distractor else "eval-runs"))
     embedder = load_embedder(settings.embedder, threads=2)
-    out = {}
+    out, shipped = {}, {}
     for corpus in load_suite(ROOT / "tests/data/eval/suite.json"):
         if distractor:
             corpus = with_distractor(corpus, settings.data_dir)
         report, _ = run_corpus(corpus, settings, embedder, k=5)
         out[corpus.name] = [asdict(o) | {"right": o.rank == 0} for o in report.outcomes]
-        print(corpus.name, report.answerable, report.unanswerable, "hit@1", report.hit_at_1, flush=True)
-    return out
+        shipped[corpus.name] = {"hit_at_1": report.hit_at_1, "hit_at_3": report.hit_at_3,
+                                "abstained": round(report.abstained / max(report.unanswerable, 1), 3),
+                                "false_abstentions": round(report.false_abstentions / max(report.answerable, 1), 3),
+                                "answer_contains_evidence": report.answer_contains_evidence,
+                                "median_ms": report.median_ms}
+        print(corpus.name, shipped[corpus.name], flush=True)
+    return out, shipped
 
 
 def with_distractor(corpus: Corpus, data_dir: Path) -> Corpus:
@@ -50,9 +55,9 @@ def with_distractor(corpus: Corpus, data_dir: Path) -> Corpus:
     from bench.corpus import write_corpus
 
     folder = data_dir / "sources" / corpus.name
-    if not folder.exists():
+    if not folder.exists():  # the corpus's own files keep their source ids; the distractors go below them
+        shutil.copytree(corpus.sources, folder)
         write_corpus(folder / "distractor", 10_000)
-        shutil.copytree(corpus.sources, folder / "own", dirs_exist_ok=True)
     return Corpus(corpus.name, folder, corpus.gold)
 
 
@@ -87,9 +92,10 @@ def score(model: LogisticRegression, rows: list[dict[str, object]]) -> dict[str,
 
 def main() -> None:
     distractor = "--distractor" in sys.argv
-    data = outcomes(distractor)
+    data, shipped = outcomes(distractor)
     model = fit(data)
     report: dict[str, object] = {
+        "shipped": shipped,
         "signals": NAMES,
         "weights": dict(zip(NAMES, [round(float(w), 3) for w in model.coef_[0]], strict=True)),
         "bias": round(float(model.intercept_[0]), 3),

@@ -23,7 +23,9 @@ class Signals:
 
     sentence_cos: float  # cosine of the question with the best sentence of the best passage
     coverage: float  # IDF-weighted share of the question's words found in the best passage (headings included)
-    cross_lingual: float  # 1 when question and passage languages differ: coverage then counts names only
+    share: float  # the plain share of those words: the rarest word alone cannot make it high
+    untranslated: float  # IDF-weighted share of the question's words that cannot be checked in the passage's
+    # language (a question in English about French text: every word but names, numbers and acronyms)
 
     def to_json(self) -> dict[str, float]:
         """Rounded, for `sourcier search` and the API."""
@@ -37,25 +39,23 @@ def neutral_words(question: str) -> str:
                     if (i > 0 and w[0].isupper()) or any(c.isdigit() for c in w) or (len(w) > 1 and w.isupper()))
 
 
-def _coverage(lexical: LexicalIndex, question: str, passage: str, cross_lingual: bool) -> float:
-    """IDF-weighted share of the question's words in the passage. Across languages only names, numbers and
-    acronyms can match; every other word is no evidence either way and counts half."""
-    question = _META.sub(" ", question)
-    if not cross_lingual:
-        return lexical.coverage(question, passage)
-    weights = lexical.weights(question)
+def _share(weights: dict[str, float], terms: set[str]) -> float:
+    """The weighted share of the question's terms that are in `terms`."""
     total = sum(weights.values())
-    if not total:
-        return 0.0
-    names = set(lexical.analyzer.terms(neutral_words(question)))
-    present = set(lexical.analyzer.terms(passage))
-    return sum(w * (float(t in present) if t in names else 0.5) for t, w in weights.items()) / total
+    return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
 
 
 def measure(question: str, sentence_cos: float, passage: str, lexical: LexicalIndex) -> Signals:
-    """The signals for a question and its best passage."""
-    cross = language(question) != language(passage)
-    return Signals(sentence_cos, _coverage(lexical, question, passage, cross), float(cross))
+    """The signals for a question and its best passage. Across languages a missing word is no evidence, unless
+    it is a name, a number or an acronym: those are counted apart, as untranslated."""
+    question = _META.sub(" ", question)
+    weights = lexical.weights(question)
+    present = set(lexical.analyzer.terms(passage)) & set(weights)
+    unchecked: set[str] = set()
+    if language(question) != language(passage):
+        unchecked = set(weights) - present - set(lexical.analyzer.terms(neutral_words(question)))
+    return Signals(sentence_cos, _share(weights, present), _share(dict.fromkeys(weights, 1.0), present),
+                   _share(weights, unchecked))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,12 @@ NOT_FOUND = {
     "fr": "Je ne sais pas : je n'ai pas trouvé la réponse dans les sources.",
     "en": "I don't know: I did not find the answer in the sources.",
 }
+HELP = {
+    "fr": "Je n'ai trouvé aucun mot à chercher dans cette question : posez-la avec des mots du sujet, "
+          "par exemple « Qui a été nommé directeur général ? ».",
+    "en": "I found no word to search for in this question: ask it with words about the topic, "
+          "for example “Who was appointed chief executive?”.",
+}
 LABELS = {
     "fr": {"sources": "Sources", "see_also": "Voir aussi", "closest": "Passages proches"},
     "en": {"sources": "Sources", "see_also": "See also", "closest": "Closest passages"},
@@ -96,9 +102,9 @@ def _candidates(hits: list[Hit], question: str, analyzer: FrenchAnalyzer,
 
 def _pick(hits: list[Hit], question: str, analyzer: FrenchAnalyzer, most: int, weight: float,
           ratio: float) -> list[tuple[int, tuple[int, int]]]:
-    """(citation number, sentence span) of the best sentence, then of any sentence nearly as good or the
-    one right after the best (answers often follow the sentence that restates the question), but only
-    when it brings question words the chosen ones lack: no padding."""
+    """(citation number, sentence span) of the best sentence, then of a sentence that adds something: one
+    nearly as good that brings question words the chosen ones lack, or the one right after the best when the
+    best only restates the question (it holds every question word, so the answer tends to follow). No padding."""
     scored = _candidates(hits, question, analyzer, weight)
     if not scored:
         return []
@@ -107,11 +113,12 @@ def _pick(hits: list[Hit], question: str, analyzer: FrenchAnalyzer, most: int, w
     sentences = hits[n - 1].chunk.sentences
     following = sentences.index(span) + 1
     nxt = sentences[following] if following < len(sentences) else None
+    restates = covered >= set(analyzer.terms(question))
     for score, other_n, other_span, terms in scored[1:]:
         if len(chosen) >= most:
             break
-        near = score >= best * ratio or (other_n == n and other_span == nxt)
-        if near and terms - covered:
+        after = other_n == n and other_span == nxt
+        if (after and restates) or ((score >= best * ratio or after) and terms - covered):
             chosen.append((other_n, other_span))
             covered |= terms
     return chosen
@@ -143,7 +150,7 @@ def compose(retrieval: Retrieval, analyzer: FrenchAnalyzer, max_sentences: int =
     ]
     by_n = {c.n: c for c in citations}
     parts = [f"{_quote(by_n[n], span)} [{n}]" for n, span in sorted(chosen, key=lambda c: (c[0], c[1][0]))]
-    text = " ".join(parts) if chosen else NOT_FOUND[lang]
+    text = " ".join(parts) if chosen else (NOT_FOUND if retrieval.searchable else HELP)[lang]
     return Answer(retrieval.question, text, bool(chosen), citations, lang, retrieval.confidence,
                   retrieval.timings_ms, retrieval.index_version)
 

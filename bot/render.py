@@ -65,10 +65,10 @@ def print_report(console: Console, name: str, report: EvalReport) -> None:
         f"  unanswerable {report.unanswerable}: abstained {report.abstained}; false abstentions "
         f"{report.false_abstentions}\n  median latency {report.median_ms} ms; longest passage "
         f"{report.max_passage_chars} chars; answer quotes the evidence {report.answer_contains_evidence:.3f}",
-        highlight=False,
+        highlight=False, soft_wrap=True,
     )
     for miss in report.missed:
-        console.print(f"  missed: {escape(str(miss['q']))} ({miss['why']})", highlight=False)
+        console.print(f"  missed: {escape(str(miss['q']))} ({miss['why']})", highlight=False, soft_wrap=True)
 
 
 def print_search(console: Console, result: Retrieval) -> None:

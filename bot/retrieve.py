@@ -24,8 +24,8 @@ class UnknownSourceError(LookupError):
 
 # Fitted by bench/abstain.py on the three development corpora; see docs/quality.md.
 DEFAULT_ABSTAIN = AbstainModel(
-    weights={"sentence_cos": 2.492, "coverage": 4.498},
-    bias=-3.254,
+    weights={"sentence_cos": 2.002, "coverage": 3.032, "share": 2.369, "untranslated": 1.138},
+    bias=-3.63,
 )
 
 
@@ -81,6 +81,7 @@ class Retrieval:
     timings_ms: dict[str, float] = field(default_factory=dict)
     index_version: str = ""
     signals: Signals | None = None
+    searchable: bool = True  # False when the question has no word to search for ("😀", "et alors ?")
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -127,6 +128,8 @@ def retrieve(
     unknown = sorted(wanted - set(snapshot.texts)) if wanted is not None else []
     if unknown:
         raise UnknownSourceError(f"unknown source id(s): {', '.join(unknown)}; see `sourcier sources`")
+    if not snapshot.lexical.analyzer.terms(question):
+        return Retrieval(question, [], False, 0.0, {}, snapshot.version, searchable=False)
     clock = time.perf_counter()
     timings: dict[str, float] = {}
 
