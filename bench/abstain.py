@@ -23,9 +23,9 @@ from sklearn.linear_model import LogisticRegression
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.config import Settings  # noqa: E402
-from bot.suite import Corpus, load_suite, run_corpus  # noqa: E402
-from ingest.embed import load_embedder  # noqa: E402
+from bot.config import Settings
+from bot.suite import Corpus, load_suite, run_corpus
+from ingest.embed import load_embedder
 
 NAMES = ["sentence_cos", "coverage", "share", "untranslated"]
 CUT = 0.5

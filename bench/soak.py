@@ -23,7 +23,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.latency import LUA, QUESTIONS, free_port, run_wrk  # noqa: E402
+from bench.latency import LUA, QUESTIONS, free_port, run_wrk
 
 SOURCIER = str(Path(sys.executable).parent / "sourcier")
 TOKEN = "soak-token"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from bot.language import language
 from bot.retrieve import Hit, Retrieval

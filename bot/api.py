@@ -11,8 +11,8 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,8 +23,8 @@ from bot.guard import Guard, RateLimiter
 from bot.jobs import JobRunningError, ReindexJobs
 from bot.metrics import Metrics
 from bot.retrieve import QuestionError, UnknownSourceError
-from bot.slack import slack_enabled
 from bot.routes import router
+from bot.slack import slack_enabled
 from index.store import EmbedderMismatchError, IndexCorruptError
 from index.versions import IndexNotFoundError
 
@@ -47,7 +47,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        live = engine or await asyncio.to_thread(Engine, settings)
+        live = engine if engine is not None else await asyncio.to_thread(Engine, settings)
         metrics: Metrics = app.state.metrics
         live.on_swap = lambda snap: metrics.serving(snap.version, len(snap.chunks))
         try:
@@ -99,7 +99,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         if handler is None:
             return JSONResponse({"detail": "Slack is not configured on this server: set SLACK_BOT_TOKEN and "
                                            "SLACK_SIGNING_SECRET (README, 'Connect Slack')"}, status_code=404)
-        return await handler.handle(request)  # type: ignore[no-any-return]
+        response: Response = await handler.handle(request)
+        return response
 
     return app
 
@@ -119,7 +120,7 @@ def _add_errors(app: FastAPI) -> None:
             message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
             parts.append(f"{where}: {message}")
         detail = "; ".join(parts) or "invalid request"
-        return JSONResponse({"detail": detail, "errors": _jsonable(errors)}, status_code=422)
+        return JSONResponse({"detail": detail, "errors": _jsonable(list(errors))}, status_code=422)
 
     for kind in _STATUS:
         app.add_exception_handler(kind, named)

@@ -24,7 +24,7 @@ from bot.slack import slack_enabled
 
 app = typer.Typer(help="sourcier: answers from your French sources, with exact cited passages.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-out = Console()
+out = Console(soft_wrap=not sys.stdout.isatty())  # piped output: one line per line, for grep and scripts
 err = Console(stderr=True)
 log = logging.getLogger("sourcier")
 
@@ -181,7 +181,8 @@ def evaluate_cmd(gold: Annotated[list[Path] | None, typer.Argument(help="JSONL g
     sourcier eval --suite tests/data/eval/suite.json --plot docs/risk-coverage.png
     """
     from bot.evaluate import evaluate, load_gold
-    from bot.suite import load_suite, plot as plot_curves, run_corpus
+    from bot.suite import load_suite, run_corpus
+    from bot.suite import plot as plot_curves
 
     if signals not in ("hybrid", "dense", "lexical"):
         raise typer.BadParameter("--signals must be hybrid, dense or lexical")
@@ -194,7 +195,7 @@ def evaluate_cmd(gold: Annotated[list[Path] | None, typer.Argument(help="JSONL g
         engine = Engine(settings)
         engine.params = engine.params.only(signals)
         if gold:
-            engine.snapshot  # load before timing starts
+            _ = engine.snapshot  # load before timing starts
             questions = [q for path in gold for q in load_gold(path)]
             reports["index"] = evaluate(questions, lambda q: engine.search(q, k=top), engine.compose)
         for corpus in load_suite(suite) if suite else []:
@@ -259,7 +260,7 @@ async def _socket_mode(settings: Settings) -> None:
     from bot.slack_store import SlackStore
 
     engine = Engine(settings)
-    engine.snapshot  # fail now, not on the first message, when there is no index
+    _ = engine.snapshot  # fail now, not on the first message, when there is no index
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
     handler = AsyncSocketModeHandler(create_slack_app(settings, engine, SlackStore(settings.data_dir / "sourcier.db")),
                                      app_token)
@@ -272,4 +273,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

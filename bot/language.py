@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import re
 
-_EN = frozenset("the what who whom which why how when where did does do is are was were of to in a an and with "
-                "for by about from has have had will would can could should after before i my me you your it "
-                "this that there their they he she his her been being any many much".split())
-_FR = frozenset("le la les un une des du de et est sont qui que quoi quel quelle quels quelles pourquoi comment "
-                "quand où a ont au aux pour par sur dans avec ce cette il elle ils elles je tu nous vous mon ma "
-                "mes son sa ses leur pas ne se en y c qu d l j s t n m combien faut peut".split())
+# "a" is left out: French uses it as often ("Qui a …").
+_EN = frozenset(["the", "what", "who", "whom", "which", "why", "how", "when", "where", "did", "does", "do", "is", "are", "was", "were", "of", "to", "in", "an", "and", "with", "for", "by", "about", "from", "has", "have", "had", "will", "would", "can", "could", "should", "after", "before", "i", "my", "me", "you", "your", "it", "this", "that", "there", "their", "they", "he", "she", "his", "her", "been", "being", "any", "many", "much"])
+_FR = frozenset(["le", "la", "les", "un", "une", "des", "du", "de", "et", "est", "sont", "qui", "que", "quoi", "quel", "quelle", "quels", "quelles", "pourquoi", "comment", "quand", "où", "a", "ont", "au", "aux", "pour", "par", "sur", "dans", "avec", "ce", "cette", "il", "elle", "ils", "elles", "je", "tu", "nous", "vous", "mon", "ma", "mes", "son", "sa", "ses", "leur", "pas", "ne", "se", "en", "y", "c", "qu", "d", "l", "j", "s", "t", "n", "m", "combien", "faut", "peut"])
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 

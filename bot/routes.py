@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
 from dataclasses import replace
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -15,8 +15,18 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.jobs import Job, ReindexJobs
 from bot.metrics import Metrics
-from bot.schemas import (MAX_K, AskRequest, AskResponse, JobOut, PassageOut, Readiness, SearchResponse,
-                         SourceOut, SourceText, errors)
+from bot.schemas import (
+    MAX_K,
+    AskRequest,
+    AskResponse,
+    JobOut,
+    PassageOut,
+    Readiness,
+    SearchResponse,
+    SourceOut,
+    SourceText,
+    errors,
+)
 from index.store import IndexSnapshot
 from index.versions import IndexNotFoundError
 
@@ -25,11 +35,13 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 def _engine(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
+    engine: Engine = request.app.state.engine
+    return engine
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 EngineDep = Annotated[Engine, Depends(_engine)]

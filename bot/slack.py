@@ -108,7 +108,7 @@ def register(app: AsyncApp, answerer: SlackAnswerer) -> None:
             return
         too_fast = answerer.slow_down(event.get("user"))
         if too_fast:
-            await client.chat_postEphemeral(channel=channel, user=event.get("user"), thread_ts=thread_ts, text=too_fast)
+            await client.chat_postEphemeral(channel=channel, user=str(event.get("user")), thread_ts=thread_ts, text=too_fast)
             return
         await client.reactions_add(channel=channel, name="eyes", timestamp=ts)
         try:
@@ -165,7 +165,7 @@ def register(app: AsyncApp, answerer: SlackAnswerer) -> None:
         if (body.get("container") or {}).get("is_ephemeral"):
             await respond(replace_original=True, text=body["message"].get("text", ""), blocks=blocks)
         else:
-            await client.chat_update(channel=channel, ts=body["message"]["ts"], text=body["message"].get("text", ""),
+            await client.chat_update(channel=str(channel), ts=body["message"]["ts"], text=body["message"].get("text", ""),
                                      blocks=blocks)
 
     app.action("feedback_up")(on_feedback)

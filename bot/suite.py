@@ -28,7 +28,8 @@ def load_suite(path: Path) -> list[Corpus]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         base = path.parent
-        return [Corpus(str(c["name"]), base / c["sources"], tuple(base / g for g in c["gold"])) for c in data["corpora"]]
+        return [Corpus(str(c["name"]), (base / c["sources"]).resolve(), tuple(base / g for g in c["gold"]))
+                for c in data["corpora"]]
     except OSError as exc:
         raise GoldSetError(f"cannot read suite {path}: {exc.strerror}") from exc
     except (ValueError, KeyError, TypeError) as exc:

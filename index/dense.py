@@ -96,9 +96,9 @@ def build_dense(vectors: np.ndarray, requested: str = "auto",
     kind = choose_kind(n, requested)
     data = np.ascontiguousarray(vectors, dtype=np.float32)
     if kind == "flat" or n < 1000:
-        index = faiss.IndexFlatIP(dim)
-        index.add(data)
-        return index, DenseParams("flat", build_seconds=round(time.perf_counter() - started, 3))
+        flat = faiss.IndexFlatIP(dim)
+        flat.add(data)
+        return flat, DenseParams("flat", build_seconds=round(time.perf_counter() - started, 3))
     queries = tuning_queries(data)
     truth = exact_top10(data, queries)
     if kind == "hnsw":
@@ -175,5 +175,7 @@ def load_dense(path: str, params: dict[str, Any]) -> faiss.Index:
     if params.get("kind") == "ivf":
         faiss.extract_index_ivf(index).nprobe = int(params["nprobe"])
     elif params.get("kind") == "hnsw":
-        index.hnsw.efSearch = int(params["ef_search"])
+        hnsw = faiss.downcast_index(index)
+        assert isinstance(hnsw, faiss.IndexHNSWFlat), "the manifest says HNSW"
+        hnsw.hnsw.efSearch = int(params["ef_search"])
     return index

@@ -12,24 +12,8 @@ import bm25s
 import numpy as np
 import Stemmer
 
-_FRENCH_STOPWORDS = """
-a à afin ai aie aient ait alors as au aucun aucune aussi autre autres aux avaient avais avait avec avez
-avoir avons ayant c ça car ce ceci cela celle celles celui ces cet cette ceux chaque chez ci comme
-comment d dans de des deux devrait doit donc dont du elle elles en encore entre es est et étaient
-était été êtes être eu eux fait faire fois font furent fut ici il ils j je jusqu l la là laquelle le
-lequel les lesquels leur leurs lors lorsqu lui m ma mais me même mes moi mon n ne ni non nos notre nous
-on ont ou où par parce pas peu peut plus pour pourquoi puis puisqu qu quand que quel quelle quelles
-quels qui quoi s sa sans se selon ses si son sont sous suis sur t ta te tes toi ton tous tout toute
-toutes très tu un une unes uns vers voici voilà vos votre vous y aura auront avait-il a-t-il
-""".split()
-_ENGLISH_STOPWORDS = """
-about after again against all am an and any are as at be because been before being between both but
-by can could did do does doing down during each few for from further had has have having he her here
-hers him his how i if in into is it its itself just me more most my no nor not now of off on once only
-or other our out over own same she should so some such than that the their them then there these they
-this those through to too under until up very was we were what when where which while who whom why will
-with would you your s t
-""".split()
+_FRENCH_STOPWORDS = ["a", "à", "afin", "ai", "aie", "aient", "ait", "alors", "as", "au", "aucun", "aucune", "aussi", "autre", "autres", "aux", "avaient", "avais", "avait", "avec", "avez", "avoir", "avons", "ayant", "c", "ça", "car", "ce", "ceci", "cela", "celle", "celles", "celui", "ces", "cet", "cette", "ceux", "chaque", "chez", "ci", "comme", "comment", "d", "dans", "de", "des", "deux", "devrait", "doit", "donc", "dont", "du", "elle", "elles", "en", "encore", "entre", "es", "est", "et", "étaient", "était", "été", "êtes", "être", "eu", "eux", "fait", "faire", "fois", "font", "furent", "fut", "ici", "il", "ils", "j", "je", "jusqu", "l", "la", "là", "laquelle", "le", "lequel", "les", "lesquels", "leur", "leurs", "lors", "lorsqu", "lui", "m", "ma", "mais", "me", "même", "mes", "moi", "mon", "n", "ne", "ni", "non", "nos", "notre", "nous", "on", "ont", "ou", "où", "par", "parce", "pas", "peu", "peut", "plus", "pour", "pourquoi", "puis", "puisqu", "qu", "quand", "que", "quel", "quelle", "quelles", "quels", "qui", "quoi", "s", "sa", "sans", "se", "selon", "ses", "si", "son", "sont", "sous", "suis", "sur", "t", "ta", "te", "tes", "toi", "ton", "tous", "tout", "toute", "toutes", "très", "tu", "un", "une", "unes", "uns", "vers", "voici", "voilà", "vos", "votre", "vous", "y", "aura", "auront", "avait-il", "a-t-il"]
+_ENGLISH_STOPWORDS = ["about", "after", "again", "against", "all", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "s", "t"]
 # Elided articles and pronouns ("l'", "qu'", "jusqu'") are separate tokens, then stopwords.
 _ELISION = re.compile(r"\b(?:[cdjlmnst]|qu|jusqu|lorsqu|puisqu|quoiqu)['’]", re.IGNORECASE)
 _TOKEN = re.compile(r"\w+", re.UNICODE)

@@ -131,7 +131,7 @@ class SourceTexts(Mapping[str, str]):
 VectorFill = Callable[[np.ndarray, np.ndarray], None]
 
 
-def _mapped(path: Path, rows: int, dim: int) -> np.ndarray:
+def _mapped(path: Path, rows: int, dim: int) -> np.memmap:
     """A float32 .npy file mapped for writing, its blocks reserved first: a full disk must fail here
     with ENOSPC, not later with SIGBUS when a page of the map cannot be backed."""
     array = np.lib.format.open_memmap(path, "w+", np.float32, (rows, dim))

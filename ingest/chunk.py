@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from itertools import groupby
 
 from index.records import Chunk

@@ -6,17 +6,16 @@ import fcntl
 import os
 import shutil
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from index.records import Chunk, unit_keys
-from index.store import (EmbedderMismatchError, IndexCorruptError, IndexSnapshot, VectorFill, load_snapshot,
-                         save_version)
+from index.store import EmbedderMismatchError, IndexCorruptError, IndexSnapshot, VectorFill, load_snapshot, save_version
 from index.versions import IndexNotFoundError, clean_leftovers, prune
 from ingest.chunk import chunk_document
 from ingest.embed import Embedder, embed_stream
@@ -117,7 +116,7 @@ def _reusable(prev: IndexSnapshot | None, doc: SourceDoc) -> _Part | None:
     if prev is None or not entry or entry["sha256"] != doc.sha256:
         return None
     (c0, c1), (u0, u1) = entry["rows"], entry["units"]
-    return _Part(doc, prev.chunks[c0:c1], ((c0, c1), (u0, u1)), entry.get("ingested_at", ""))
+    return _Part(doc, list(prev.chunks[c0:c1]), ((c0, c1), (u0, u1)), entry.get("ingested_at", ""))
 
 
 def build_index(

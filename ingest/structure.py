@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from markdown_it import MarkdownIt
 
@@ -96,7 +97,7 @@ def _heading_line(line: str) -> bool:
 def text_layout(text: str) -> Layout:
     """Plain text: a heading-like line standing alone between blank lines is a heading (the first, the title)."""
     starts = _line_starts(text)
-    lines = [text[a:b].rstrip("\n") for a, b in zip(starts, starts[1:], strict=False)]
+    lines = [text[a:b].rstrip("\n") for a, b in pairwise(starts)]
     regions: list[Region] = []
     path: tuple[str, ...] = ()
     title = ""
@@ -117,5 +118,5 @@ def layout_of(text: str, path: str) -> Layout:
     if layout.regions:
         return layout
     starts = _line_starts(text)
-    lines = (Region(a, b, ()) for a, b in zip(starts, starts[1:], strict=False) if text[a:b].strip())
+    lines = (Region(a, b, ()) for a, b in pairwise(starts) if text[a:b].strip())
     return Layout(layout.title, tuple(lines))

@@ -18,8 +18,7 @@ _SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\ufeff": 
 
 # Abbreviations after which a period does not end a sentence (compared lowercased).
 _ABBREVIATIONS = frozenset(
-    "m mm mme mmes mlle mlles dr pr me st ste ex etc cf vol p pp n no fig env av apr "
-    "j.-c art al éd ed chap mr mrs ms prof inc ltd co vs jr sr".split()
+    ["m", "mm", "mme", "mmes", "mlle", "mlles", "dr", "pr", "me", "st", "ste", "ex", "etc", "cf", "vol", "p", "pp", "n", "no", "fig", "env", "av", "apr", "j.-c", "art", "al", "éd", "ed", "chap", "mr", "mrs", "ms", "prof", "inc", "ltd", "co", "vs", "jr", "sr"]
 )
 _END = ".!?…"
 _CLOSERS = "»\"')]”’"

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import httpx
 import pytest
@@ -19,11 +20,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 for _name in [n for n in os.environ if n.startswith(("SOURCIER_", "SLACK_"))]:
     del os.environ[_name]  # a shell's own settings (a real SLACK_BOT_TOKEN) must not leak into the suite
 
-from pydantic import SecretStr  # noqa: E402
+from pydantic import SecretStr
 
-from bot.config import Settings  # noqa: E402
-from bot.engine import Engine  # noqa: E402
-from ingest.embed import Embedder, UseEmbedder  # noqa: E402
+from bot.config import Settings
+from bot.engine import Engine
+from ingest.embed import Embedder, UseEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -85,7 +86,7 @@ class LiveServer:
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import pytest
 
-from bot.answer import language
+from bot.answer import HELP, language, quotable
 from bot.engine import Engine
 from bot.retrieve import QuestionError, UnknownSourceError
 
 QUESTIONS = [
     "Qui dirige OpenAI par intérim ?",
     "Quelle entreprise Emmett Shear a-t-il fondée ?",
-    "Who resigned in protest after being demoted?",
+    "Microsoft a-t-il accès à DALL-E 3 ?",
     "Combien de GPU Microsoft achètera-t-il ?",
 ]
 
@@ -69,10 +70,46 @@ def test_answer_respects_k_and_dedupes_overlapping_passages(engine: Engine) -> N
     result = engine.search("Microsoft OpenAI Altman", k=4)
     assert len(result.hits) == 4
     spans = sorted((h.chunk.start, h.chunk.end) for h in result.hits)
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(spans))
 
 
 def test_language_detects_english_and_defaults_to_french() -> None:
     assert language("What happened to Microsoft's stock?") == "en"
     assert language("Qu'est-il arrivé à l'action Microsoft ?") == "fr"
     assert language("OpenAI ?") == "fr"
+
+
+@pytest.mark.parametrize("question", ["😀", "\x00", "et alors ?", "qui ?", "?!"])
+def test_answer_without_content_words_gets_help_not_a_citation(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert not answer.found and answer.citations == [] and answer.text == HELP["fr"]
+
+
+@pytest.mark.parametrize("question", [
+    "lol", "zzzzzz", "asdfghjkl", "Quelle heure est-il ?", "capital of Peru", "Who wrote Les Misérables?",
+    "Quel est le salaire de Sam Altman ?", "c ki le ceo de openai mtn", "Qui a peint la Joconde ?",
+    "Quelle est la recette de la blanquette de veau ?",
+])
+def test_answer_abstains_on_what_the_article_does_not_say(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert not answer.found, (answer.confidence, answer.text)
+    assert not any(c.cited for c in answer.citations)
+
+
+def test_answer_never_quotes_the_title_and_marks_what_it_cites(engine: Engine) -> None:
+    title = "Consolidation de l'IA générative : les inquiétudes pour l'avenir d'OpenAI"
+    answer = engine.ask("Quelles sont les inquiétudes pour l'avenir d'OpenAI dans la consolidation de l'IA ?")
+    assert title not in answer.text
+    assert answer.found and answer.citations[0].section.startswith(title)
+    quoted = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    assert quoted == {c.n for c in answer.citations if c.cited}
+
+
+def test_answer_adds_a_second_sentence_only_when_it_brings_question_words() -> None:
+    assert quotable("Il a été nommé en 1957.") and quotable("Une phrase sans point mais assez longue pour compter")
+    assert not quotable("Qui est concerné ?") and not quotable("Pièces à fournir :") and not quotable("Coût")
+
+
+def test_language_ignores_proper_nouns_in_titles() -> None:
+    assert language("Who wrote Les Misérables?") == "en"
+    assert language("Qui a écrit The Old Man and the Sea ?") == "fr"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from ingest.chunk import chunk_document
@@ -33,7 +34,7 @@ def test_chunk_covers_every_sentence_and_overlaps() -> None:
     chunks = chunk_document(doc, size=200, overlap=1)
     covered = {s for c in chunks for s in c.sentences}
     assert {(s.start, s.end) for s in sentences(text)} <= covered
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in pairwise(chunks):
         assert before.sentences[-1] == after.sentences[0]
 
 

@@ -22,6 +22,8 @@ from ingest.embed import Embedder
 from ingest.pipeline import IngestError, build_index
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow
+
 
 def rewrite(corpus: Path, trial: int) -> None:
     """Change every document, so the next ingest re-embeds and rewrites everything."""
@@ -64,10 +66,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "disk"
     mount.mkdir()
     ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1500k", "tmpfs", str(mount)],
-                        capture_output=True).returncode == 0
+                        capture_output=True, check=False).returncode == 0
     yield mount if ok else Path("")
     if ok:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
 
 
 def test_crash_full_disk_is_a_clear_error_and_old_version_serves(small_disk: Path, tmp_path: Path,

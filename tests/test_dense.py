@@ -8,8 +8,16 @@ import faiss
 import numpy as np
 import pytest
 
-from index.dense import FLAT_MAX, IndexTypeError, build_dense, choose_kind, exact_top10, load_dense, recall_at_10, \
-    tuning_queries
+from index.dense import (
+    FLAT_MAX,
+    IndexTypeError,
+    build_dense,
+    choose_kind,
+    exact_top10,
+    load_dense,
+    recall_at_10,
+    tuning_queries,
+)
 from index.table import Table, write_table
 from ingest.embed import Embedder, embed_stream
 
@@ -79,7 +87,7 @@ def test_dense_ivf_reuses_previous_cells_for_a_similar_corpus() -> None:
 
 
 def test_dense_auto_stays_exact_when_ivf_would_scan_most_cells(monkeypatch: pytest.MonkeyPatch) -> None:
-    import index.dense as dense
+    from index import dense
 
     monkeypatch.setattr(dense, "FLAT_MAX", 2000)
     rng = np.random.default_rng(5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ingest.embed import EmbedderError, Embedder, SentenceTransformerEmbedder, load_embedder
+from ingest.embed import Embedder, EmbedderError, SentenceTransformerEmbedder, load_embedder
 
 
 def test_embed_use_vectors_are_normalised_and_cross_lingual(embedder: Embedder) -> None:
