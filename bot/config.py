@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from index.errors import SlackConfigError
 from ingest.embed import DEFAULT_EMBEDDER
 
 
@@ -42,6 +43,20 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))
     slack_app_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN"))
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (tests point it at a fake)")
+
+    def slack_enabled(self, socket_mode: bool = False) -> bool:
+        """Whether Slack is configured; half a configuration is an error, not a silent no."""
+        needed = {"SLACK_BOT_TOKEN": self.slack_bot_token,
+                  "SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET":
+                      self.slack_app_token if socket_mode else self.slack_signing_secret}
+        present = {name for name, value in needed.items() if value is not None and value.get_secret_value()}
+        if not present and not socket_mode:
+            return False
+        missing = sorted(set(needed) - present)
+        if missing:
+            raise SlackConfigError(f"Slack is half configured: set {' and '.join(missing)} (or unset the other "
+                                   f"SLACK_* variables to run without Slack)")
+        return True
 
     @field_validator("log_level")
     @classmethod

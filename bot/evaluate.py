@@ -11,10 +11,7 @@ from pathlib import Path
 
 from bot.answer import Answer
 from bot.retrieve import Retrieval
-
-
-class GoldSetError(Exception):
-    """The gold file is missing or has a line that is not a gold question."""
+from index.errors import GoldSetError
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bot.abstain import AbstainModel, Signals, measure
+from index.errors import QuestionError, UnknownSourceError
 from index.records import Chunk
 from index.store import IndexSnapshot
 from ingest.embed import Embedder
-
-
-class QuestionError(ValueError):
-    """The question cannot be searched: empty, or too long."""
-
-
-class UnknownSourceError(LookupError):
-    """A source filter names a source the index does not hold."""
-
 
 # Fitted by bench/abstain.py on the three development corpora; see docs/quality.md.
 DEFAULT_ABSTAIN = AbstainModel(

@@ -10,16 +10,14 @@ from typing import Any
 import faiss
 import numpy as np
 
+from index.errors import IndexTypeError
+
 # Exact search is kept up to this many vectors: at 50k x 512-d one query costs about 7.5 ms on one
 # thread, the budget of a whole request (bench/scale.py measures the curve; docs/performance.md).
 FLAT_MAX = 50_000
 KINDS = ("auto", "flat", "ivf", "hnsw")
 TARGET_RECALL = 0.95
 _TUNING_QUERIES = 200
-
-
-class IndexTypeError(ValueError):
-    """An index type that does not exist or cannot hold this many vectors."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import faiss
 import numpy as np
 
 from index.dense import build_dense, load_dense
+from index.errors import EmbedderMismatchError, IndexCorruptError
 from index.lexical import LexicalIndex
 from index.records import Chunk, unit_keys
 from index.table import Table, write_table
@@ -22,14 +23,6 @@ from index.versions import new_version_name, publish, require_current, staging
 FORMAT = 3  # 3: chunks carry their section path, which chunk vectors and BM25 read too
 _FILES = ("chunk_vectors.npy", "unit_vectors.npy", "chunk_units.npy", "units.faiss", "chunks.jsonl",
           "chunks.jsonl.offsets.npy", "texts.jsonl", "texts.jsonl.offsets.npy")
-
-
-class IndexCorruptError(Exception):
-    """A version directory is incomplete, truncated or unreadable."""
-
-
-class EmbedderMismatchError(Exception):
-    """The index was built with another embedder than the one asked for."""
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from index.errors import IndexNotFoundError
+
 CURRENT = "CURRENT"
 LEASES = ".leases"
 _TMP_PREFIX = ".tmp-"
 _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:-\d{6})?Z-[0-9a-f]{4}$")
-
-
-class IndexNotFoundError(Exception):
-    """No index has been built in this directory yet."""
 
 
 def new_version_name(now: datetime | None = None) -> str:

@@ -11,12 +11,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from index.errors import EmbedderError
+
 DEFAULT_EMBEDDER = "use-multilingual-v3"
 MINILM = "all-MiniLM-L6-v2"
-
-
-class EmbedderError(Exception):
-    """The named embedder cannot be loaded (unknown name, missing package, no weights offline)."""
 
 
 @runtime_checkable

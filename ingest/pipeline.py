@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.errors import IngestError
 from index.records import Chunk, unit_keys
 from index.store import EmbedderMismatchError, IndexCorruptError, IndexSnapshot, VectorFill, load_snapshot, save_version
 from index.versions import IndexNotFoundError, clean_leftovers, prune
@@ -22,10 +23,6 @@ from ingest.embed import Embedder, embed_stream
 from ingest.read import SourceDoc, SourceError, find_sources, read_sources
 
 Progress = Callable[[int, int], None]
-
-
-class IngestError(Exception):
-    """Ingest cannot produce an index: nothing to read, or another ingest holds the lock."""
 
 
 @dataclass(frozen=True)

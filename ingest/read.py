@@ -8,18 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from index.errors import SourceError
 from ingest.text import normalise
 
 SUFFIXES = (".txt", ".md")
-
-
-class SourceError(Exception):
-    """A source file that cannot be ingested (not UTF-8, binary, empty, unreadable)."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

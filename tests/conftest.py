@@ -118,7 +118,7 @@ ADMIN_TOKEN = "test-admin-token-123"
 @pytest.fixture(scope="session")
 def live_server(seed_settings: Settings, engine: Engine) -> Iterator[LiveServer]:
     """The HTTP service over the seed index, with admin enabled."""
-    from bot.api import create_app
+    from bot.http.api import create_app
 
     settings = seed_settings.model_copy(update={"admin_token": SecretStr(ADMIN_TOKEN)})
     yield from serve(create_app(settings, engine))

@@ -69,9 +69,9 @@ def test_browser_citation_link_opens_source(browser, live_server: LiveServer) ->
 
 
 def test_browser_renders_hostile_source_as_text(browser, tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
-    from bot.api import create_app
     from bot.config import Settings
     from bot.engine import Engine
+    from bot.http.api import create_app
 
     (tmp_path / "seeds").mkdir()
     (tmp_path / "seeds" / "piege.md").write_text(

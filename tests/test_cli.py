@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.cli import app
 from tests.conftest import DEV_SET, SEEDS
 
 runner = CliRunner()

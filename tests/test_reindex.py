@@ -12,9 +12,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.api import create_app
 from bot.config import Settings
 from bot.engine import Engine
+from bot.http.api import create_app
 from ingest.embed import Embedder
 from ingest.pipeline import build_index
 from tests.conftest import ADMIN_TOKEN, SEEDS, LiveServer

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.api import create_app
 from bot.config import Settings
 from bot.engine import Engine
-from bot.guard import RateLimiter
+from bot.http.api import create_app
+from bot.ratelimit import RateLimiter
 from ingest.embed import Embedder
 from tests.conftest import ADMIN_TOKEN, LiveServer
 
@@ -129,7 +129,7 @@ def test_security_hostile_source_is_text_everywhere(tmp_path: Path, embedder: Em
     engine.ingest()
     answer = engine.ask("Quel est le mot de passe du coffre ?")
     assert answer.found and "<script>" in answer.citations[0].text  # kept verbatim; escaping is each edge's job
-    from bot.slack_blocks import answer_blocks
+    from bot.slack.blocks import answer_blocks
 
     rendered = str(answer_blocks(answer, "id", {}))
     assert "<!channel>" not in rendered and "<@U123>" not in rendered and "<script>" not in rendered

@@ -16,10 +16,10 @@ import pytest
 from pydantic import SecretStr
 from slack_sdk.signature import SignatureVerifier
 
-from bot.api import create_app
 from bot.config import Settings
 from bot.engine import Engine
-from bot.slack import SlackConfigError
+from bot.http.api import create_app
+from index.errors import SlackConfigError
 from ingest.embed import Embedder
 from tests.conftest import LiveServer
 from tests.fake_slack import BOT_USER, FakeSlack
@@ -275,8 +275,8 @@ def test_slack_socket_mode_dispatch_uses_the_same_handlers(seed_settings: Settin
     from slack_bolt.request.async_request import AsyncBoltRequest
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from bot.slack import create_slack_app
-    from bot.slack_store import SlackStore
+    from bot.slack.app import create_slack_app
+    from bot.slack.store import SlackStore
 
     settings = seed_settings.model_copy(update={"slack_bot_token": SecretStr("xoxb-test"),
                                                 "slack_app_token": SecretStr("xapp-test"), "data_dir": tmp_path})

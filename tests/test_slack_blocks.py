@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.answer import Answer, Citation
-from bot.slack_blocks import MAX_BLOCKS, MAX_TEXT, answer_blocks, escape, thanks_blocks
+from bot.slack.blocks import MAX_BLOCKS, MAX_TEXT, answer_blocks, escape, thanks_blocks
 
 
 def citation(n: int, text: str, sentence: tuple[int, int] | None = None, cited: bool = True) -> Citation:

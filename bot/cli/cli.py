@@ -16,11 +16,10 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from bot import render
+from bot.cli import render
 from bot.config import Settings
 from bot.engine import Engine
-from bot.errors import USER_ERRORS
-from bot.slack import slack_enabled
+from index.errors import SourcierError
 
 app = typer.Typer(help="sourcier: answers from your French sources, with exact cited passages.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -52,7 +51,7 @@ def friendly_errors() -> Iterator[None]:
     """One clear line and exit 1 for the errors a user can fix; anything else is a real bug."""
     try:
         yield
-    except USER_ERRORS as exc:
+    except SourcierError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from exc
 
@@ -227,13 +226,13 @@ def serve(
 
     settings = settings_from(index_dir=index_dir, embedder=embedder)
     with friendly_errors():
-        slack_enabled(settings)  # refuse a half-configured Slack before loading anything
+        settings.slack_enabled()  # refuse a half-configured Slack before loading anything
     if workers > 1:  # workers are new processes: hand them the overrides through the environment
         os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder})
-        uvicorn.run("bot.api:app_factory", factory=True, host=host, port=port, workers=workers,
+        uvicorn.run("bot.http.api:app_factory", factory=True, host=host, port=port, workers=workers,
                     log_level=settings.log_level.lower())
         return
-    from bot.api import create_app
+    from bot.http.api import create_app
 
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
 
@@ -248,7 +247,7 @@ def slack(index_dir: IndexDir = None, embedder: EmbedderOpt = None) -> None:
 
     settings = settings_from(index_dir=index_dir, embedder=embedder)
     with friendly_errors():
-        slack_enabled(settings, socket_mode=True)
+        settings.slack_enabled(socket_mode=True)
         asyncio.run(_socket_mode(settings))
 
 
@@ -256,8 +255,8 @@ async def _socket_mode(settings: Settings) -> None:
     """Same Bolt app as HTTP mode; only the transport differs."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    from bot.slack import create_slack_app
-    from bot.slack_store import SlackStore
+    from bot.slack.app import create_slack_app
+    from bot.slack.store import SlackStore
 
     engine = Engine(settings)
     _ = engine.snapshot  # fail now, not on the first message, when there is no index
@@ -271,6 +270,3 @@ def main() -> None:
     """Console-script entry point."""
     app(prog_name="sourcier")
 
-
-if __name__ == "__main__":
-    main()

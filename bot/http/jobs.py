@@ -12,14 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.engine import Engine
-from bot.metrics import Metrics
+from bot.http.metrics import Metrics
+from index.errors import JobRunningError
 
 log = logging.getLogger(__name__)
 _KEEP = 50
-
-
-class JobRunningError(Exception):
-    """A re-index is already running; a second one would only wait for the lock."""
 
 
 def _now() -> str:

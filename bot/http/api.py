@@ -19,28 +19,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
 from bot.engine import Engine
-from bot.guard import Guard, RateLimiter
-from bot.jobs import JobRunningError, ReindexJobs
-from bot.metrics import Metrics
-from bot.retrieve import QuestionError, UnknownSourceError
-from bot.routes import router
-from bot.slack import slack_enabled
-from index.store import EmbedderMismatchError, IndexCorruptError
+from bot.http.guard import Guard
+from bot.http.jobs import ReindexJobs
+from bot.http.metrics import Metrics
+from bot.http.routes import router
+from bot.ratelimit import RateLimiter
+from index.errors import EmbedderMismatchError, IndexCorruptError, SourcierError
 from index.versions import IndexNotFoundError
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).parent / "web"
-
-# Each named error maps to one status; the message is already written for a person.
-_STATUS: dict[type[Exception], int] = {
-    QuestionError: 422,
-    UnknownSourceError: 404,
-    JobRunningError: 409,
-    IndexNotFoundError: 503,
-    IndexCorruptError: 503,
-    EmbedderMismatchError: 503,
-}
-
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The whole HTTP service; pass an engine to share a loaded model (tests), or let the lifespan load one."""
@@ -62,8 +50,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         if slack_on:
             from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 
-            from bot.slack import create_slack_app
-            from bot.slack_store import SlackStore
+            from bot.slack.app import create_slack_app
+            from bot.slack.store import SlackStore
 
             store = SlackStore(settings.data_dir / "sourcier.db")
             app.state.slack_handler = AsyncSlackRequestHandler(create_slack_app(settings, live, store))
@@ -71,7 +59,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         if store is not None:
             store.close()
 
-    slack_on = slack_enabled(settings)  # half-configured Slack fails here, naming the missing variable
+    slack_on = settings.slack_enabled()  # half-configured Slack fails here, naming the missing variable
     app = FastAPI(title="sourcier", version="0.1.0", lifespan=lifespan,
                   description="Answers from your French sources, with exact cited passages.")
     app.state.settings = settings
@@ -109,7 +97,7 @@ def _add_errors(app: FastAPI) -> None:
     """Translate named errors and validation failures into a status and a `detail` a person can act on."""
 
     async def named(_: Request, exc: Exception) -> JSONResponse:
-        status = next(code for kind, code in _STATUS.items() if isinstance(exc, kind))
+        status = exc.status if isinstance(exc, SourcierError) else 500
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     async def invalid(_: Request, exc: Exception) -> JSONResponse:
@@ -122,8 +110,7 @@ def _add_errors(app: FastAPI) -> None:
         detail = "; ".join(parts) or "invalid request"
         return JSONResponse({"detail": detail, "errors": _jsonable(list(errors))}, status_code=422)
 
-    for kind in _STATUS:
-        app.add_exception_handler(kind, named)
+    app.add_exception_handler(SourcierError, named)
     app.add_exception_handler(RequestValidationError, invalid)
 
 

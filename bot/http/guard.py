@@ -1,49 +1,17 @@
-"""Protection at the edge: request body size cap, and per-client token-bucket rate limits (HTTP and Slack)."""
+"""Protection at the HTTP edge: request body size cap, and per-client rate limits (bot/ratelimit.py)."""
 
 from __future__ import annotations
 
 import json
 import math
-import threading
-import time
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.ratelimit import RateLimiter
+
 # Routes a person or a probe must always reach; Slack is limited per Slack user inside the app.
 _UNLIMITED = ("/healthz", "/readyz", "/metrics", "/static/", "/slack/events")
-
-
-class RateLimiter:
-    """Token buckets by key: `per_minute` sustained, `burst` at once; a rate of 0 disables limiting."""
-
-    def __init__(self, per_minute: float, burst: int, max_keys: int = 100_000) -> None:
-        self.rate = per_minute / 60.0
-        self.burst = max(burst, 1)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-        self._max_keys = max_keys
-
-    def check(self, key: str) -> float:
-        """0 when the request may go ahead (and is counted), else the seconds to wait before retrying."""
-        if self.rate <= 0:
-            return 0.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._buckets[key] = (tokens - 1, now)
-                self._evict()
-                return 0.0
-            self._buckets[key] = (tokens, now)
-            return (1 - tokens) / self.rate
-
-    def _evict(self) -> None:
-        """Forget the oldest keys so a flood of addresses cannot grow memory without bound."""
-        if len(self._buckets) > self._max_keys:
-            for key in list(self._buckets)[: len(self._buckets) // 10]:
-                del self._buckets[key]
 
 
 async def _reply(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -14,34 +14,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.engine import Engine
-from bot.guard import RateLimiter
-from bot.slack_blocks import answer_blocks, fallback_text, thanks_blocks
-from bot.slack_store import SlackStore
+from bot.ratelimit import RateLimiter
+from bot.slack.blocks import answer_blocks, fallback_text, thanks_blocks
+from bot.slack.store import SlackStore
+from index.errors import SourcierError
 
 log = logging.getLogger(__name__)
 SORRY = "Désolé, une erreur interne m'empêche de répondre pour l'instant. L'équipe est prévenue."
 EMPTY = "Posez-moi une question, par exemple : « Qui dirige OpenAI par intérim ? »"
 ALREADY_VOTED = "Vous avez déjà donné votre avis sur cette réponse. Merci !"
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-
-
-class SlackConfigError(Exception):
-    """Slack credentials are incomplete: the message names the missing variable."""
-
-
-def slack_enabled(settings: Settings, socket_mode: bool = False) -> bool:
-    """Whether Slack is configured; half a configuration is an error, not a silent no."""
-    needed = {"SLACK_BOT_TOKEN": settings.slack_bot_token}
-    needed["SLACK_APP_TOKEN" if socket_mode else "SLACK_SIGNING_SECRET"] = (
-        settings.slack_app_token if socket_mode else settings.slack_signing_secret)
-    present = {name for name, value in needed.items() if value is not None and value.get_secret_value()}
-    if not present and not socket_mode:
-        return False
-    missing = sorted(set(needed) - present)
-    if missing:
-        raise SlackConfigError(f"Slack is half configured: set {' and '.join(missing)} (or unset the other "
-                               f"SLACK_* variables to run without Slack)")
-    return True
 
 
 def question_of(text: str) -> str:
@@ -115,6 +97,9 @@ def register(app: AsyncApp, answerer: SlackAnswerer) -> None:
             text, blocks = await answerer.blocks_for(question, event.get("user"), channel)
             await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
                                           unfurl_links=False)
+        except SourcierError as exc:
+            log.warning("could not answer %r in %s: %s", question, channel, exc)
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=SORRY)
         except Exception:
             log.exception("could not answer %r in %s", question, channel)
             await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=SORRY)

@@ -13,9 +13,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from bot.answer import Answer
 from bot.config import Settings
 from bot.engine import Engine
-from bot.jobs import Job, ReindexJobs
-from bot.metrics import Metrics
-from bot.schemas import (
+from bot.http.jobs import Job, ReindexJobs
+from bot.http.metrics import Metrics
+from bot.http.schemas import (
     MAX_K,
     AskRequest,
     AskResponse,

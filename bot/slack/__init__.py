@@ -1,0 +1,1 @@
+"""The Slack edge: Bolt app and listeners (app.py), Block Kit (blocks.py), votes and dedupe (store.py), manifest.yml."""

@@ -1,0 +1,105 @@
+"""Every error a person can act on, in one tree; each edge translates `SourcierError` once.
+
+    SourcierError                 base; `status` is the HTTP status an edge answers with
+    ├── IndexNotFoundError   503  nothing ingested yet (run `sourcier ingest`)
+    ├── IndexCorruptError    503  a version on disk is truncated or unreadable (roll back or re-ingest)
+    ├── EmbedderMismatchError 503 the index was built with another embedder than the configured one
+    ├── EmbedderError        503  the configured embedding model cannot be loaded
+    ├── IndexTypeError       400  an unknown dense index type was asked for
+    ├── SourceError          422  one source file cannot be read (the others are still ingested)
+    ├── IngestError          409  nothing to ingest, another ingest holds the lock, or the disk refused
+    ├── JobRunningError      409  a re-index job is already running
+    ├── QuestionError        422  an empty or over-long question
+    ├── UnknownSourceError   404  a source filter names a source the index does not hold
+    ├── GoldSetError         400  an evaluation file that is not a gold set or suite
+    └── SlackConfigError     500  Slack half configured (names the missing variable)
+
+The message is written for a person and names the command or variable that fixes the problem.
+The HTTP handler answers `status` with the message as `detail`; the CLI prints one line and exits 1;
+Slack posts a short apology in the thread. Anything else is a bug and is logged with its traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SourcierError(Exception):
+    """A problem a person can fix, with the HTTP status it maps to."""
+
+    status = 500
+
+
+class IndexNotFoundError(SourcierError):
+    """No index version has been published yet."""
+
+    status = 503
+
+
+class IndexCorruptError(SourcierError):
+    """A version directory is incomplete, truncated or unreadable."""
+
+    status = 503
+
+
+class EmbedderMismatchError(SourcierError):
+    """The index was built with another embedder than the one asked for."""
+
+    status = 503
+
+
+class EmbedderError(SourcierError):
+    """The configured embedding model cannot be loaded."""
+
+    status = 503
+
+
+class IndexTypeError(SourcierError):
+    """An unknown dense index type."""
+
+    status = 400
+
+
+class SourceError(SourcierError):
+    """A source file that cannot be ingested (not UTF-8, binary, empty, unreadable)."""
+
+    status = 422
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class IngestError(SourcierError):
+    """Ingest cannot produce an index: nothing to read, another ingest holds the lock, or the disk refused."""
+
+    status = 409
+
+
+class JobRunningError(SourcierError):
+    """A re-index job is already running."""
+
+    status = 409
+
+
+class QuestionError(SourcierError):
+    """The question cannot be searched: empty, or too long."""
+
+    status = 422
+
+
+class UnknownSourceError(SourcierError):
+    """A source filter names a source the index does not hold."""
+
+    status = 404
+
+
+class GoldSetError(SourcierError):
+    """The gold file or suite is missing or has a line that is not a gold question."""
+
+    status = 400
+
+
+class SlackConfigError(SourcierError):
+    """Slack is half configured."""
