@@ -18,6 +18,7 @@ import faiss
 from bot.answer import Answer, compose
 from bot.config import Settings
 from bot.retrieve import Retrieval, RetrievalParams, retrieve
+from index.errors import EmbedderMismatchError, IndexCorruptError
 from index.lexical import FrenchAnalyzer
 from index.store import IndexSnapshot, load_snapshot
 from index.versions import CURRENT, IndexNotFoundError, current_version, take_lease
@@ -41,7 +42,7 @@ class Engine:
         self.analyzer = FrenchAnalyzer()
         self._snapshot: IndexSnapshot | None = None
         self._lease: Path | None = None
-        self._swap = threading.Lock()
+        self._swap = threading.RLock()
         self._current_stat: tuple[int, int, int] | None = None
         # CPU work from async edges queues here, one thread per core budget, so requests wait in
         # line instead of fighting over the GIL (measured: 134 -> 190 req/s for one worker).
@@ -58,47 +59,64 @@ class Engine:
         return self.settings.index_dir
 
     @property
+    def live(self) -> IndexSnapshot | None:
+        """The loaded snapshot as it is, without looking at CURRENT (None before the first load)."""
+        return self._snapshot
+
+    @property
     def snapshot(self) -> IndexSnapshot:
-        """The live snapshot, loading it on first use; raises IndexNotFoundError when none exists."""
+        """The snapshot to answer from, always the published one: the hot-swap check.
+
+        One stat() of CURRENT per call. When another process (`sourcier ingest`, a re-index job in another
+        worker, `sourcier rollback`) has published a new version, the caller waits while it loads (a few
+        milliseconds: the files are memory-mapped), so once `ingest` has returned no answer comes from the
+        old version. Requests already running finish on the snapshot they hold.
+        """
         snap = self._snapshot
-        if snap is None:
-            snap = self.reload()
+        if snap is None or self._current_key() != self._current_stat:
+            snap = self.refresh()
         return snap
+
+    def _current_key(self) -> tuple[int, int, int] | None:
+        """Identity of the CURRENT file, which publishing replaces atomically."""
+        try:
+            st = os.stat(self.index_dir / CURRENT)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def refresh(self) -> IndexSnapshot:
+        """Catch up with CURRENT under the swap lock; a broken new version is logged and the old one kept."""
+        with self._swap:
+            key = self._current_key()
+            snap = self._snapshot
+            if snap is not None and key == self._current_stat:
+                return snap  # another request loaded it while this one waited
+            if snap is not None and current_version(self.index_dir) in (None, snap.version):
+                self._current_stat = key
+                return snap
+            try:
+                return self.reload()
+            except (IndexCorruptError, EmbedderMismatchError) as exc:
+                if snap is None:
+                    raise
+                log.error("not swapping to the new CURRENT (%s); still serving %s", exc, snap.version)
+                self._current_stat = key
+                return snap
 
     def reload(self, version: str | None = None) -> IndexSnapshot:
         """Load a version (default CURRENT) and make it live; the old one serves until this returns."""
         with self._swap:
+            key = self._current_key()
             snap = load_snapshot(self.index_dir, version, embedder=self.embedder.name)
             lease = take_lease(self.index_dir, snap.version)
             if self._lease is not None and self._lease != lease:
                 self._lease.unlink(missing_ok=True)  # mapped files stay readable for in-flight requests
-            self._snapshot, self._lease = snap, lease
+            self._snapshot, self._lease, self._current_stat = snap, lease, key
             if self.on_swap:
                 self.on_swap(snap)
-            log.info("serving index version %s (%d chunks)", snap.version, len(snap.chunks))
+            log.debug("serving index version %s (%d chunks)", snap.version, len(snap.chunks))
             return snap
-
-    def stale(self) -> bool:
-        """True when CURRENT names another version than the live one; one stat() when nothing changed."""
-        try:
-            st = os.stat(self.index_dir / CURRENT)
-        except FileNotFoundError:
-            return False
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if key == self._current_stat:
-            return False
-        self._current_stat = key
-        live = self._snapshot.version if self._snapshot else None
-        return current_version(self.index_dir) != live
-
-    def refresh(self) -> bool:
-        """Swap to CURRENT when another process published a new version."""
-        published = current_version(self.index_dir)
-        live = self._snapshot.version if self._snapshot else None
-        if published is None or published == live:
-            return False
-        self.reload(published)
-        return True
 
     @staticmethod
     def chunking(settings: Settings) -> ChunkingParams:

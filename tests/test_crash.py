@@ -115,7 +115,7 @@ def test_crash_prune_spares_versions_a_server_still_uses(tmp_path: Path, embedde
     for trial in range(3):
         rewrite(corpus, trial)
         build_index(corpus, index_dir, embedder, keep_versions=1)  # another process publishing
-    assert held in list_versions(index_dir) and server.snapshot.version == held
+    assert held in list_versions(index_dir) and server.live is not None and server.live.version == held
     server.refresh()  # the server moves on; its old lease goes
     rewrite(corpus, 9)
     build_index(corpus, index_dir, embedder, keep_versions=1)

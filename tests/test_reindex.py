@@ -128,3 +128,34 @@ def test_reindex_job_status_is_visible_to_other_workers(server: LiveServer, sett
         seen = client.get(f"/v1/admin/reindex/{job['job_id']}", headers=AUTH).json()
         assert seen["status"] == job["status"] and seen["job_id"] == job["job_id"]
         assert client.get("/v1/admin/reindex/../../etc", headers=AUTH).status_code == 404
+
+
+def test_reindex_first_answer_after_an_ingest_comes_from_the_new_version(server: LiveServer, settings: Settings,
+                                                                         embedder: Embedder) -> None:
+    question = {"question": "Où est caché le trésor de Brumeville ?"}
+    extra = settings.sources_dir / "tresor.txt"
+
+    def publish() -> None:  # what `sourcier ingest` does from another process
+        build_index(settings.sources_dir, settings.index_dir, embedder, Engine.chunking(settings))
+
+    with server.client() as client:
+        extra.write_text("Le trésor de Brumeville est caché sous le vieux phare du port.\n", encoding="utf-8")
+        publish()
+        cited = client.post("/v1/ask", json=question).json()["citations"]
+        assert any(c["source_id"] == "tresor" for c in cited)  # the very first request sees the new file
+        extra.unlink()
+        publish()
+        after = client.post("/v1/ask", json=question).json()
+        assert not any(c["source_id"] == "tresor" for c in after["citations"])  # nor cites a deleted one
+        assert client.get("/v1/sources/tresor").status_code == 404
+
+
+def test_reindex_engine_follows_a_version_published_elsewhere_on_the_next_call(settings: Settings,
+                                                                             embedder: Embedder) -> None:
+    engine = Engine(settings, embedder=embedder)  # a Slack Socket Mode process, or an HTTP worker
+    engine.ingest()
+    (settings.sources_dir / "tresor.txt").write_text("Le trésor est caché sous le vieux phare.\n", encoding="utf-8")
+    published = build_index(settings.sources_dir, settings.index_dir, embedder, Engine.chunking(settings)).version
+    hits = engine.search("Où est caché le trésor ?").hits
+    assert hits[0].chunk.source_id == "tresor"
+    assert engine.live is not None and engine.live.version == published

@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
@@ -41,7 +40,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         try:
             snap = await asyncio.to_thread(lambda: live.snapshot)
             metrics.serving(snap.version, len(snap.chunks))
-            live.stale()  # remember CURRENT's stat so the first request does not reload
         except (IndexNotFoundError, IndexCorruptError, EmbedderMismatchError) as exc:
             log.warning("starting without an index: %s", exc)
         app.state.engine = live
@@ -64,7 +62,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
                   description="Answers from your French sources, with exact cited passages.")
     app.state.settings = settings
     app.state.metrics = Metrics()
-    app.state.refreshing = False
     app.state.slack_handler = None
     app.include_router(router)
     _add_errors(app)
@@ -120,7 +117,7 @@ def _jsonable(errors: list[dict[str, object]]) -> list[dict[str, object]]:
 
 
 class Observe:
-    """Pure ASGI middleware: count and time requests by route template, and notice a new CURRENT.
+    """Pure ASGI middleware: count and time requests by route template.
 
     (Starlette's BaseHTTPMiddleware costs about a millisecond a request; this costs microseconds.)
     """
@@ -133,10 +130,6 @@ class Observe:
             await self.app(scope, receive, send)
             return
         state = scope["app"].state
-        engine: Engine | None = getattr(state, "engine", None)
-        if engine is not None and not state.refreshing and engine.stale():
-            state.refreshing = True
-            asyncio.get_running_loop().create_task(_refresh(state, engine))
         started = time.perf_counter()
         status = 500
 
@@ -153,16 +146,6 @@ class Observe:
             metrics: Metrics = state.metrics
             metrics.requests.labels(route=template, method=scope["method"], status=str(status)).inc()
             metrics.latency.labels(route=template).observe(time.perf_counter() - started)
-
-
-async def _refresh(state: State, engine: Engine) -> None:
-    """Load the newly published version off the loop; requests keep the old snapshot meanwhile."""
-    try:
-        await asyncio.to_thread(engine.refresh)
-    except (IndexCorruptError, EmbedderMismatchError) as exc:
-        log.error("not swapping to the new CURRENT: %s", exc)
-    finally:
-        state.refreshing = False
 
 
 def app_factory() -> FastAPI:
