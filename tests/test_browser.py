@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import LiveServer
@@ -65,6 +66,18 @@ def test_browser_citation_link_opens_source(browser, live_server: LiveServer) ->
     mark = page.locator("#source-text mark.sentence")
     mark.wait_for(state="visible", timeout=10000)
     assert mark.inner_text() == "Consolidation de l'IA générati"
+    page.close()
+
+
+def test_browser_api_docs_render_offline(browser, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(live_server.url + "/docs")
+    page.locator(".swagger-ui .opblock-summary-path", has_text="/v1/ask").first.wait_for(timeout=15000)
+    assert page.locator(".swagger-ui .title").first.inner_text().startswith("sourcier")
+    assert requested and all(url.startswith(live_server.url) for url in requested), requested
+    assert httpx.get(live_server.url + "/favicon.ico").headers["content-type"] == "image/x-icon"
     page.close()
 
 

@@ -7,13 +7,11 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
@@ -21,13 +19,13 @@ from bot.engine import Engine
 from bot.http.guard import Guard
 from bot.http.jobs import ReindexJobs
 from bot.http.metrics import Metrics
+from bot.http.pages import add_pages
 from bot.http.routes import router
 from bot.ratelimit import RateLimiter
 from index.errors import EmbedderMismatchError, IndexCorruptError, SourcierError
 from index.versions import IndexNotFoundError
 
 log = logging.getLogger(__name__)
-WEB = Path(__file__).parent / "web"
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The whole HTTP service; pass an engine to share a loaded model (tests), or let the lifespan load one."""
@@ -58,7 +56,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             store.close()
 
     slack_on = settings.slack_enabled()  # half-configured Slack fails here, naming the missing variable
-    app = FastAPI(title="sourcier", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="sourcier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Answers from your French sources, with exact cited passages.")
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -71,22 +69,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization"])
     app.add_middleware(Observe)  # outermost: counts 413s and 429s too
-    app.mount("/static", StaticFiles(directory=WEB), name="static")
-
-    @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(WEB / "index.html", media_type="text/html; charset=utf-8")
-
-    @app.post("/slack/events", include_in_schema=False)
-    async def slack_events(request: Request) -> Response:
-        """Slack events, slash commands and button clicks (HTTP mode), signature-verified by Bolt."""
-        handler = request.app.state.slack_handler
-        if handler is None:
-            return JSONResponse({"detail": "Slack is not configured on this server: set SLACK_BOT_TOKEN and "
-                                           "SLACK_SIGNING_SECRET (README, 'Connect Slack')"}, status_code=404)
-        response: Response = await handler.handle(request)
-        return response
-
+    add_pages(app)
     return app
 
 
