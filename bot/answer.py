@@ -74,8 +74,10 @@ class Answer:
     index_version: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON for the CLI and the API."""
-        return {**asdict(self), "answer": self.text}
+        """Plain JSON for the CLI: the answer text is `answer`, as in the API."""
+        data = asdict(self)
+        data["answer"] = data.pop("text")
+        return data
 
 
 def _candidates(hits: list[Hit], question: str, analyzer: FrenchAnalyzer,

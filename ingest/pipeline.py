@@ -42,6 +42,8 @@ class IngestReport:
     chunks: int = 0
     reused: int = 0
     embedded: int = 0
+    added_sources: list[str] = field(default_factory=list)
+    changed_sources: list[str] = field(default_factory=list)
     removed_sources: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     version: str = ""
@@ -136,7 +138,10 @@ def build_index(
         parts = [_reusable(prev, d) or _Part(d, chunk_document(d, params.size, params.overlap, params.max_chars))
                  for d in docs]
         fresh = [p for p in parts if p.reuse is None]
-        report.removed_sources = sorted(set(prev.manifest["sources"]) - {d.source_id for d in docs}) if prev else []
+        known = set(prev.manifest["sources"]) if prev else set()
+        report.added_sources = sorted(p.doc.source_id for p in fresh if p.doc.source_id not in known)
+        report.changed_sources = sorted(p.doc.source_id for p in fresh if p.doc.source_id in known)
+        report.removed_sources = sorted(known - {d.source_id for d in docs})
         report.reused = sum(len(p.chunks) for p in parts if p.reuse is not None)
         report.embedded = sum(len(p.chunks) for p in fresh)
         report.sources, report.chunks = len(docs), sum(len(p.chunks) for p in parts)

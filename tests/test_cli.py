@@ -36,13 +36,14 @@ def test_cli_ask_prints_answer_and_sources(index_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Mira Murati" in result.output and "[1]" in result.output
     assert "Sources" in result.output and "openai-altman-microsoft.txt" in result.output
+    assert "**Mira Murati, directrice technique" in result.output  # piped: the cited sentence marked as text
 
 
 def test_cli_ask_json_and_k(index_dir: Path) -> None:
     result = runner.invoke(app, ["ask", "Qui a fondé Twitch.tv ?", "-k", "2", "--json", "--index-dir",
                                  str(index_dir)])
     data = json.loads(result.output)
-    assert data["found"] and len(data["citations"]) == 2
+    assert data["found"] and len(data["citations"]) == 2 and "text" not in data and "[1]" in data["answer"]
     assert {"n", "source_id", "title", "text", "start", "end", "score", "sentence_start"} <= set(data["citations"][0])
 
 
@@ -111,3 +112,34 @@ def test_cli_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["ingest", str(tmp_path / "empty"), "--index-dir", str(tmp_path / "i")])
     assert result.exit_code == 1 and "no .txt or .md sources" in result.output
+
+
+def test_cli_help_version_and_option_defaults() -> None:
+    assert runner.invoke(app, ["-h"]).exit_code == 0
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.startswith("sourcier ")
+    help_text = " ".join(runner.invoke(app, ["ask", "--help"], terminal_width=200).output.split())
+    assert "with [n] markers" in help_text and "<bool>" not in help_text
+    assert "(default 5; 1–20; env SOURCIER_K)" in help_text
+
+
+def test_cli_versions_and_rollback_name_what_exists(index_dir: Path) -> None:
+    listing = runner.invoke(app, ["versions", "--index-dir", str(index_dir)]).output
+    assert listing.startswith("* ") and "1 sources" in listing and "passages" in listing
+    result = runner.invoke(app, ["rollback", "2000-01-01T00-00-00Z-dead", "--index-dir", str(index_dir)])
+    assert result.exit_code == 1 and "valid versions: " + listing.split()[1] in " ".join(result.output.split())
+
+
+def test_cli_ingest_report_names_added_changed_and_removed(tmp_path: Path) -> None:
+    docs, index = tmp_path / "docs", str(tmp_path / "index")
+    docs.mkdir()
+    (docs / "a.txt").write_text("Le chat dort. Il aime le soleil.", encoding="utf-8")
+    (docs / "b.txt").write_text("Le chien court. Il aime la pluie.", encoding="utf-8")
+    assert "added: a, b" in runner.invoke(app, ["ingest", str(docs), "--index-dir", index]).output
+    (docs / "a.txt").write_text("Le chat dort toute la journée.", encoding="utf-8")
+    (docs / "b.txt").unlink()
+    (docs / "[c].txt").write_text("Le [/bold] poisson :x: nage.", encoding="utf-8")
+    output = runner.invoke(app, ["ingest", str(docs), "--index-dir", index]).output
+    assert "added: c" in output and "changed: a" in output and "removed: b" in output
+    sources = runner.invoke(app, ["sources", "--index-dir", index])
+    assert sources.exit_code == 0 and "Le [/bold] poisson :x: nage." in sources.output

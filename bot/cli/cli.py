@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,21 +18,41 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from bot.cli import render
+from bot.cli.options import (
+    ChunkOverlap,
+    ChunkSize,
+    EmbedderOpt,
+    IndexDir,
+    IndexType,
+    IngestWorkers,
+    JsonOpt,
+    KeepVersions,
+    KOpt,
+    SourceOpt,
+)
 from bot.config import Settings
 from bot.engine import Engine
 from index.errors import SourcierError
 
 app = typer.Typer(help="sourcier: answers from your French sources, with exact cited passages.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
-out = Console(soft_wrap=not sys.stdout.isatty())  # piped output: one line per line, for grep and scripts
-err = Console(stderr=True)
+                  no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+out = Console(soft_wrap=not sys.stdout.isatty(), emoji=False)  # piped output: one line per line, for grep and scripts
+err = Console(stderr=True, emoji=False)
 log = logging.getLogger("sourcier")
 
-IndexDir = Annotated[Path | None, typer.Option("--index-dir", help="SOURCIER_INDEX_DIR")]
-EmbedderOpt = Annotated[str | None, typer.Option("--embedder", help="SOURCIER_EMBEDDER")]
-KOpt = Annotated[int | None, typer.Option("--k", "-k", help="SOURCIER_K: passages to return")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-SourceOpt = Annotated[list[str] | None, typer.Option("--source", help="only search these source ids")]
+
+def _version(value: bool) -> None:
+    """Print the installed version and stop."""
+    if value:
+        print(f"sourcier {metadata.version('sourcier')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", metavar="", callback=_version, is_eager=True,
+                                                help="print the version and exit")] = False) -> None:
+    """sourcier: answers from your French sources, with exact cited passages."""
 
 
 def settings_from(**overrides: Any) -> Settings:
@@ -61,12 +82,11 @@ def ingest(
     sources: Annotated[Path | None, typer.Argument(help="folder or file of .txt/.md (SOURCIER_SOURCES_DIR)")] = None,
     index_dir: IndexDir = None,
     embedder: EmbedderOpt = None,
-    chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="SOURCIER_CHUNK_SIZE")] = None,
-    chunk_overlap: Annotated[int | None, typer.Option("--chunk-overlap", help="SOURCIER_CHUNK_OVERLAP")] = None,
-    keep_versions: Annotated[int | None, typer.Option("--keep-versions", help="SOURCIER_KEEP_VERSIONS")] = None,
-    index_type: Annotated[str | None, typer.Option("--index-type", help="SOURCIER_INDEX_TYPE: auto, flat, ivf, hnsw")]
-    = None,
-    ingest_workers: Annotated[int | None, typer.Option("--ingest-workers", help="SOURCIER_INGEST_WORKERS")] = None,
+    chunk_size: ChunkSize = None,
+    chunk_overlap: ChunkOverlap = None,
+    keep_versions: KeepVersions = None,
+    index_type: IndexType = None,
+    ingest_workers: IngestWorkers = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Index sources: embeds only new or changed files, then publishes a new version.
@@ -138,29 +158,41 @@ def sources(index_dir: IndexDir = None, as_json: JsonOpt = False) -> None:
         return
     for sid, meta in manifest["sources"].items():
         n = meta["rows"][1] - meta["rows"][0]
-        out.print(f"{sid}\t{n} chunks\t{meta['sha256'][:12]}\t{meta['title']}", highlight=False)
+        out.print(f"{sid}\t{n} chunks\t{meta['sha256'][:12]}\t{meta['title']}", highlight=False, markup=False)
 
 
 @app.command()
 def versions(index_dir: IndexDir = None) -> None:
-    """List index versions on disk, marking the published one."""
+    """List index versions on disk (oldest first): * marks the published one; date, sources, passages."""
+    from index.store import read_manifest
     from index.versions import current_version, list_versions
 
     settings = settings_from(index_dir=index_dir)
     live = current_version(settings.index_dir)
     for name in list_versions(settings.index_dir):
-        out.print(f"{'*' if name == live else ' '} {name}", highlight=False)
+        try:
+            manifest = read_manifest(settings.index_dir / name)
+            counts = manifest["counts"]
+            about = f"{manifest['created_at']}  {counts['sources']} sources  {counts['chunks']} passages"
+        except (SourcierError, KeyError) as exc:
+            about = f"unreadable ({exc})"
+        out.print(f"{'*' if name == live else ' '} {name}  {about}", highlight=False, markup=False)
 
 
 @app.command()
 def rollback(version: Annotated[str, typer.Argument(help="a name from `sourcier versions`")],
              index_dir: IndexDir = None) -> None:
     """Publish an older version again (servers pick it up on their next check)."""
+    from index.errors import IndexNotFoundError
     from index.store import load_snapshot
-    from index.versions import publish
+    from index.versions import list_versions, publish
 
     settings = settings_from(index_dir=index_dir)
     with friendly_errors():
+        known = list_versions(settings.index_dir)
+        if version not in known:
+            raise IndexNotFoundError(f"no version {version!r} in {settings.index_dir}; valid versions: "
+                                     f"{', '.join(known) or 'none (run `sourcier ingest`)'}")
         load_snapshot(settings.index_dir, version)  # refuse to publish a broken version
         publish(settings.index_dir, version)
     out.print(f"CURRENT -> {version}")

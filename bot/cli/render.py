@@ -21,12 +21,13 @@ from ingest.pipeline import IngestReport
 log = logging.getLogger("sourcier")
 
 
-def emphasised(citation: Citation) -> str:
-    """The passage as Rich markup, with the cited sentence in bold."""
+def emphasised(citation: Citation, terminal: bool = True) -> str:
+    """The passage as Rich markup, the cited sentence in bold (between ** when the output is not a terminal)."""
     a = citation.sentence_start - citation.start
     b = citation.sentence_end - citation.start
     text = citation.text
-    return f"{escape(text[:a])}[bold]{escape(text[a:b])}[/bold]{escape(text[b:])}"
+    start, end = ("[bold]", "[/bold]") if terminal else ("**", "**")
+    return f"{escape(text[:a])}{start}{escape(text[a:b])}{end}{escape(text[b:])}"
 
 
 def _where(citation: Citation, paths: dict[str, str]) -> str:
@@ -47,7 +48,7 @@ def print_answer(console: Console, answer: Answer, paths: dict[str, str]) -> Non
         console.print(f"\n[bold]{labels['sources']}[/bold]")
         for c in cited:
             console.print(f"[cyan][{c.n}][/cyan] {_where(c, paths)} (score {c.score:.3f})", highlight=False)
-            console.print(f"    {emphasised(c)}", highlight=False)
+            console.print(f"    {emphasised(c, console.is_terminal)}", highlight=False)
     if others:
         console.print(f"\n[bold]{labels['see_also'] if answer.found else labels['closest']}[/bold]")
         for c in others:
@@ -94,10 +95,15 @@ def print_ingest(console: Console, report: IngestReport) -> None:
     for error in report.errors:
         console.print(f"[yellow]skipped[/yellow] {escape(error)}")
     status = "new version" if report.changed else "unchanged, still serving"
+    for label, names in (("added", report.added_sources), ("changed", report.changed_sources),
+                         ("removed", report.removed_sources)):
+        if names:
+            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            console.print(f"{label}: {', '.join(names[:10])}{more}", highlight=False, markup=False)
     console.print(
         f"{report.sources} sources, {report.chunks} chunks: {report.reused} reused, "
         f"{report.embedded} newly embedded, {len(report.removed_sources)} sources removed "
-        f"in {report.seconds:.2f}s\n{status} {report.version} in {report.index_dir}"
+        f"in {report.seconds:.2f}s\n{status} {report.version} in {report.index_dir}", highlight=False, markup=False,
     )
 
 
