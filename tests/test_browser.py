@@ -69,6 +69,45 @@ def test_browser_citation_link_opens_source(browser, live_server: LiveServer) ->
     page.close()
 
 
+def test_browser_new_question_closes_the_old_source_and_blank_gets_a_message(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(live_server.url + "/")
+    page.get_by_label("Votre question").fill("Qui dirige OpenAI par intérim ?")
+    page.keyboard.press("Enter")
+    page.locator("#answer").get_by_role("button", name="Voir la source 1").first.click()
+    sentence = page.locator("#source-text mark.sentence")
+    sentence.wait_for(state="visible", timeout=15000)
+    box = page.locator("#viewer").bounding_box()
+    assert box is not None and box["y"] < 844  # on a phone the source opens on screen, not far below
+    page.get_by_role("button", name="Fermer la source").click()
+    page.get_by_label("Votre question").fill("Quelle entreprise Emmett Shear a-t-il fondée ?")
+    page.keyboard.press("Enter")
+    page.locator("#answer").get_by_role("button", name="Voir la source 1").first.wait_for(timeout=15000)
+    assert page.locator("#viewer").is_hidden() and page.locator("#source-text mark").count() == 0
+    page.get_by_label("Votre question").fill("   ")
+    page.keyboard.press("Enter")
+    assert "Écrivez une question" in page.locator("#status").inner_text()
+    assert page.locator("#answer").inner_text() == ""
+    page.close()
+
+
+@pytest.mark.parametrize("fragment", ["#cite=disparu:0-10:0-5", "#cite=%E0%A4%A:0-10:0-5",
+                                      "#cite=openai-altman-microsoft:0-999999:0-5"])
+def test_browser_stale_or_broken_citation_link_says_source_not_found(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer, fragment: str) -> None:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(live_server.url + "/" + fragment)
+    title = page.locator("#viewer-title")
+    title.wait_for(state="visible", timeout=10000)
+    page.wait_for_function("document.querySelector('#viewer-title').textContent === 'Source introuvable'",
+                           timeout=10000)
+    assert not errors, errors
+    page.close()
+
+
 def test_browser_api_docs_render_offline(browser, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page()
     requested: list[str] = []

@@ -17,6 +17,7 @@ async function ask(question) {
   result.hidden = false;
   result.setAttribute("aria-busy", "true");
   $("status").textContent = "Je cherche…";
+  closeViewer(false);
   $("answer").textContent = "";
   $("citations").replaceChildren();
   $("see-also").replaceChildren();
@@ -68,7 +69,7 @@ function render(data) {
   const cited = data.citations.filter((c) => c.cited);
   const others = data.citations.filter((c) => !c.cited);
   $("citations-title").textContent = data.found ? words.sources : words.closest;
-  $("citations-title").hidden = !cited.length && data.found;
+  $("citations-title").hidden = data.found ? !cited.length : !others.length;
   const answer = $("answer");
   for (const part of data.answer.split(/(\[\d+\])/)) {
     const m = part.match(/^\[(\d+)\]$/);
@@ -85,11 +86,29 @@ function render(data) {
   for (const c of others) (data.found ? $("see-also") : $("citations")).append(citationItem(c, words));
 }
 
+function closeViewer(focusQuestion) {
+  $("viewer").hidden = true;
+  $("source-text").replaceChildren();
+  if (focusQuestion) $("question").focus();
+}
+
+function sourceMissing(detail) {
+  $("viewer-title").textContent = "Source introuvable";
+  $("viewer-meta").textContent = detail;
+  $("source-text").replaceChildren();
+  $("viewer").hidden = false;
+  $("close-viewer").focus();
+}
+
 async function showSource(sourceId, start, end, sentenceStart, sentenceEnd, n) {
   const response = await fetch("/v1/sources/" + encodeURIComponent(sourceId));
   const data = await response.json();
-  if (!response.ok) { $("status").textContent = "Désolé : " + data.detail; return; }
+  if (!response.ok) { sourceMissing(`« ${sourceId} » n'est plus dans les sources indexées (${data.detail}).`); return; }
   const text = data.text;
+  if (!(start <= sentenceStart && sentenceStart <= sentenceEnd && sentenceEnd <= end && end <= text.length)) {
+    sourceMissing(`Ce lien vers « ${sourceId} » ne correspond plus au texte indexé : la source a changé.`);
+    return;
+  }
   const box = $("source-text");
   const cuts = [0, start, sentenceStart, sentenceEnd, end, text.length];
   const sentence = el("mark", { class: "sentence", id: "cited-sentence" }, text.slice(sentenceStart, sentenceEnd));
@@ -116,13 +135,26 @@ document.addEventListener("DOMContentLoaded", () => {
   $("ask-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const q = $("question").value.trim();
-    if (q) ask(q); else $("question").focus();
+    if (q) { ask(q); return; }
+    $("result").hidden = false;
+    $("answer").textContent = "";
+    $("citations").replaceChildren();
+    $("see-also").replaceChildren();
+    $("citations-title").hidden = true;
+    $("see-also-title").hidden = true;
+    $("status").textContent = "Écrivez une question, par exemple « Qui dirige l'entreprise ? ».";
+    $("question").focus();
   });
   document.body.addEventListener("click", (event) => {
     const target = event.target.closest("[data-n]");
     if (target) openCitation(Number(target.dataset.n));
   });
-  $("close-viewer").addEventListener("click", () => { $("viewer").hidden = true; $("question").focus(); });
-  const m = location.hash.match(/^#cite=([^:]+):(\d+)-(\d+):(\d+)-(\d+)$/);
-  if (m) showSource(decodeURIComponent(m[1]), +m[2], +m[3], +m[4], +m[5], null);
+  $("close-viewer").addEventListener("click", () => closeViewer(true));
+  if (location.hash.startsWith("#cite=")) {
+    const m = location.hash.match(/^#cite=([^:]+):(\d+)-(\d+):(\d+)-(\d+)$/);
+    let id = null;
+    try { id = m ? decodeURIComponent(m[1]) : null; } catch (e) { id = null; }
+    if (id === null) sourceMissing("Ce lien de citation est mal formé.");
+    else showSource(id, +m[2], +m[3], +m[4], +m[5], null);
+  }
 });
