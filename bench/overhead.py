@@ -36,8 +36,8 @@ def main() -> None:
     engine = Engine(Settings(index_dir=args.index_dir))
     snapshot = engine.snapshot
     bare_index = faiss.read_index(str(args.index_dir / require_current(args.index_dir) / "units.faiss"))
-    if snapshot.manifest["dense"]["kind"] == "ivf":
-        faiss.extract_index_ivf(bare_index).nprobe = snapshot.manifest["dense"]["nprobe"]
+    if snapshot.manifest.dense.kind == "ivf":
+        faiss.extract_index_ivf(bare_index).nprobe = snapshot.manifest.dense.nprobe
     faiss.omp_set_num_threads(1)
     bare_model = engine.embedder  # the same model object: only the code around it differs
 
@@ -58,7 +58,7 @@ def main() -> None:
                 run(q)
                 timings[name].append((time.perf_counter() - started) * 1000)
     base = statistics.median(timings["bare encoder + faiss"])
-    print(f"index: {snapshot.manifest['counts']} dense={snapshot.manifest['dense']['kind']}")
+    print(f"index: {snapshot.manifest.counts} dense={snapshot.manifest.dense.kind}")
     print("\n| path | p50 ms | p99 ms | overhead at p50 |\n|---|---|---|---|")
     for name, values in timings.items():
         p50, p99 = statistics.median(values), float(np.percentile(values, 99))

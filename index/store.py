@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import faiss
 import numpy as np
@@ -16,11 +14,11 @@ import numpy as np
 from index.dense import build_dense, load_dense
 from index.errors import EmbedderMismatchError, IndexCorruptError
 from index.lexical import LexicalIndex
+from index.manifest import Manifest
 from index.records import Chunk, unit_keys
 from index.table import Table, write_table
 from index.versions import new_version_name, publish, require_current, staging
 
-FORMAT = 3  # 3: chunks carry their section path, which chunk vectors and BM25 read too
 _FILES = ("chunk_vectors.npy", "unit_vectors.npy", "chunk_units.npy", "units.faiss", "chunks.jsonl",
           "chunks.jsonl.offsets.npy", "texts.jsonl", "texts.jsonl.offsets.npy")
 
@@ -57,17 +55,17 @@ class IndexSnapshot:
     unit_index: faiss.Index
     lexical: LexicalIndex
     texts: Mapping[str, str]
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: Manifest
 
     @property
     def version(self) -> str:
         """The version directory name this snapshot was loaded from."""
-        return str(self.manifest.get("version", ""))
+        return self.manifest.version
 
     @property
     def embedder(self) -> str:
         """The embedder whose vectors these are."""
-        return str(self.manifest["embedder"]["name"])
+        return self.manifest.embedder
 
     def dense_candidates(self, query: np.ndarray, n: int) -> np.ndarray:
         """Rows of the chunks holding the n sentences closest to the query."""
@@ -137,23 +135,23 @@ def save_version(
     index_dir: Path,
     chunks: list[Chunk],
     fill: VectorFill,
-    dim: int,
     texts: dict[str, str],
-    manifest: dict[str, Any],
+    draft: Manifest,
     index_type: str = "auto",
     previous: IndexSnapshot | None = None,
 ) -> str:
     """Write a new version (manifest last), publish it, and return its name.
 
-    `fill(chunk_vectors, unit_vectors)` writes the rows into arrays mapped onto the version's own
-    files, so vectors stream to disk as they are embedded instead of piling up in memory.
+    `draft` holds what the caller knows (embedder, chunking, sources); the version name, dense index,
+    counts and file sizes are filled in here. `fill(chunk_vectors, unit_vectors)` writes the rows into
+    arrays mapped onto the version's own files, so vectors stream to disk instead of piling up in memory.
     """
     ranges = chunk_unit_ranges(chunks)
     n_units = int(ranges[-1, 1]) if len(ranges) else 0
     version = new_version_name()
     with staging(index_dir, version) as tmp:
-        chunk_vectors = _mapped(tmp / "chunk_vectors.npy", len(chunks), dim)
-        unit_vectors = _mapped(tmp / "unit_vectors.npy", n_units, dim)
+        chunk_vectors = _mapped(tmp / "chunk_vectors.npy", len(chunks), draft.dim)
+        unit_vectors = _mapped(tmp / "unit_vectors.npy", n_units, draft.dim)
         fill(chunk_vectors, unit_vectors)
         chunk_vectors.flush()
         unit_vectors.flush()
@@ -163,38 +161,21 @@ def save_version(
         write_table(tmp / "chunks.jsonl", (c.to_json() for c in chunks))
         write_table(tmp / "texts.jsonl", ({"source_id": k, "text": v} for k, v in texts.items()))
         LexicalIndex.build([c.context for c in chunks]).save(tmp / "lexical")
-        full = {
-            **manifest,
-            "dense": dense_params.to_json(),
-            "texts": list(texts),
-            "format": FORMAT,
-            "version": version,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "counts": {"sources": len(texts), "chunks": len(chunks), "units": len(unit_vectors)},
-            "files": {name: (tmp / name).stat().st_size for name in _FILES},
-        }
-        (tmp / "manifest.json").write_text(json.dumps(full, ensure_ascii=False, indent=2), encoding="utf-8")
+        replace(draft, version=version, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                dense=dense_params, counts={"sources": len(texts), "chunks": len(chunks), "units": n_units},
+                files={name: (tmp / name).stat().st_size for name in _FILES}).write(tmp)
     publish(index_dir, version)
     return version
 
 
-def read_manifest(version_dir: Path) -> dict[str, Any]:
-    """The manifest, or IndexCorruptError when it is missing or unreadable."""
-    try:
-        manifest = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexCorruptError(f"index version {version_dir.name} has no readable manifest: {exc}") from exc
-    if manifest.get("format") != FORMAT:
-        raise IndexCorruptError(
-            f"index version {version_dir.name} has format {manifest.get('format')}, this sourcier reads {FORMAT}: "
-            "re-run `sourcier ingest`"
-        )
-    return manifest
+def read_manifest(version_dir: Path) -> Manifest:
+    """The manifest of a version directory (IndexCorruptError when it is missing or unreadable)."""
+    return Manifest.read(version_dir)
 
 
-def _check_files(version_dir: Path, manifest: dict[str, Any]) -> None:
+def _check_files(version_dir: Path, manifest: Manifest) -> None:
     """Refuse truncated or missing files before parsing anything."""
-    for name, size in manifest.get("files", {}).items():
+    for name, size in manifest.files.items():
         path = version_dir / name
         if not path.is_file() or path.stat().st_size != size:
             raise IndexCorruptError(
@@ -207,8 +188,8 @@ def load_snapshot(index_dir: Path, version: str | None = None, embedder: str | N
     """Load a version (default: CURRENT), refusing corrupt files or vectors from another embedder."""
     version = version or require_current(index_dir)
     vdir = index_dir / version
-    manifest = read_manifest(vdir)
-    built_with = manifest["embedder"]["name"]
+    manifest = Manifest.read(vdir)
+    built_with = manifest.embedder
     if embedder is not None and embedder != built_with:
         raise EmbedderMismatchError(
             f"the index {version} was built with embedder {built_with!r}, not {embedder!r}: "
@@ -217,16 +198,16 @@ def load_snapshot(index_dir: Path, version: str | None = None, embedder: str | N
     _check_files(vdir, manifest)
     try:
         chunks = Table(vdir / "chunks.jsonl", Chunk.from_json)
-        texts = SourceTexts(Table(vdir / "texts.jsonl", lambda row: str(row["text"]), cache=64), manifest["texts"])
+        texts = SourceTexts(Table(vdir / "texts.jsonl", lambda row: str(row["text"]), cache=64), manifest.texts)
         # Plain ndarray views of the maps: same shared pages, without np.memmap's per-index overhead.
         chunk_vectors = np.asarray(np.load(vdir / "chunk_vectors.npy", mmap_mode="r"))
         unit_vectors = np.asarray(np.load(vdir / "unit_vectors.npy", mmap_mode="r"))
         chunk_units = np.load(vdir / "chunk_units.npy")
-        index = load_dense(str(vdir / "units.faiss"), manifest["dense"])
+        index = load_dense(str(vdir / "units.faiss"), manifest.dense.to_json())
         lexical = LexicalIndex.load(vdir / "lexical")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexCorruptError(f"index version {version} cannot be read: {exc}") from exc
-    counts = manifest["counts"]
+    counts = manifest.counts
     if not (len(chunks) == len(chunk_vectors) == len(chunk_units) == counts["chunks"]
             and len(unit_vectors) == index.ntotal == counts["units"]):
         raise IndexCorruptError(f"index version {version}: chunk, vector and manifest counts disagree")

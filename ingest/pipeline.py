@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from index.dense import DenseParams
 from index.errors import IngestError
+from index.manifest import Manifest, SourceEntry
 from index.records import Chunk, unit_keys
 from index.store import EmbedderMismatchError, IndexCorruptError, IndexSnapshot, VectorFill, load_snapshot, save_version
 from index.versions import IndexNotFoundError, clean_leftovers, prune
@@ -87,7 +89,7 @@ def _previous(index_dir: Path, embedder: Embedder, params: ChunkingParams) -> In
         snap = load_snapshot(index_dir, embedder=embedder.name)
     except (IndexNotFoundError, IndexCorruptError, EmbedderMismatchError):
         return None
-    return snap if snap.manifest.get("chunking") == asdict(params) else None
+    return snap if snap.manifest.chunking == asdict(params) else None
 
 
 @dataclass
@@ -111,11 +113,11 @@ class _Part:
 
 def _reusable(prev: IndexSnapshot | None, doc: SourceDoc) -> _Part | None:
     """The previous chunks of an unchanged source, and where its vectors are."""
-    entry = prev.manifest["sources"].get(doc.source_id) if prev else None
-    if prev is None or not entry or entry["sha256"] != doc.sha256:
+    entry = prev.manifest.sources.get(doc.source_id) if prev else None
+    if prev is None or entry is None or entry.sha256 != doc.sha256:
         return None
-    (c0, c1), (u0, u1) = entry["rows"], entry["units"]
-    return _Part(doc, list(prev.chunks[c0:c1]), ((c0, c1), (u0, u1)), entry.get("ingested_at", ""))
+    (c0, c1), (u0, u1) = entry.rows, entry.units
+    return _Part(doc, list(prev.chunks[c0:c1]), ((c0, c1), (u0, u1)), entry.ingested_at)
 
 
 def build_index(
@@ -138,14 +140,14 @@ def build_index(
         parts = [_reusable(prev, d) or _Part(d, chunk_document(d, params.size, params.overlap, params.max_chars))
                  for d in docs]
         fresh = [p for p in parts if p.reuse is None]
-        known = set(prev.manifest["sources"]) if prev else set()
+        known = set(prev.manifest.sources) if prev else set()
         report.added_sources = sorted(p.doc.source_id for p in fresh if p.doc.source_id not in known)
         report.changed_sources = sorted(p.doc.source_id for p in fresh if p.doc.source_id in known)
         report.removed_sources = sorted(known - {d.source_id for d in docs})
         report.reused = sum(len(p.chunks) for p in parts if p.reuse is not None)
         report.embedded = sum(len(p.chunks) for p in fresh)
         report.sources, report.chunks = len(docs), sum(len(p.chunks) for p in parts)
-        same_type = prev is not None and index_type in ("auto", prev.manifest["dense"]["kind"])
+        same_type = prev is not None and index_type in ("auto", prev.manifest.dense.kind)
         if prev is not None and not fresh and not report.removed_sources and same_type:
             report.changed, report.version = False, prev.version
         else:
@@ -212,25 +214,15 @@ def _filler(parts: list[_Part], prev: IndexSnapshot | None, embedder: Embedder, 
 def _save(index_dir: Path, parts: list[_Part], fill: VectorFill, embedder: Embedder, params: ChunkingParams,
           index_type: str, prev: IndexSnapshot | None) -> str:
     """Write the parts as a new published version."""
-    sources: dict[str, dict[str, object]] = {}
+    sources: dict[str, SourceEntry] = {}
     chunk_at = unit_at = 0
     for part in parts:
-        n_units = part.n_units
-        sources[part.doc.source_id] = {
-            "path": part.doc.path, "title": part.doc.title, "sha256": part.doc.sha256, "chars": len(part.doc.text),
-            "ingested_at": part.ingested_at,
-            "rows": [chunk_at, chunk_at + len(part.chunks)], "units": [unit_at, unit_at + n_units],
-        }
-        chunk_at, unit_at = chunk_at + len(part.chunks), unit_at + n_units
-    manifest = {"embedder": {"name": embedder.name, "dim": embedder.dim}, "chunking": asdict(params),
-                "sources": sources}
-    return save_version(
-        index_dir,
-        [c for p in parts for c in p.chunks],
-        fill,
-        embedder.dim,
-        {p.doc.source_id: p.doc.text for p in parts},
-        manifest,
-        index_type,
-        prev,
-    )
+        doc, n_chunks = part.doc, len(part.chunks)
+        sources[doc.source_id] = SourceEntry(doc.path, doc.title, doc.sha256, len(doc.text),
+                                             (chunk_at, chunk_at + n_chunks), (unit_at, unit_at + part.n_units),
+                                             part.ingested_at)
+        chunk_at, unit_at = chunk_at + n_chunks, unit_at + part.n_units
+    draft = Manifest(version="", created_at="", embedder=embedder.name, dim=embedder.dim, chunking=asdict(params),
+                     dense=DenseParams("flat"), sources=sources, counts={})
+    return save_version(index_dir, [c for p in parts for c in p.chunks], fill,
+                        {p.doc.source_id: p.doc.text for p in parts}, draft, index_type, prev)

@@ -120,7 +120,7 @@ def ask(question: str, k: KOpt = None, index_dir: IndexDir = None, embedder: Emb
     if as_json:
         out.print_json(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
-        paths = {sid: meta["path"] for sid, meta in engine.snapshot.manifest["sources"].items()}
+        paths = {sid: meta.path for sid, meta in engine.snapshot.manifest.sources.items()}
         render.print_answer(out, answer, paths)
 
 
@@ -154,11 +154,10 @@ def sources(index_dir: IndexDir = None, as_json: JsonOpt = False) -> None:
 
         manifest = load_snapshot(settings.index_dir).manifest
     if as_json:
-        out.print_json(json.dumps(manifest["sources"], ensure_ascii=False))
+        out.print_json(json.dumps(manifest.to_json()["sources"], ensure_ascii=False))
         return
-    for sid, meta in manifest["sources"].items():
-        n = meta["rows"][1] - meta["rows"][0]
-        out.print(f"{sid}\t{n} chunks\t{meta['sha256'][:12]}\t{meta['title']}", highlight=False, markup=False)
+    for sid, meta in manifest.sources.items():
+        out.print(f"{sid}\t{meta.chunks} chunks\t{meta.sha256[:12]}\t{meta.title}", highlight=False, markup=False)
 
 
 @app.command()
@@ -172,8 +171,8 @@ def versions(index_dir: IndexDir = None) -> None:
     for name in list_versions(settings.index_dir):
         try:
             manifest = read_manifest(settings.index_dir / name)
-            counts = manifest["counts"]
-            about = f"{manifest['created_at']}  {counts['sources']} sources  {counts['chunks']} passages"
+            counts = manifest.counts
+            about = f"{manifest.created_at}  {counts['sources']} sources  {counts['chunks']} passages"
         except (SourcierError, KeyError) as exc:
             about = f"unreadable ({exc})"
         out.print(f"{'*' if name == live else ' '} {name}  {about}", highlight=False, markup=False)

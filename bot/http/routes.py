@@ -81,16 +81,16 @@ async def search(engine: EngineDep,
 
 
 def _source_out(snapshot: IndexSnapshot, source_id: str) -> SourceOut:
-    meta = snapshot.manifest["sources"][source_id]
-    return SourceOut(source_id=source_id, title=meta["title"], path=meta["path"], chunks=meta["rows"][1] - meta["rows"][0],
-                     chars=meta["chars"], sha256=meta["sha256"], ingested_at=meta.get("ingested_at", ""))
+    meta = snapshot.manifest.sources[source_id]
+    return SourceOut(source_id=source_id, title=meta.title, path=meta.path, chunks=meta.chunks, chars=meta.chars,
+                     sha256=meta.sha256, ingested_at=meta.ingested_at)
 
 
 @router.get("/v1/sources", response_model=list[SourceOut], tags=["sources"], responses=errors(503))
 async def sources(engine: EngineDep) -> list[SourceOut]:
     """The indexed sources of the live version."""
     snapshot = await engine.run(lambda: engine.snapshot)
-    return [_source_out(snapshot, sid) for sid in snapshot.manifest["sources"]]
+    return [_source_out(snapshot, sid) for sid in snapshot.manifest.sources]
 
 
 @router.get("/v1/sources/{source_id:path}", response_model=SourceText, tags=["sources"],
