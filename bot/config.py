@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from index.errors import SlackConfigError
 from ingest.embed import DEFAULT_EMBEDDER
 
+MAX_QUESTION = 10_000  # the most SOURCIER_MAX_QUESTION_CHARS may allow; request schemas refuse more outright
+
 
 class Settings(BaseSettings):
     """Every knob of sourcier; env prefix SOURCIER_, except Slack's own SLACK_* names."""
@@ -30,7 +32,7 @@ class Settings(BaseSettings):
                             description="dense index: auto (exact up to 50k sentences, then IVF), flat, ivf, hnsw")
     ingest_workers: int = Field(2, ge=1, le=64, description="embedding processes for large ingests")
     keep_versions: int = Field(5, ge=1, le=100, description="index versions kept on disk for roll-back")
-    max_question_chars: int = Field(1000, ge=10, le=10000, description="longer questions are refused")
+    max_question_chars: int = Field(1000, ge=10, le=MAX_QUESTION, description="longer questions are refused")
     max_body_bytes: int = Field(65536, ge=1024, description="larger request bodies get a 413")
     rate_limit_per_minute: float = Field(300, ge=0, description="HTTP requests per client IP per minute; 0 = off")
     rate_limit_burst: int = Field(30, ge=1, description="requests a client may send at once before limiting")

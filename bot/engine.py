@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,8 +36,8 @@ class Engine:
         faiss.omp_set_num_threads(settings.threads)
         self.embedder = embedder or load_embedder(settings.embedder, threads=settings.threads)
         self.embedder.embed_query("échauffement")  # load lazy weights now, not in the first request
-        self.params = replace(RetrievalParams(), min_confidence=settings.min_confidence,
-                              max_question_chars=settings.max_question_chars)
+        self.params = RetrievalParams(min_confidence=settings.min_confidence,
+                                      max_question_chars=settings.max_question_chars)
         self.analyzer = FrenchAnalyzer()
         self._snapshot: IndexSnapshot | None = None
         self._lease: Path | None = None

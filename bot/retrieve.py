@@ -25,13 +25,13 @@ DEFAULT_ABSTAIN = AbstainModel(
 class RetrievalParams:
     """Fusion weights and abstention thresholds, measured on the dev set (see README)."""
 
+    min_confidence: float  # estimated probability that the best passage answers; below it, abstain
+    max_question_chars: int  # both from Settings, their one owner
     candidates: int = 50
     w_chunk: float = 0.5  # whole-passage cosine
     w_sentence: float = 1.0  # best single sentence cosine: the strongest signal for short questions
     w_lexical: float = 1.0  # BM25 over the French analyser
     abstain: AbstainModel = field(default_factory=lambda: DEFAULT_ABSTAIN)
-    min_confidence: float = 0.5  # estimated probability that the best passage answers; below it, abstain
-    max_question_chars: int = 1000
 
     def only(self, signals: str) -> RetrievalParams:
         """The same parameters with fusion inputs switched off, to measure what each one brings."""
@@ -110,8 +110,8 @@ def retrieve(
     question: str,
     snapshot: IndexSnapshot,
     embedder: Embedder,
-    k: int = 5,
-    params: RetrievalParams = RetrievalParams(),
+    k: int,
+    params: RetrievalParams,
     sources: Collection[str] | None = None,
 ) -> Retrieval:
     """Rank passages for a question, fusing dense and lexical evidence, and decide whether to abstain."""

@@ -55,7 +55,7 @@ def _trimmed(text: str, units: list[Span]) -> list[Span]:
     return out
 
 
-def chunk_document(doc: SourceDoc, size: int = 700, overlap: int = 3, max_chars: int = 1200) -> list[Chunk]:
+def chunk_document(doc: SourceDoc, size: int, overlap: int, max_chars: int = 1200) -> list[Chunk]:
     """Group consecutive sentences of one section up to `size` characters, repeating `overlap` sentences."""
     if not 0 <= overlap:
         raise ValueError("overlap must be >= 0")

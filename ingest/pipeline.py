@@ -31,9 +31,9 @@ Progress = Callable[[int, int], None]
 class ChunkingParams:
     """How sources are cut; a change means every source is re-chunked and re-embedded."""
 
-    size: int = 700
-    overlap: int = 3
-    max_chars: int = 1200
+    size: int  # target characters per chunk; defaults live in bot/config.py
+    overlap: int  # sentences repeated between neighbouring chunks
+    max_chars: int = 1200  # the hard cap: a passage longer than this is not useful to quote
 
 
 @dataclass
@@ -124,7 +124,7 @@ def build_index(
     source_root: Path,
     index_dir: Path,
     embedder: Embedder,
-    params: ChunkingParams = ChunkingParams(),
+    params: ChunkingParams,
     keep_versions: int = 5,
     progress: Progress | None = None,
     index_type: str = "auto",

@@ -31,6 +31,7 @@ SEEDS = ROOT / "seeds"
 SEED_FILE = SEEDS / "openai-altman-microsoft.txt"
 EVAL = ROOT / "tests" / "data" / "eval"
 DEV_SET = EVAL / "seed.jsonl"
+CHUNKING = Engine.chunking(Settings())  # the shipped chunking, as bot/config.py sets it
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ def test_chunk_offsets_slice_every_seed_exactly() -> None:
     docs, errors = read_sources(find_sources(SEEDS), SEEDS)
     assert docs and not errors
     for doc in docs:
-        chunks = chunk_document(doc)
+        chunks = chunk_document(doc, 700, 3)
         assert chunks
         for chunk in chunks:
             assert doc.text[chunk.start : chunk.end] == chunk.text

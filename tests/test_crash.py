@@ -20,7 +20,7 @@ from index.store import load_snapshot
 from index.versions import current_version, list_versions
 from ingest.embed import Embedder
 from ingest.pipeline import IngestError, build_index
-from tests.conftest import ROOT
+from tests.conftest import CHUNKING, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def rewrite(corpus: Path, trial: int) -> None:
 def test_crash_sigkill_mid_ingest_never_breaks_current(tmp_path: Path, embedder: Embedder) -> None:
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
     write_corpus(corpus, 80, length=6)
-    build_index(corpus, index_dir, embedder)
+    build_index(corpus, index_dir, embedder, CHUNKING)
     rng = random.Random(20261129)
     env = {**os.environ, "SOURCIER_INGEST_WORKERS": "1", "SOURCIER_LOG_LEVEL": "WARNING"}
     killed_late = 0
@@ -54,7 +54,7 @@ def test_crash_sigkill_mid_ingest_never_breaks_current(tmp_path: Path, embedder:
         assert snapshot.version == after and after in list_versions(index_dir)
         killed_late += after != before and proc.returncode == -signal.SIGKILL
     leftovers = [p.name for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
-    report = build_index(corpus, index_dir, embedder)  # the next ingest succeeds and cleans up
+    report = build_index(corpus, index_dir, embedder, CHUNKING)  # the next ingest succeeds and cleans up
     assert report.version == current_version(index_dir)
     assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
     print(f"leftovers cleaned: {len(leftovers)}; kills after publish: {killed_late}")
@@ -98,11 +98,11 @@ def test_crash_read_only_index_is_a_clear_error(small_disk: Path, tmp_path: Path
     corpus = tmp_path / "corpus"
     write_corpus(corpus, 3, length=4)
     index_dir = small_disk / "index"
-    old = build_index(corpus, index_dir, embedder).version
+    old = build_index(corpus, index_dir, embedder, CHUNKING).version
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
     rewrite(corpus, 1)
     with pytest.raises(IngestError, match="Read-only file system"):
-        build_index(corpus, index_dir, embedder)
+        build_index(corpus, index_dir, embedder, CHUNKING)
     assert load_snapshot(index_dir).version == old
 
 
@@ -114,9 +114,9 @@ def test_crash_prune_spares_versions_a_server_still_uses(tmp_path: Path, embedde
     held = server.ingest().version
     for trial in range(3):
         rewrite(corpus, trial)
-        build_index(corpus, index_dir, embedder, keep_versions=1)  # another process publishing
+        build_index(corpus, index_dir, embedder, CHUNKING, keep_versions=1)  # another process publishing
     assert held in list_versions(index_dir) and server.live is not None and server.live.version == held
     server.refresh()  # the server moves on; its old lease goes
     rewrite(corpus, 9)
-    build_index(corpus, index_dir, embedder, keep_versions=1)
+    build_index(corpus, index_dir, embedder, CHUNKING, keep_versions=1)
     assert held not in list_versions(index_dir)

@@ -11,20 +11,21 @@ from index.store import EmbedderMismatchError, IndexCorruptError, load_snapshot
 from index.versions import current_version, list_versions
 from ingest.embed import Embedder
 from ingest.pipeline import IngestError, build_index, ingest_lock
+from tests.conftest import CHUNKING
 
 
 def test_pipeline_reingest_unchanged_embeds_nothing(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
-    first = build_index(corpus, tmp_path / "idx", embedder)
+    first = build_index(corpus, tmp_path / "idx", embedder, CHUNKING)
     assert first.embedded == first.chunks > 0 and first.sources == 3
-    again = build_index(corpus, tmp_path / "idx", embedder)
+    again = build_index(corpus, tmp_path / "idx", embedder, CHUNKING)
     assert again.embedded == 0 and again.reused == first.chunks
     assert not again.changed and again.version == first.version
 
 
 def test_pipeline_reembeds_only_the_edited_file(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
-    first = build_index(corpus, tmp_path / "idx", embedder)
+    first = build_index(corpus, tmp_path / "idx", embedder, CHUNKING)
     (corpus / "fromages.txt").write_text("Le roquefort est un fromage de brebis. Il est bleu.\n", encoding="utf-8")
-    second = build_index(corpus, tmp_path / "idx", embedder)
+    second = build_index(corpus, tmp_path / "idx", embedder, CHUNKING)
     fromages = [c for c in load_snapshot(tmp_path / "idx").chunks if c.source_id == "fromages"]
     assert second.embedded == len(fromages)
     assert second.reused == first.chunks - len([c for c in load_snapshot(tmp_path / "idx", first.version).chunks
@@ -34,9 +35,9 @@ def test_pipeline_reembeds_only_the_edited_file(corpus: Path, tmp_path: Path, em
 
 
 def test_pipeline_drops_deleted_sources(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
-    build_index(corpus, tmp_path / "idx", embedder)
+    build_index(corpus, tmp_path / "idx", embedder, CHUNKING)
     (corpus / "trains.txt").unlink()
-    report = build_index(corpus, tmp_path / "idx", embedder)
+    report = build_index(corpus, tmp_path / "idx", embedder, CHUNKING)
     assert report.removed_sources == ["trains"] and report.embedded == 0
     assert set(load_snapshot(tmp_path / "idx").texts) == {"chats", "fromages"}
 
@@ -45,30 +46,30 @@ def test_pipeline_skips_bad_files_and_refuses_empty_corpus(tmp_path: Path, embed
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(IngestError, match="no .txt or .md sources"):
-        build_index(empty, tmp_path / "idx", embedder)
+        build_index(empty, tmp_path / "idx", embedder, CHUNKING)
     (empty / "bad.txt").write_bytes(b"\xff\xfe\x00bad")
     (empty / "ok.txt").write_text("Un texte correct.", encoding="utf-8")
-    report = build_index(empty, tmp_path / "idx", embedder)
+    report = build_index(empty, tmp_path / "idx", embedder, CHUNKING)
     assert report.sources == 1 and "bad.txt" in report.errors[0]
 
 
 def test_pipeline_refuses_truncated_version_and_keeps_previous(corpus: Path, tmp_path: Path,
                                                                embedder: Embedder) -> None:
     index_dir = tmp_path / "idx"
-    old = build_index(corpus, index_dir, embedder).version
+    old = build_index(corpus, index_dir, embedder, CHUNKING).version
     (corpus / "chats.md").write_text("# Les chats\n\nLe chat ronronne.", encoding="utf-8")
-    new = build_index(corpus, index_dir, embedder).version
+    new = build_index(corpus, index_dir, embedder, CHUNKING).version
     vectors = index_dir / new / "unit_vectors.npy"
     vectors.write_bytes(vectors.read_bytes()[:100])
     with pytest.raises(IndexCorruptError, match="truncated"):
         load_snapshot(index_dir)
     assert load_snapshot(index_dir, old).version == old
-    repaired = build_index(corpus, index_dir, embedder)  # a corrupt CURRENT means a full rebuild, not a crash
+    repaired = build_index(corpus, index_dir, embedder, CHUNKING)  # a corrupt CURRENT means a full rebuild, not a crash
     assert repaired.embedded == repaired.chunks and load_snapshot(index_dir).version == repaired.version
 
 
 def test_pipeline_refuses_garbled_manifest(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
-    version = build_index(corpus, tmp_path / "idx", embedder).version
+    version = build_index(corpus, tmp_path / "idx", embedder, CHUNKING).version
     (tmp_path / "idx" / version / "manifest.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="manifest"):
         load_snapshot(tmp_path / "idx")
@@ -76,7 +77,7 @@ def test_pipeline_refuses_garbled_manifest(corpus: Path, tmp_path: Path, embedde
 
 def test_pipeline_manifest_records_embedder_and_mismatch_is_refused(corpus: Path, tmp_path: Path,
                                                                     embedder: Embedder) -> None:
-    version = build_index(corpus, tmp_path / "idx", embedder).version
+    version = build_index(corpus, tmp_path / "idx", embedder, CHUNKING).version
     manifest = json.loads((tmp_path / "idx" / version / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["embedder"] == {"name": "use-multilingual-v3", "dim": 512}
     with pytest.raises(EmbedderMismatchError, match="use-multilingual-v3"):
@@ -85,12 +86,12 @@ def test_pipeline_manifest_records_embedder_and_mismatch_is_refused(corpus: Path
 
 def test_pipeline_second_ingest_fails_fast_while_locked(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
     with ingest_lock(tmp_path / "idx"), pytest.raises(IngestError, match="another ingest"):
-        build_index(corpus, tmp_path / "idx", embedder)
+        build_index(corpus, tmp_path / "idx", embedder, CHUNKING)
 
 
 def test_pipeline_prunes_old_versions(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
     for i in range(4):
         (corpus / "chats.md").write_text(f"# Chats\n\nVersion {i} du texte.", encoding="utf-8")
-        build_index(corpus, tmp_path / "idx", embedder, keep_versions=2)
+        build_index(corpus, tmp_path / "idx", embedder, CHUNKING, keep_versions=2)
     versions = list_versions(tmp_path / "idx")
     assert len(versions) == 2 and current_version(tmp_path / "idx") == versions[-1]

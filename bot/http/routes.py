@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.answer import Answer
-from bot.config import Settings
+from bot.config import MAX_QUESTION, Settings
 from bot.engine import Engine
 from bot.http.jobs import Job, ReindexJobs
 from bot.http.metrics import Metrics
@@ -66,7 +66,7 @@ async def ask(body: AskRequest, engine: EngineDep, settings: SettingsDep, reques
 
 @router.get("/v1/search", response_model=SearchResponse, tags=["questions"], responses=errors(503))
 async def search(engine: EngineDep,
-                 q: Annotated[str, Query(min_length=1, max_length=100_000, description="the query")],
+                 q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION, description="the query")],
                  k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None) -> SearchResponse:
     """Ranked passages with dense, sentence, lexical and fused scores."""
     result = await engine.run(engine.search, q, k)

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.answer import Citation
+from bot.config import MAX_QUESTION
 
 MAX_K = 20
 
@@ -17,7 +18,8 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
         "examples": [{"question": "Qui dirige OpenAI par intérim ?", "k": 3}]})
 
-    question: str = Field(..., description="the question, in French or English", max_length=100_000)
+    question: str = Field(..., description="the question, in French or English (SOURCIER_MAX_QUESTION_CHARS "
+                                         "sets the limit, at most 10,000)", max_length=MAX_QUESTION)
     k: int | None = Field(None, ge=1, le=MAX_K, description="how many passages to cite (default: SOURCIER_K)")
     sources: list[str] | None = Field(None, max_length=100, description="only search these source ids")
 
