@@ -6,10 +6,11 @@ import logging
 import math
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -68,7 +69,18 @@ def create_slack_app(settings: Settings, engine: Engine, store: SlackStore,
     app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=secret is not None,
                    logger=logging.getLogger("sourcier.slack"))
     answerer = SlackAnswerer(engine, store, settings)
-    register(app, answerer)
+
+    async def provide_answerer(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
+        context["answerer"] = answerer  # every listener below reads it from its context
+        await next()
+
+    app.use(provide_answerer)
+    app.event("app_mention")(on_mention)
+    app.event("message")(on_message)
+    app.command("/sourcier")(on_command)
+    app.action("feedback_up")(on_feedback)
+    app.action("feedback_down")(on_feedback)
+    app.action("share_answer")(on_share)
     return app
 
 
@@ -77,93 +89,97 @@ def _human(event: dict[str, Any]) -> bool:
     return not event.get("bot_id") and not event.get("subtype") and bool(event.get("user"))
 
 
-def register(app: AsyncApp, answerer: SlackAnswerer) -> None:
-    """Attach every listener."""
-    store = answerer.store
+async def reply(answerer: SlackAnswerer, client: AsyncWebClient, event: dict[str, Any], thread_ts: str | None) -> None:
+    """Answer one message, showing 👀 while working and apologising instead of failing silently."""
+    channel, ts = event["channel"], event["ts"]
+    question = question_of(event.get("text", ""))
+    if not question:
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=EMPTY)
+        return
+    too_fast = answerer.slow_down(event.get("user"))
+    if too_fast:
+        await client.chat_postEphemeral(channel=channel, user=str(event.get("user")), thread_ts=thread_ts,
+                                        text=too_fast)
+        return
+    await client.reactions_add(channel=channel, name="eyes", timestamp=ts)
+    try:
+        text, blocks = await answerer.blocks_for(question, event.get("user"), channel)
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
+                                      unfurl_links=False)
+    except SourcierError as exc:
+        log.warning("could not answer %r in %s: %s", question, channel, exc)
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=SORRY)
+    except Exception:
+        log.exception("could not answer %r in %s", question, channel)
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=SORRY)
+    finally:
+        await client.reactions_remove(channel=channel, name="eyes", timestamp=ts)
 
-    async def reply(client: AsyncWebClient, event: dict[str, Any], thread_ts: str | None) -> None:
-        """Answer one message, showing 👀 while working and apologising instead of failing silently."""
-        channel, ts = event["channel"], event["ts"]
-        question = question_of(event.get("text", ""))
-        if not question:
-            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=EMPTY)
-            return
-        too_fast = answerer.slow_down(event.get("user"))
-        if too_fast:
-            await client.chat_postEphemeral(channel=channel, user=str(event.get("user")), thread_ts=thread_ts, text=too_fast)
-            return
-        await client.reactions_add(channel=channel, name="eyes", timestamp=ts)
-        try:
-            text, blocks = await answerer.blocks_for(question, event.get("user"), channel)
-            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks,
-                                          unfurl_links=False)
-        except SourcierError as exc:
-            log.warning("could not answer %r in %s: %s", question, channel, exc)
-            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=SORRY)
-        except Exception:
-            log.exception("could not answer %r in %s", question, channel)
-            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=SORRY)
-        finally:
-            await client.reactions_remove(channel=channel, name="eyes", timestamp=ts)
 
-    @app.event("app_mention")
-    async def on_mention(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        if _human(event) and store.first_time(body.get("event_id") or event["ts"]):
-            await reply(client, event, event.get("thread_ts") or event["ts"])
+async def on_mention(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient,
+                     context: AsyncBoltContext) -> None:
+    """A mention in a channel: answered in its thread, once per event."""
+    answerer: SlackAnswerer = context["answerer"]
+    if _human(event) and answerer.store.first_time(body.get("event_id") or event["ts"]):
+        await reply(answerer, client, event, event.get("thread_ts") or event["ts"])
 
-    @app.event("message")
-    async def on_message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        # Channel messages that mention us arrive as app_mention; here we answer DMs only.
-        if event.get("channel_type") == "im" and _human(event) and store.first_time(body.get("event_id") or
-                                                                                       event["ts"]):
-            await reply(client, event, event.get("thread_ts"))
 
-    @app.command("/sourcier")
-    async def on_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
-        question = question_of(command.get("text", ""))
-        if not question:
-            await ack(response_type="ephemeral", text=EMPTY)
-            return
-        too_fast = answerer.slow_down(command.get("user_id"))
-        if too_fast:
-            await ack(response_type="ephemeral", text=too_fast)
-            return
-        await ack(response_type="ephemeral", text=f"Je cherche : « {question[:200]} »…")
-        try:
-            text, blocks = await answerer.blocks_for(question, command.get("user_id"), command.get("channel_id"),
-                                                     shareable=True)
-            await respond(response_type="ephemeral", replace_original=True, text=text, blocks=blocks)
-        except Exception:
-            log.exception("could not answer /sourcier %r", question)
-            await respond(response_type="ephemeral", replace_original=True, text=SORRY)
+async def on_message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient,
+                     context: AsyncBoltContext) -> None:
+    """A direct message: answered in place (channel messages that mention us arrive as app_mention)."""
+    answerer: SlackAnswerer = context["answerer"]
+    if event.get("channel_type") == "im" and _human(event) and answerer.store.first_time(
+            body.get("event_id") or event["ts"]):
+        await reply(answerer, client, event, event.get("thread_ts"))
 
-    async def on_feedback(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient,
-                          respond: Any) -> None:
-        await ack()
-        vote = "up" if action["action_id"] == "feedback_up" else "down"
-        user = body["user"]["id"]
-        channel = (body.get("channel") or {}).get("id")
-        if not store.vote(action["value"], user, channel, vote):
-            await respond(response_type="ephemeral", replace_original=False, text=ALREADY_VOTED)
-            return
-        blocks = thanks_blocks(body["message"]["blocks"], user, *store.tally(action["value"]))
-        if (body.get("container") or {}).get("is_ephemeral"):
-            await respond(replace_original=True, text=body["message"].get("text", ""), blocks=blocks)
-        else:
-            await client.chat_update(channel=str(channel), ts=body["message"]["ts"], text=body["message"].get("text", ""),
-                                     blocks=blocks)
 
-    app.action("feedback_up")(on_feedback)
-    app.action("feedback_down")(on_feedback)
+async def on_command(ack: Any, command: dict[str, Any], respond: Any, context: AsyncBoltContext) -> None:
+    """/sourcier question: acknowledged at once, answered privately with a share button."""
+    answerer: SlackAnswerer = context["answerer"]
+    question = question_of(command.get("text", ""))
+    if not question:
+        await ack(response_type="ephemeral", text=EMPTY)
+        return
+    too_fast = answerer.slow_down(command.get("user_id"))
+    if too_fast:
+        await ack(response_type="ephemeral", text=too_fast)
+        return
+    await ack(response_type="ephemeral", text=f"Je cherche : « {question[:200]} »…")
+    try:
+        text, blocks = await answerer.blocks_for(question, command.get("user_id"), command.get("channel_id"),
+                                                 shareable=True)
+        await respond(response_type="ephemeral", replace_original=True, text=text, blocks=blocks)
+    except Exception:
+        log.exception("could not answer /sourcier %r", question)
+        await respond(response_type="ephemeral", replace_original=True, text=SORRY)
 
-    @app.action("share_answer")
-    async def on_share(ack: Any, action: dict[str, Any], respond: Any) -> None:
-        await ack()
-        record = store.answer(action["value"])
-        if record is None:
-            await respond(response_type="ephemeral", replace_original=False,
-                          text="Cette réponse n'est plus disponible ; reposez la question.")
-            return
-        await respond(response_type="in_channel", replace_original=False, text=record["answer"],
-                      blocks=record["blocks"])
-        await respond(delete_original=True)
+
+async def on_feedback(ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient,
+                      respond: Any, context: AsyncBoltContext) -> None:
+    """👍 / 👎: one vote per person per answer, the tally shown in the message."""
+    await ack()
+    store = context["answerer"].store
+    vote = "up" if action["action_id"] == "feedback_up" else "down"
+    user = body["user"]["id"]
+    channel = (body.get("channel") or {}).get("id")
+    if not store.vote(action["value"], user, channel, vote):
+        await respond(response_type="ephemeral", replace_original=False, text=ALREADY_VOTED)
+        return
+    blocks = thanks_blocks(body["message"]["blocks"], user, *store.tally(action["value"]))
+    if (body.get("container") or {}).get("is_ephemeral"):
+        await respond(replace_original=True, text=body["message"].get("text", ""), blocks=blocks)
+    else:
+        await client.chat_update(channel=str(channel), ts=body["message"]["ts"],
+                                 text=body["message"].get("text", ""), blocks=blocks)
+
+
+async def on_share(ack: Any, action: dict[str, Any], respond: Any, context: AsyncBoltContext) -> None:
+    """« Partager dans le canal »: post the stored public answer, remove the private one."""
+    await ack()
+    record = context["answerer"].store.answer(action["value"])
+    if record is None:
+        await respond(response_type="ephemeral", replace_original=False,
+                      text="Cette réponse n'est plus disponible ; reposez la question.")
+        return
+    await respond(response_type="in_channel", replace_original=False, text=record["answer"], blocks=record["blocks"])
+    await respond(delete_original=True)
