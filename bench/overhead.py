@@ -30,7 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--index-dir", type=Path, default=ROOT / "var" / "index")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--gold", type=Path, default=ROOT.parent / "shared" / "eval" / "dev_fr.jsonl")
+    parser.add_argument("--gold", type=Path, default=ROOT / "tests" / "data" / "eval" / "seed.jsonl")
     args = parser.parse_args()
     questions = [json.loads(line)["q"] for line in args.gold.read_text(encoding="utf-8").splitlines() if line]
     engine = Engine(Settings(index_dir=args.index_dir))

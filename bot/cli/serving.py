@@ -1,0 +1,70 @@
+"""`sourcier serve` and `sourcier slack`: the long-running edges."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bot.cli.cli import app, friendly_errors, settings_from
+from bot.cli.options import EmbedderOpt, IndexDir
+from bot.config import Settings
+from bot.engine import Engine
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes (each loads the model, one thread each)")] = 1,
+    index_dir: IndexDir = None,
+    embedder: EmbedderOpt = None,
+) -> None:
+    """Run the HTTP API and the web page (and Slack events when configured).
+
+    Example: sourcier serve --port 8000 --workers 2
+    """
+    import os
+
+    import uvicorn
+
+    settings = settings_from(index_dir=index_dir, embedder=embedder)
+    with friendly_errors():
+        settings.slack_enabled()  # refuse a half-configured Slack before loading anything
+    if workers > 1:  # workers are new processes: hand them the overrides through the environment
+        os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder})
+        uvicorn.run("bot.http.api:app_factory", factory=True, host=host, port=port, workers=workers,
+                    log_level=settings.log_level.lower())
+        return
+    from bot.http.api import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+@app.command()
+def slack(index_dir: IndexDir = None, embedder: EmbedderOpt = None) -> None:
+    """Run the Slack app over Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN; no public URL).
+
+    Example: SLACK_BOT_TOKEN=xoxb-… SLACK_APP_TOKEN=xapp-… sourcier slack
+    """
+    import asyncio
+
+    settings = settings_from(index_dir=index_dir, embedder=embedder)
+    with friendly_errors():
+        settings.slack_enabled(socket_mode=True)
+        asyncio.run(_socket_mode(settings))
+
+
+async def _socket_mode(settings: Settings) -> None:
+    """Same Bolt app as HTTP mode; only the transport differs."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.slack.app import create_slack_app
+    from bot.slack.store import SlackStore
+
+    engine = Engine(settings)
+    _ = engine.snapshot  # fail now, not on the first message, when there is no index
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+    handler = AsyncSocketModeHandler(create_slack_app(settings, engine, SlackStore(settings.data_dir / "sourcier.db")),
+                                     app_token)
+    await handler.start_async()
