@@ -1,4 +1,4 @@
-"""Whether the sources hold the answer: two explainable signals that do not grow with the corpus, and one
+"""Whether the sources hold the answer: four explainable signals that do not grow with the corpus, and one
 logistic model over them, fitted once across three corpora (bench/abstain.py, docs/quality.md)."""
 
 from __future__ import annotations
@@ -46,8 +46,11 @@ def _share(weights: dict[str, float], terms: set[str]) -> float:
 
 
 def measure(question: str, sentence_cos: float, passage: str, lexical: LexicalIndex) -> Signals:
-    """The signals for a question and its best passage. Across languages a missing word is no evidence, unless
-    it is a name, a number or an acronym: those are counted apart, as untranslated."""
+    """The signals for a question and its best passage.
+
+    Across languages, a question word the passage lacks may simply be written in the other language: unless
+    it is a name, a number or an acronym, it counts as untranslated rather than missing.
+    """
     question = _META.sub(" ", question)
     weights = lexical.weights(question)
     present = set(lexical.analyzer.terms(passage)) & set(weights)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -10,6 +9,7 @@ from urllib.parse import quote
 from bot.language import language
 from bot.retrieve import Hit, Retrieval
 from index.lexical import FrenchAnalyzer
+from ingest.text import quotable
 
 NOT_FOUND = {
     "fr": "Je ne sais pas : je n'ai pas trouvé la réponse dans les sources.",
@@ -25,17 +25,6 @@ LABELS = {
     "fr": {"sources": "Sources", "see_also": "Voir aussi", "closest": "Passages proches"},
     "en": {"sources": "Sources", "see_also": "See also", "closest": "Closest passages"},
 }
-_TERMINAL = re.compile(r"[.!…][\"'»”’)\]]*$")
-
-
-def quotable(sentence: str) -> bool:
-    """A body sentence that can answer: not a question, not a label ending in ':', not a bare heading-like line."""
-    sentence = sentence.rstrip()
-    if not sentence or sentence.endswith(("?", ":", "?»", "? »")):
-        return False
-    return bool(_TERMINAL.search(sentence)) or len(sentence.split()) >= 6
-
-
 @dataclass(frozen=True)
 class Citation:
     """A numbered passage: exact source offsets, and the sentence the answer quotes from it."""

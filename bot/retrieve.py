@@ -13,11 +13,12 @@ from index.errors import QuestionError, UnknownSourceError
 from index.records import Chunk
 from index.store import IndexSnapshot
 from ingest.embed import Embedder
+from ingest.text import quotable
 
 # Fitted by bench/abstain.py on the three development corpora; see docs/quality.md.
 DEFAULT_ABSTAIN = AbstainModel(
-    weights={"sentence_cos": 2.002, "coverage": 3.032, "share": 2.369, "untranslated": 1.138},
-    bias=-3.63,
+    weights={"sentence_cos": 2.392, "coverage": 2.909, "share": 2.217, "untranslated": 1.178},
+    bias=-3.569,
 )
 
 
@@ -55,6 +56,14 @@ class Hit:
     sentence_cos: float
     lexical: float
     sentence_cosines: tuple[float, ...]  # one per sentence of the chunk, in order
+
+    @property
+    def answer_cos(self) -> float:
+        """The best cosine among the sentences that can answer (not questions, labels or bare headings)."""
+        base = self.chunk.start
+        usable = [cos for (a, b), cos in zip(self.chunk.sentences, self.sentence_cosines, strict=True)
+                  if quotable(self.chunk.text[a - base : b - base])]
+        return max(usable, default=0.0)
 
     @property
     def sentence(self) -> tuple[int, int]:
@@ -148,7 +157,7 @@ def retrieve(
             if len(kept) == k:
                 break
     lap("fusion")
-    signals = measure(question, kept[0].sentence_cos, kept[0].chunk.context, snapshot.lexical) if kept else None
+    signals = measure(question, kept[0].answer_cos, kept[0].chunk.context, snapshot.lexical) if kept else None
     sure = params.abstain.probability(signals) if signals else 0.0
     lap("abstain")
     return Retrieval(question, kept, sure >= params.min_confidence, round(sure, 4), timings, snapshot.version,

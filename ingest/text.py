@@ -96,3 +96,14 @@ def _strip(text: str, span: Span) -> Span:
     while end > start and text[end - 1].isspace():
         end -= 1
     return Span(start, end)
+
+
+_ENDS = re.compile(r"[.!…][\"'»”’)\]]*$")
+
+
+def quotable(sentence: str) -> bool:
+    """A body sentence that can answer: not a question, not a label ending in ':', not a bare heading-like line."""
+    sentence = sentence.rstrip()
+    if not sentence or sentence.endswith(("?", ":", "?»", "? »")):
+        return False
+    return bool(_ENDS.search(sentence)) or len(sentence.split()) >= 6

@@ -7,9 +7,10 @@ from itertools import pairwise
 
 import pytest
 
-from bot.answer import HELP, language, quotable
+from bot.answer import HELP, language
 from bot.engine import Engine
 from bot.retrieve import QuestionError, UnknownSourceError
+from ingest.text import quotable
 
 QUESTIONS = [
     "Qui dirige OpenAI par intérim ?",
