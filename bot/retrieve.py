@@ -13,7 +13,7 @@ from index.errors import QuestionError, UnknownSourceError
 from index.records import Chunk
 from index.store import IndexSnapshot
 from ingest.embed import Embedder
-from ingest.text import quotable
+from ingest.text import normalise, quotable
 
 # Fitted by bench/abstain.py on the three development corpora; see docs/quality.md.
 DEFAULT_ABSTAIN = AbstainModel(
@@ -86,8 +86,9 @@ class Retrieval:
 
 
 def clean_question(question: str, max_chars: int) -> str:
-    """Trim and validate, so every edge rejects the same bad input with the same words."""
-    cleaned = " ".join(question.split())
+    """Normalise like the sources (NFC, plain spaces), trim and validate, so every edge rejects the same bad input
+    with the same words and a decomposed « é » scores like a composed one."""
+    cleaned = " ".join(normalise(question).split())
     if not cleaned:
         raise QuestionError("the question is empty: type a question, e.g. « Qui dirige OpenAI par intérim ? »")
     if len(cleaned) > max_chars:

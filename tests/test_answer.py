@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from itertools import pairwise
 
 import pytest
@@ -114,3 +115,11 @@ def test_answer_adds_a_second_sentence_only_when_it_brings_question_words() -> N
 def test_language_ignores_proper_nouns_in_titles() -> None:
     assert language("Who wrote Les Misérables?") == "en"
     assert language("Qui a écrit The Old Man and the Sea ?") == "fr"
+
+
+def test_answer_treats_a_decomposed_question_like_a_composed_one(engine: Engine) -> None:
+    composed = "Quelle entreprise Emmett Shear a-t-il fondée ?"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    a, b = engine.search(composed), engine.search(decomposed)
+    assert b.question == composed and b.confidence == a.confidence
