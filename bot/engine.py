@@ -91,10 +91,10 @@ class Engine:
             snap = self._snapshot
             if snap is not None and key == self._current_stat:
                 return snap  # another request loaded it while this one waited
-            if snap is not None and current_version(self.index_dir) in (None, snap.version):
-                self._current_stat = key
-                return snap
             try:
+                if snap is not None and current_version(self.index_dir) in (None, snap.version):
+                    self._current_stat = key
+                    return snap
                 return self.reload()
             except (IndexCorruptError, EmbedderMismatchError) as exc:
                 if snap is None:

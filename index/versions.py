@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from index.errors import IndexNotFoundError
+from index.errors import IndexCorruptError, IndexNotFoundError
 
 CURRENT = "CURRENT"
 LEASES = ".leases"
@@ -31,11 +31,18 @@ def is_version_name(name: str) -> bool:
 
 
 def current_version(index_dir: Path) -> str | None:
-    """The published version's name, or None when nothing is published."""
+    """The published version's name, or None when nothing is published; IndexCorruptError when CURRENT is
+    not a file naming a version (a directory, binary bytes, a path)."""
     try:
         name = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"{index_dir / CURRENT} is unreadable ({exc}); run `sourcier rollback` or "
+                                "`sourcier ingest` to rewrite it") from exc
+    if name and not is_version_name(name):
+        raise IndexCorruptError(f"{index_dir / CURRENT} does not name a version ({name[:40]!r}); run "
+                                "`sourcier rollback` or `sourcier ingest` to rewrite it")
     return name or None
 
 

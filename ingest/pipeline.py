@@ -22,7 +22,7 @@ from index.store import EmbedderMismatchError, IndexCorruptError, IndexSnapshot,
 from index.versions import IndexNotFoundError, clean_leftovers, prune
 from ingest.chunk import chunk_document
 from ingest.embed import Embedder, embed_stream
-from ingest.read import SourceDoc, SourceError, find_sources, read_sources
+from ingest.read import SourceDoc, SourceError, read_sources, scan_sources
 
 Progress = Callable[[int, int], None]
 
@@ -163,7 +163,9 @@ def _read(source_root: Path) -> tuple[list[SourceDoc], list[SourceError]]:
     if not source_root.exists():
         raise IngestError(f"{source_root} does not exist")
     root = source_root if source_root.is_dir() else source_root.parent
-    docs, errors = read_sources(find_sources(source_root), root)
+    paths, skipped = scan_sources(source_root)
+    docs, errors = read_sources(paths, root)
+    errors = skipped + errors
     if not docs:
         detail = f" ({len(errors)} unreadable: {'; '.join(map(str, errors))})" if errors else ""
         raise IngestError(f"no .txt or .md sources to ingest in {source_root}{detail}")

@@ -65,10 +65,37 @@ def read_source(path: Path, root: Path) -> SourceDoc:
 
 
 def find_sources(root: Path) -> list[Path]:
-    """Every .txt/.md file under root (or root itself), in a stable order."""
+    """Every .txt/.md file under root (or root itself) that can be read, in a stable order."""
+    return scan_sources(root)[0]
+
+
+def scan_sources(root: Path) -> tuple[list[Path], list[SourceError]]:
+    """The source files under root, and the entries skipped with their reason.
+
+    Symbolic links are followed only while they stay inside the sources folder: a link to /etc/passwd
+    must not be indexed and served. Dangling links, FIFOs, sockets and devices are skipped, never read
+    (reading a FIFO would block the ingest).
+    """
     if root.is_file():
-        return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+        return [root], []
+    inside = root.resolve()
+    paths: list[Path] = []
+    skipped: list[SourceError] = []
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() not in SUFFIXES or (path.is_dir() and not path.is_symlink()):
+            continue
+        target = path.resolve()
+        if path.is_symlink() and not target.exists():
+            skipped.append(SourceError(path, "dangling symbolic link; skipped"))
+        elif not target.is_relative_to(inside):
+            skipped.append(SourceError(path, "links outside the sources folder; skipped (links are followed only "
+                                             "inside it)"))
+        elif not target.is_file():
+            if not target.is_dir():
+                skipped.append(SourceError(path, "not a regular file (FIFO, socket or device); skipped"))
+        else:
+            paths.append(path)
+    return paths, skipped
 
 
 def read_sources(paths: Iterable[Path], root: Path) -> tuple[list[SourceDoc], list[SourceError]]:

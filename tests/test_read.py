@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from ingest.read import find_sources, read_sources
+from ingest.read import find_sources, read_sources, scan_sources
 
 
 def test_read_accepts_bom_and_crlf(tmp_path: Path) -> None:
@@ -49,3 +50,23 @@ def test_read_gives_colliding_names_distinct_ids(tmp_path: Path) -> None:
     ids = [d.source_id for d in docs]
     assert not errors and len(set(ids)) == 4
     assert {"notes", "notes-txt"} <= set(ids)
+
+
+def test_find_sources_skips_links_leaving_the_root_dangling_links_and_fifos(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("Un texte.", encoding="utf-8")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SLACK_SIGNING_SECRET=abc", encoding="utf-8")
+    (root / "passwd.txt").symlink_to("/etc/passwd")
+    (root / "secret.txt").symlink_to(secret)
+    (root / "dehors").symlink_to(tmp_path)  # a directory link leaving the root
+    (root / "dangling.md").symlink_to(root / "nope.md")
+    (root / "inside.txt").symlink_to(root / "a.txt")  # links inside the root are fine
+    os.mkfifo(root / "sub" / "pipe.txt")
+    paths, skipped = scan_sources(root)
+    assert [p.name for p in paths] == ["a.txt", "inside.txt"]
+    reasons = {e.path.name: e.reason for e in skipped}
+    assert set(reasons) == {"passwd.txt", "secret.txt", "dangling.md", "pipe.txt"}
+    assert "outside the sources folder" in reasons["passwd.txt"] and "dangling" in reasons["dangling.md"]
+    assert "FIFO" in reasons["pipe.txt"]

@@ -159,3 +159,20 @@ def test_reindex_engine_follows_a_version_published_elsewhere_on_the_next_call(s
     hits = engine.search("Où est caché le trésor ?").hits
     assert hits[0].chunk.source_id == "tresor"
     assert engine.live is not None and engine.live.version == published
+
+
+@pytest.mark.parametrize("damage", ["directory", "binary", "path"])
+def test_reindex_malformed_current_keeps_the_old_version_serving(server: LiveServer, settings: Settings,
+                                                                 damage: str) -> None:
+    current = settings.index_dir / "CURRENT"
+    with server.client() as client:
+        before = client.get("/readyz").json()["index_version"]
+        current.unlink()
+        if damage == "directory":
+            current.mkdir()
+        else:
+            current.write_bytes(b"\xff\xfe\x00" if damage == "binary" else b"../../etc")
+        for _ in range(3):
+            response = client.post("/v1/ask", json={"question": "Qui dirige OpenAI par intérim ?"})
+            assert response.status_code == 200 and response.json()["index_version"] == before
+        assert client.get("/readyz").json()["index_version"] == before
