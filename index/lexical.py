@@ -42,9 +42,20 @@ def _words(text: str) -> list[str]:
     return [w for w in _TOKEN.findall(cleaned) if w not in stop and (len(w) > 1 or w.isdigit())]
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
+def _cached_terms(text: str) -> tuple[str, ...]:
+    """One cache for the whole process: retrieval, confidence and answers analyse the same passages."""
+    return _analyse(text)
+
+
 def _terms(text: str) -> tuple[str, ...]:
-    """One cache for the whole process: retrieval, confidence and answers analyse the same texts."""
+    """Cached for passage-sized texts only (≤ 1,200 characters), so long distinct questions cannot grow
+    memory: 16,384 entries of at most ~7 KB each, about 100 MB at worst, per process."""
+    return _cached_terms(text) if len(text) <= 1200 else _analyse(text)
+
+
+def _analyse(text: str) -> tuple[str, ...]:
+    """Words, Snowball stems, then accent folding."""
     stemmer = getattr(_local, "stemmer", None)
     if stemmer is None:  # a Snowball stemmer is not thread-safe: one per thread
         stemmer = _local.stemmer = Stemmer.Stemmer("french")

@@ -83,6 +83,21 @@ def ingest_lock(index_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def ingest_running(index_dir: Path) -> bool:
+    """True while some process holds the ingest lock of this index directory."""
+    try:
+        fd = os.open(index_dir / ".lock", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the lock this check may have taken
+    return False
+
+
 def _previous(index_dir: Path, embedder: Embedder, params: ChunkingParams) -> IndexSnapshot | None:
     """The published snapshot when its vectors can be reused, else None (a full rebuild)."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from collections.abc import Iterable
@@ -40,18 +41,32 @@ def title_of(text: str) -> str:
     return title if len(title) <= 120 else title[:117].rstrip() + "…"
 
 
+def _looks_utf16(raw: bytes) -> bool:
+    """A UTF-16 byte-order mark, whole code units, and mostly Latin letters once decoded (binary junk that
+    happens to start with FF FE decodes to CJK noise)."""
+    if not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or len(raw) % 2:
+        return False
+    try:
+        letters = [c for c in raw.decode("utf-16") if c.isalpha()]
+    except UnicodeDecodeError:
+        return False
+    return bool(letters) and sum(ord(c) < 0x250 for c in letters) >= 0.9 * len(letters)
+
+
 def read_source(path: Path, root: Path) -> SourceDoc:
     """Decode one file strictly as UTF-8 (BOM and CRLF accepted) or raise SourceError."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise SourceError(path, f"cannot be read ({exc.strerror})") from exc
-    if b"\x00" in raw:
+    utf16 = _looks_utf16(raw)  # Windows editors save "Unicode" so
+    if b"\x00" in raw and not utf16:
         raise SourceError(path, "looks binary (contains NUL bytes); skipped")
     try:
-        decoded = raw.decode("utf-8-sig")
+        decoded = raw.decode("utf-16") if utf16 else raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SourceError(path, f"is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8") from exc
+        raise SourceError(path, f"is not valid {'UTF-16' if utf16 else 'UTF-8'} (byte {exc.start}); "
+                                "re-save it as UTF-8") from exc
     text = normalise(decoded)
     if not text.strip():
         raise SourceError(path, "is empty; skipped")

@@ -70,3 +70,9 @@ def test_find_sources_skips_links_leaving_the_root_dangling_links_and_fifos(tmp_
     assert set(reasons) == {"passwd.txt", "secret.txt", "dangling.md", "pipe.txt"}
     assert "outside the sources folder" in reasons["passwd.txt"] and "dangling" in reasons["dangling.md"]
     assert "FIFO" in reasons["pipe.txt"]
+
+
+def test_read_decodes_utf16_with_a_byte_order_mark(tmp_path: Path) -> None:
+    (tmp_path / "windows.txt").write_bytes("Le café est offert.".encode("utf-16"))
+    docs, errors = read_sources(find_sources(tmp_path), tmp_path)
+    assert not errors and docs[0].text == "Le café est offert."

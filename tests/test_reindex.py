@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -176,3 +177,19 @@ def test_reindex_malformed_current_keeps_the_old_version_serving(server: LiveSer
             response = client.post("/v1/ask", json={"question": "Qui dirige OpenAI par intérim ?"})
             assert response.status_code == 200 and response.json()["index_version"] == before
         assert client.get("/readyz").json()["index_version"] == before
+
+
+def test_reindex_job_files_are_pruned_and_interrupted_jobs_say_so(server: LiveServer, settings: Settings) -> None:
+    jobs = settings.data_dir / "jobs"
+    jobs.mkdir(parents=True, exist_ok=True)
+    for i in range(60):
+        (jobs / f"{i:016x}.json").write_text(json.dumps({"job_id": f"{i:016x}", "status": "done",
+                                                          "created_at": "2026-01-01T00:00:00Z"}), encoding="utf-8")
+    killed = "feedfacefeedface"
+    (jobs / f"{killed}.json").write_text(json.dumps({"job_id": killed, "status": "running",
+                                                     "created_at": "2026-01-01T00:00:00Z"}), encoding="utf-8")
+    with server.client() as client:
+        job = client.get(f"/v1/admin/reindex/{killed}", headers=AUTH).json()
+        assert job["status"] == "failed" and job["error"].startswith("interrupted")
+        wait_for_job(client, client.post("/v1/admin/reindex", headers=AUTH).json()["job_id"])
+    assert len(list(jobs.glob("*.json"))) == 50

@@ -133,3 +133,23 @@ def test_security_hostile_source_is_text_everywhere(tmp_path: Path, embedder: Em
 
     rendered = str(answer_blocks(answer, "id", {}))
     assert "<!channel>" not in rendered and "<@U123>" not in rendered and "<script>" not in rendered
+
+
+@pytest.mark.parametrize("body", [b'{"question": "caf\xe9 ?"}', b"\x1f\x8b\x08\x00garbage",
+                                  b'{"question": "x", "k": ' + b"9" * 5000 + b"}"])
+def test_security_undecodable_bodies_get_the_documented_422(client: httpx.Client, body: bytes) -> None:
+    r = client.post("/v1/ask", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"], r.text
+
+
+def test_security_health_routes_answer_head(client: httpx.Client) -> None:
+    assert client.head("/healthz").status_code == 200
+    assert client.head("/readyz").status_code == 200
+
+
+def test_security_term_cache_is_bounded_and_skips_long_texts() -> None:
+    from index.lexical import FrenchAnalyzer, _cached_terms
+
+    before = _cached_terms.cache_info()
+    FrenchAnalyzer().terms("mot " * 2000)  # a long distinct question is analysed, not kept
+    assert _cached_terms.cache_info().currsize == before.currsize and before.maxsize == 16384

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
@@ -90,8 +92,17 @@ def _add_errors(app: FastAPI) -> None:
         detail = "; ".join(parts) or "invalid request"
         return JSONResponse({"detail": detail, "errors": _jsonable(list(errors))}, status_code=422)
 
+    async def unparsable(request: Request, exc: Exception) -> Response:
+        # FastAPI answers 400 "There was an error parsing the body" for bytes that are not JSON in UTF-8
+        # (Latin-1, gzip, huge integers): the same bad input as malformed JSON, so the same documented 422.
+        if isinstance(exc, StarletteHTTPException) and exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            return JSONResponse({"detail": "body: not a JSON document in UTF-8 (send Content-Type: application/json "
+                                           "with a UTF-8 body)", "errors": []}, status_code=422)
+        return await http_exception_handler(request, exc)  # type: ignore[arg-type]
+
     app.add_exception_handler(SourcierError, named)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, unparsable)
 
 
 def _jsonable(errors: list[dict[str, object]]) -> list[dict[str, object]]:

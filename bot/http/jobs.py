@@ -14,6 +14,7 @@ from pathlib import Path
 from bot.engine import Engine
 from bot.http.metrics import Metrics
 from index.errors import JobRunningError
+from ingest.pipeline import ingest_running
 
 log = logging.getLogger(__name__)
 _KEEP = 50
@@ -66,10 +67,20 @@ class ReindexJobs:
         self._save(job)
         for old in list(self._jobs)[:-_KEEP]:
             del self._jobs[old]
+        self._prune_files()
         task = asyncio.get_running_loop().create_task(self._run(job))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
+
+    def _prune_files(self) -> None:
+        """Keep the job files of the last _KEEP jobs, as the 404 message promises."""
+        try:
+            files = sorted(self._dir.glob("*.json"), key=lambda f: f.stat().st_mtime)
+            for old in files[:-_KEEP]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("cannot prune re-index job files in %s: %s", self._dir, exc)
 
     def get(self, job_id: str) -> Job | None:
         """A job by id: from memory, or from the file another worker wrote."""
@@ -78,9 +89,13 @@ class ReindexJobs:
         if not re.fullmatch(r"[0-9a-f]{16}", job_id):
             return None
         try:
-            return Job(**json.loads((self._dir / f"{job_id}.json").read_text(encoding="utf-8")))
+            job = Job(**json.loads((self._dir / f"{job_id}.json").read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
             return None
+        if job.status in ("queued", "running") and not ingest_running(self._engine.index_dir):
+            job.status, job.error, job.finished_at = "failed", "interrupted: the server stopped during the job", _now()
+            self._save(job)  # a server killed mid-job; no process holds the ingest lock any more
+        return job
 
     async def _run(self, job: Job) -> None:
         """Ingest off the event loop; a failure leaves the old version serving and is reported."""

@@ -137,12 +137,14 @@ async def reindex_status(job_id: str, request: Request) -> JobOut:
     return _job_out(job)
 
 
+@router.head("/healthz", include_in_schema=False)
 @router.get("/healthz", tags=["ops"])
 async def healthz() -> dict[str, str]:
     """The process is alive."""
     return {"status": "ok"}
 
 
+@router.head("/readyz", response_model=Readiness, include_in_schema=False)
 @router.get("/readyz", response_model=Readiness, tags=["ops"], responses={503: {"model": Readiness}})
 async def readyz(engine: EngineDep) -> Readiness | JSONResponse:
     """Ready when an index is loaded; 503 with instructions otherwise."""
