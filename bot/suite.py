@@ -40,17 +40,12 @@ def run_corpus(corpus: Corpus, settings: Settings, embedder: Embedder | None, k:
                params: RetrievalParams | None = None) -> tuple[EvalReport, Engine]:
     """Ingest the corpus into <data_dir>/eval/<name> (incremental) and run its gold sets."""
     index_dir = settings.data_dir / "eval" / corpus.name
-    engine = Engine(replace_settings(settings, index_dir=index_dir, sources_dir=corpus.sources), embedder)
+    engine = Engine(settings.model_copy(update={"index_dir": index_dir, "sources_dir": corpus.sources}), embedder)
     engine.params = params or engine.params
     engine.ingest()
     questions = [q for path in corpus.gold for q in load_gold(path)]
     report = evaluate(questions, lambda q: engine.search(q, k=k), engine.compose)
     return report, engine
-
-
-def replace_settings(settings: Settings, **changes: object) -> Settings:
-    """A copy of the settings with some fields changed (validated like the originals)."""
-    return settings.model_copy(update=changes)
 
 
 def curve(outcomes: Sequence[Outcome], steps: int = 101) -> list[tuple[float, float, float]]:
