@@ -143,14 +143,16 @@ def retrieve(
 
     query = embedder.embed_query(question)
     lap("embed")
-    dense_rows = snapshot.dense_candidates(query, params.candidates)
+    dense_rows = snapshot.dense_candidates(query, params.candidates, wanted)
     lap("dense")
     lexical = snapshot.lexical_scores(question)
+    if wanted is not None:  # candidates come from the wanted sources only, before the top-n cut
+        mask = np.zeros(len(lexical), dtype=bool)
+        mask[snapshot.chunk_rows(wanted)] = True
+        lexical = np.where(mask, lexical, 0.0).astype(np.float32)
     lexical_rows = _top(lexical, params.candidates)
     lap("lexical")
     rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
-    if wanted is not None:
-        rows = np.array([r for r in rows if snapshot.chunks[r].source_id in wanted], dtype=np.int64)
     kept: list[Hit] = []
     for hit in _fuse(snapshot, query, rows, lexical, params):
         if not any(_share_text(hit.chunk, other.chunk) for other in kept):

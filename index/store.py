@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,16 +67,37 @@ class IndexSnapshot:
         """The embedder whose vectors these are."""
         return self.manifest.embedder
 
-    def dense_candidates(self, query: np.ndarray, n: int) -> np.ndarray:
-        """Rows of the chunks holding the n sentences closest to the query."""
-        n = min(n, self.unit_index.ntotal)
-        if n <= 0:
-            return np.zeros(0, dtype=np.int64)
-        _, units = self.unit_index.search(query.reshape(1, -1).astype(np.float32), n)
-        units = units[0][units[0] >= 0]
+    def dense_candidates(self, query: np.ndarray, n: int, sources: Collection[str] | None = None) -> np.ndarray:
+        """Rows of the chunks holding the n sentences closest to the query, among `sources` when given.
+
+        A source filter searches only those sources' sentences (exactly, by one matrix product), so a
+        small source is never crowded out of the candidates by similar sentences elsewhere.
+        """
+        if sources is not None:
+            allowed = self.unit_rows(sources)
+            sims = self.unit_vectors[allowed] @ query.astype(np.float32)
+            units = allowed[np.argsort(-sims, kind="stable")[:n]]
+        else:
+            n = min(n, self.unit_index.ntotal)
+            if n <= 0:
+                return np.zeros(0, dtype=np.int64)
+            _, found = self.unit_index.search(query.reshape(1, -1).astype(np.float32), n)
+            units = found[0][found[0] >= 0]
         first = np.searchsorted(self.chunk_units[:, 1], units, side="right")
         last = np.searchsorted(self.chunk_units[:, 0], units, side="right")
         return np.unique(_ranges(first, last))
+
+    def unit_rows(self, sources: Collection[str]) -> np.ndarray:
+        """The sentence rows of these sources (each source's rows are one contiguous range)."""
+        entries = [self.manifest.sources[s] for s in sources]
+        return _ranges(np.array([e.units[0] for e in entries], dtype=np.int64),
+                       np.array([e.units[1] for e in entries], dtype=np.int64))
+
+    def chunk_rows(self, sources: Collection[str]) -> np.ndarray:
+        """The chunk rows of these sources."""
+        entries = [self.manifest.sources[s] for s in sources]
+        return _ranges(np.array([e.rows[0] for e in entries], dtype=np.int64),
+                       np.array([e.rows[1] for e in entries], dtype=np.int64))
 
     def dense_features(self, query: np.ndarray, rows: np.ndarray) -> DenseFeatures:
         """Whole-chunk cosines, and the cosine of every sentence of each chunk, in one matmul each."""

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
 from bot.answer import HELP, language
+from bot.config import Settings
 from bot.engine import Engine
 from bot.retrieve import QuestionError, UnknownSourceError
+from ingest.embed import Embedder
 from ingest.text import quotable
 
 QUESTIONS = [
@@ -123,3 +126,18 @@ def test_answer_treats_a_decomposed_question_like_a_composed_one(engine: Engine)
     assert decomposed != composed
     a, b = engine.search(composed), engine.search(decomposed)
     assert b.question == composed and b.confidence == a.confidence
+
+
+def test_answer_source_filter_applies_before_candidates_are_taken(tmp_path: Path, embedder: Embedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(120):  # near-identical sentences that fill every global top-50
+        (docs / f"note-{i:03d}.txt").write_text(f"Où est caché le trésor ? Le trésor est caché, dit la note {i}.\n",
+                                                encoding="utf-8")
+    (docs / "cible.txt").write_text("Le coffre se trouve dans la vieille cave du moulin, derrière les tonneaux.\n",
+                                    encoding="utf-8")
+    engine = Engine(Settings(index_dir=tmp_path / "index", data_dir=tmp_path / "var", sources_dir=docs), embedder)
+    engine.ingest()
+    result = engine.search("Où est caché le trésor ?", k=5, sources=["cible"])
+    assert [h.chunk.source_id for h in result.hits] == ["cible"]
+    assert "vieille cave du moulin" in result.hits[0].chunk.text
