@@ -41,6 +41,11 @@ def title_of(text: str) -> str:
     return title if len(title) <= 120 else title[:117].rstrip() + "…"
 
 
+def _shown_path(path: Path, root: Path) -> str:
+    """The path as the API, the web page and Slack show it: relative to the sources root, never absolute."""
+    return (path.relative_to(root) if path.is_relative_to(root) else Path(path.name)).as_posix()
+
+
 def _looks_utf16(raw: bytes) -> bool:
     """A UTF-16 byte-order mark, whole code units, and mostly Latin letters once decoded (binary junk that
     happens to start with FF FE decodes to CJK noise)."""
@@ -72,7 +77,7 @@ def read_source(path: Path, root: Path) -> SourceDoc:
         raise SourceError(path, "is empty; skipped")
     return SourceDoc(
         source_id=source_id_for(path, root),
-        path=str(path),
+        path=_shown_path(path, root),
         title=title_of(text),
         text=text,
         sha256=hashlib.sha256(raw).hexdigest(),

@@ -109,3 +109,10 @@ def test_api_serves_page_and_openapi(client: httpx.Client) -> None:
     assert page.status_code == 200 and 'lang="fr"' in page.text and "Votre question" in page.text
     assert client.get("/static/app.js").status_code == 200
     assert "/v1/ask" in client.get("/openapi.json").json()["paths"]
+
+
+def test_api_source_paths_are_relative_to_the_sources_root(live_server: LiveServer) -> None:
+    with live_server.client() as client:
+        paths = [s["path"] for s in client.get("/v1/sources").json()]
+        one = client.get("/v1/sources/openai-altman-microsoft").json()["path"]
+    assert paths == ["openai-altman-microsoft.txt"] and one == "openai-altman-microsoft.txt"
