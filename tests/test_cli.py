@@ -95,6 +95,7 @@ def test_cli_eval_suite_runs_each_corpus_and_plots_the_curves(tmp_path: Path) ->
         (["ask", "   "], "question is empty"),
         (["ask", "Bonjour ?", "--source", "inconnu"], "unknown source"),
         (["eval", "/nonexistent.jsonl"], "cannot read gold set"),
+        (["ask", "Bonjour ?", "--source", "[/foo]"], "unknown source id(s): [/foo]"),
     ],
 )
 def test_cli_user_errors_are_one_line_and_exit_1(index_dir: Path, args: list[str], message: str) -> None:

@@ -16,6 +16,7 @@ import faiss
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from bot.cli import render
 from bot.cli.options import (
@@ -73,7 +74,7 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except SourcierError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from exc
 
 
