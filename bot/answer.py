@@ -42,6 +42,13 @@ class Citation:
     section: str = ""  # the headings above the passage, "Titre › Section"
     url: str | None = None  # set by edges that know the public base URL
 
+    @property
+    def place(self) -> str:
+        """Where the passage is, as people read it: « Titre › Section » (the section path starts with the title)."""
+        if not self.section or self.section == self.title:
+            return self.title
+        return f"{self.title} › {self.section.split(' › ', 1)[-1]}"
+
     def link(self, base_url: str | None) -> str:
         """A link that opens the web page on this passage; absolute when a public base URL is known."""
         base = (base_url or "").rstrip("/")

@@ -32,9 +32,7 @@ def emphasised(citation: Citation, terminal: bool = True) -> str:
 
 def _where(citation: Citation, paths: dict[str, str]) -> str:
     """Title › section — file, offsets."""
-    place = f"{citation.title} › {citation.section.split(' › ', 1)[-1]}" if citation.section and \
-        citation.section != citation.title else citation.title
-    return f"{escape(place)} — {escape(paths.get(citation.source_id, citation.source_id))}, " \
+    return f"{escape(citation.place)} — {escape(paths.get(citation.source_id, citation.source_id))}, " \
            f"chars {citation.start}–{citation.end}"
 
 

@@ -41,8 +41,7 @@ def excerpt(citation: Citation) -> str:
 
 def place(citation: Citation) -> str:
     """Title › section, escaped and clipped."""
-    section = citation.section.split(" › ", 1)[-1] if citation.section and citation.section != citation.title else ""
-    return escape(clip(citation.title + (f" › {section}" if section else ""), 150))
+    return escape(clip(citation.place, 150))
 
 
 def citation_block(citation: Citation, link: str | None) -> Block:
