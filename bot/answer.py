@@ -40,14 +40,21 @@ class Citation:
     sentence_end: int
     cited: bool = False  # the answer quotes this passage; the others are "voir aussi"
     section: str = ""  # the headings above the passage, "Titre › Section"
+    page: int = 0  # the PDF page of the passage; 0 for other formats
+    anchor: str = ""  # the section heading's anchor in the original document
     url: str | None = None  # set by edges that know the public base URL
+    source_url: str | None = None  # the original document at its heading, when SOURCIER_SOURCE_URL_BASE is set
 
     @property
     def place(self) -> str:
         """Where the passage is, as people read it: « Titre › Section » (the section path starts with the title)."""
-        if not self.section or self.section == self.title:
-            return self.title
-        return f"{self.title} › {self.section.split(' › ', 1)[-1]}"
+        where = self.title if not self.section or self.section == self.title else \
+            f"{self.title} › {self.section.split(' › ', 1)[-1]}"
+        return f"{where}, p. {self.page}" if self.page else where
+
+    def original(self, base: str, path: str) -> str:
+        """The published original (an intranet URL) at the passage's heading or PDF page."""
+        return f"{base.rstrip('/')}/{quote(path)}" + (f"#{self.anchor}" if self.anchor else "")
 
     def link(self, base_url: str | None) -> str:
         """A link that opens the web page on this passage; absolute when a public base URL is known."""
@@ -143,6 +150,8 @@ def compose(retrieval: Retrieval, analyzer: FrenchAnalyzer, max_sentences: int =
             sentence_end=quoted.get(n, hit.sentence)[1],
             cited=n in quoted,
             section=hit.chunk.section,
+            page=hit.chunk.page,
+            anchor=hit.chunk.anchor,
         )
         for n, hit in enumerate(hits, 1)
     ]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.errors import SlackConfigError
 from ingest.embed import DEFAULT_EMBEDDER
@@ -21,6 +22,13 @@ class Settings(BaseSettings):
     index_dir: Path = Field(Path("var/index"), description="where index versions and CURRENT live")
     data_dir: Path = Field(Path("var"), description="other state: feedback database, job reports")
     sources_dir: Path = Field(Path("seeds"), description="what `ingest` and re-index read by default")
+    include: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated globs on paths under sources_dir to read; empty = all")
+    exclude: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated globs to leave out, e.g. drafts/*,*.tmp.md")
+    max_source_mb: float = Field(50, gt=0, description="larger source files are skipped with a reason")
+    source_url_base: str | None = Field(None, description="where the sources are published (intranet): citations "
+                                                          "link to base + path + #anchor")
     embedder: str = Field(DEFAULT_EMBEDDER, description="use-multilingual-v3, all-MiniLM-L6-v2, or any HF model")
     threads: int = Field(1, ge=1, le=64, description="BLAS/torch threads per process")
     k: int = Field(5, ge=1, le=20, description="passages returned per question")
@@ -59,6 +67,12 @@ class Settings(BaseSettings):
             raise SlackConfigError(f"Slack is half configured: set {' and '.join(missing)} (or unset the other "
                                    f"SLACK_* variables to run without Slack)")
         return True
+
+    @field_validator("include", "exclude", mode="before")
+    @classmethod
+    def _globs(cls, value: object) -> object:
+        """`drafts/*,*.tmp.md` from the environment; a list from code."""
+        return [g.strip() for g in value.split(",") if g.strip()] if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from index.store import IndexSnapshot, load_snapshot
 from index.versions import CURRENT, IndexNotFoundError, current_version, take_lease
 from ingest.embed import Embedder, load_embedder
 from ingest.pipeline import ChunkingParams, IngestReport, Progress, build_index
+from ingest.read import ReadParams
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -122,11 +124,16 @@ class Engine:
         """The chunking the settings ask for."""
         return ChunkingParams(settings.chunk_size, settings.chunk_overlap)
 
+    @staticmethod
+    def reading(settings: Settings) -> ReadParams:
+        """Which files the settings make sources."""
+        return ReadParams(int(settings.max_source_mb * 2**20), tuple(settings.include), tuple(settings.exclude))
+
     def ingest(self, source_root: Path | None = None, progress: Progress | None = None) -> IngestReport:
         """Build a new version from the sources and swap to it."""
         report = build_index(source_root or self.settings.sources_dir, self.index_dir, self.embedder,
                              self.chunking(self.settings), self.settings.keep_versions, progress,
-                             self.settings.index_type, self.settings.ingest_workers)
+                             self.settings.index_type, self.settings.ingest_workers, self.reading(self.settings))
         self.reload(report.version)
         return report
 
@@ -138,6 +145,11 @@ class Engine:
         """The extractive answer for a retrieval, timed."""
         started = time.perf_counter()
         answer = compose(retrieval, self.analyzer)
+        if self.settings.source_url_base and self.live is not None:
+            paths = {sid: entry.path for sid, entry in self.live.manifest.sources.items()}
+            answer.citations = [replace(c, source_url=c.original(self.settings.source_url_base,
+                                                                 paths.get(c.source_id, "")))
+                                for c in answer.citations]
         answer.timings_ms["answer"] = round((time.perf_counter() - started) * 1000, 3)
         return answer
 

@@ -7,6 +7,7 @@
     ├── EmbedderError        503  the configured embedding model cannot be loaded
     ├── IndexTypeError       400  an unknown dense index type was asked for
     ├── SourceError          422  one source file cannot be read (the others are still ingested)
+    ├── ExtractionError      422  a format reader cannot get text out of a file (ingest adds the path)
     ├── IngestError          409  nothing to ingest, another ingest holds the lock, or the disk refused
     ├── JobRunningError      409  a re-index job is already running
     ├── QuestionError        422  an empty or over-long question
@@ -69,6 +70,12 @@ class SourceError(SourcierError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class ExtractionError(SourcierError):
+    """A format reader cannot get text out of a file (encrypted, scanned, corrupt); ingest adds the path."""
+
+    status = 422
 
 
 class IngestError(SourcierError):

@@ -13,7 +13,8 @@ from typing import Any
 from index.dense import DenseParams
 from index.errors import IndexCorruptError
 
-FORMAT = 3  # 3: chunks carry their section path, which chunk vectors and BM25 read too
+FORMAT = 4  # 3: chunks carry their section path; 4: chunks carry anchor and page, sources their sections
+SectionSpan = tuple[int, int, str, str, int]  # start, end, "Titre › Section", anchor, PDF page (0: none)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class SourceEntry:
     rows: tuple[int, int]  # [first, last) chunk rows
     units: tuple[int, int]  # [first, last) sentence rows
     ingested_at: str = ""
+    sections: tuple[SectionSpan, ...] = ()
 
     @property
     def chunks(self) -> int:
@@ -36,7 +38,8 @@ class SourceEntry:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SourceEntry:
         """Inverse of asdict, tolerant of JSON's lists."""
-        return cls(**{**data, "rows": tuple(data["rows"]), "units": tuple(data["units"])})
+        return cls(**{**data, "rows": tuple(data["rows"]), "units": tuple(data["units"]),
+                      "sections": tuple(tuple(s) for s in data.get("sections", ()))})
 
 
 @dataclass(frozen=True)

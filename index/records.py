@@ -19,6 +19,8 @@ class Chunk:
     ordinal: int
     sentences: tuple[tuple[int, int], ...] = ()  # sentence spans, as absolute source offsets
     section: str = ""  # the headings above the chunk, "Titre › Section"
+    anchor: str = ""  # the section heading's anchor in the original (HTML id, Markdown slug), if any
+    page: int = 0  # the PDF page the chunk is on (chunks never cross pages); 0 for other formats
 
     @property
     def context(self) -> str:
@@ -29,7 +31,8 @@ class Chunk:
         """A plain dict for chunks.jsonl and API responses."""
         return {"chunk_id": self.chunk_id, "source_id": self.source_id, "title": self.title, "text": self.text,
                 "start": self.start, "end": self.end, "ordinal": self.ordinal,
-                "sentences": [list(s) for s in self.sentences], "section": self.section}
+                "sentences": [list(s) for s in self.sentences], "section": self.section,
+                "anchor": self.anchor, "page": self.page}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Chunk:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from itertools import groupby
 
 from index.records import Chunk
@@ -40,7 +41,7 @@ def _units(text: str, regions: list[Region], max_chars: int) -> list[Span]:
     """Sentences of the body regions, with any sentence over max_chars cut into clauses."""
     units: list[Span] = []
     for region in regions:
-        for span in sentences(text, region.start, region.end):
+        for span in [Span(region.start, region.end)] if region.whole else sentences(text, region.start, region.end):
             units.extend(split_long(text, span, max_chars) if span.end - span.start > max_chars else [span])
     return _trimmed(text, units)
 
@@ -60,13 +61,24 @@ def chunk_document(doc: SourceDoc, size: int, overlap: int, max_chars: int = 120
     if not 0 <= overlap:
         raise ValueError("overlap must be >= 0")
     chunks: list[Chunk] = []
-    for path, regions in groupby(layout_of(doc.text, doc.path).regions, key=lambda r: r.path):
+    layout = doc.layout or layout_of(doc.text, doc.path)
+    for (path, anchor, page), regions in groupby(layout.regions, key=lambda r: (r.path, r.anchor, r.page)):
         units = _units(doc.text, list(regions), min(size, max_chars))
-        chunks.extend(_pack(doc, units, size, overlap, SEPARATOR.join(path), len(chunks)))
+        where = Where(SEPARATOR.join(path), anchor, page)
+        chunks.extend(_pack(doc, units, size, overlap, where, len(chunks)))
     return chunks
 
 
-def _pack(doc: SourceDoc, units: list[Span], size: int, overlap: int, section: str, first: int) -> list[Chunk]:
+@dataclass(frozen=True, slots=True)
+class Where:
+    """What every chunk of one run carries: its section path, the heading's anchor, its PDF page."""
+
+    section: str
+    anchor: str
+    page: int
+
+
+def _pack(doc: SourceDoc, units: list[Span], size: int, overlap: int, where: Where, first: int) -> list[Chunk]:
     """Chunks of one section, numbered from `first`."""
     chunks: list[Chunk] = []
     i = 0
@@ -86,7 +98,9 @@ def _pack(doc: SourceDoc, units: list[Span], size: int, overlap: int, section: s
                 end=end,
                 ordinal=ordinal,
                 sentences=tuple((u.start, u.end) for u in units[i : j + 1]),
-                section=section,
+                section=where.section,
+                anchor=where.anchor,
+                page=where.page,
             )
         )
         if j + 1 >= len(units):

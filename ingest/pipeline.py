@@ -19,10 +19,11 @@ from index.errors import IngestError
 from index.manifest import Manifest, SourceEntry
 from index.records import Chunk, unit_keys
 from index.store import EmbedderMismatchError, IndexCorruptError, IndexSnapshot, VectorFill, load_snapshot, save_version
-from index.versions import IndexNotFoundError, clean_leftovers, prune
+from index.versions import IndexNotFoundError, clean_leftovers, current_version, prune
 from ingest.chunk import chunk_document
 from ingest.embed import Embedder, embed_stream
-from ingest.read import SourceDoc, SourceError, read_sources, scan_sources
+from ingest.read import SUFFIXES, ReadParams, SourceDoc, SourceError, read_sources, scan_sources
+from ingest.structure import layout_of, sections_of
 
 Progress = Callable[[int, int], None]
 
@@ -144,12 +145,13 @@ def build_index(
     progress: Progress | None = None,
     index_type: str = "auto",
     workers: int = 1,
+    reading: ReadParams | None = None,
 ) -> IngestReport:
     """Ingest every source under source_root into a new published version of index_dir."""
     started = time.perf_counter()
     with disk_errors(index_dir), ingest_lock(index_dir):
         clean_leftovers(index_dir)
-        docs, errors = _read(source_root)
+        docs, errors = _read(source_root, reading, _known_ids(index_dir))
         report = IngestReport(errors=[str(e) for e in errors], index_dir=str(index_dir))
         prev = _previous(index_dir, embedder, params)
         parts = [_reusable(prev, d) or _Part(d, chunk_document(d, params.size, params.overlap, params.max_chars))
@@ -173,17 +175,28 @@ def build_index(
         return report
 
 
-def _read(source_root: Path) -> tuple[list[SourceDoc], list[SourceError]]:
+def _known_ids(index_dir: Path) -> dict[str, str]:
+    """Path -> source id in the published version, so ids stay put (none when nothing is readable)."""
+    try:
+        version = current_version(index_dir)
+        manifest = Manifest.read(index_dir / version) if version else None
+    except IndexCorruptError:
+        return {}
+    return {entry.path: sid for sid, entry in manifest.sources.items()} if manifest else {}
+
+
+def _read(source_root: Path, reading: ReadParams | None,
+          known: dict[str, str]) -> tuple[list[SourceDoc], list[SourceError]]:
     """Read the sources, failing clearly when there is nothing usable."""
     if not source_root.exists():
         raise IngestError(f"{source_root} does not exist")
     root = source_root if source_root.is_dir() else source_root.parent
-    paths, skipped = scan_sources(source_root)
-    docs, errors = read_sources(paths, root)
+    paths, skipped = scan_sources(source_root, reading)
+    docs, errors = read_sources(paths, root, reading, known)
     errors = skipped + errors
     if not docs:
         detail = f" ({len(errors)} unreadable: {'; '.join(map(str, errors))})" if errors else ""
-        raise IngestError(f"no .txt or .md sources to ingest in {source_root}{detail}")
+        raise IngestError(f"no sources to ingest in {source_root} (sourcier reads {', '.join(SUFFIXES)}){detail}")
     return docs, errors
 
 
@@ -235,9 +248,11 @@ def _save(index_dir: Path, parts: list[_Part], fill: VectorFill, embedder: Embed
     chunk_at = unit_at = 0
     for part in parts:
         doc, n_chunks = part.doc, len(part.chunks)
+        sections = tuple((s.start, s.end, s.path, s.anchor, s.page)
+                         for s in sections_of(doc.layout or layout_of(doc.text, doc.path)))
         sources[doc.source_id] = SourceEntry(doc.path, doc.title, doc.sha256, len(doc.text),
                                              (chunk_at, chunk_at + n_chunks), (unit_at, unit_at + part.n_units),
-                                             part.ingested_at)
+                                             part.ingested_at, sections)
         chunk_at, unit_at = chunk_at + n_chunks, unit_at + part.n_units
     draft = Manifest(version="", created_at="", embedder=embedder.name, dim=embedder.dim, chunking=asdict(params),
                      dense=DenseParams("flat"), sources=sources, counts={})

@@ -1,36 +1,50 @@
-"""Read .txt/.md sources into normalised documents; a bad file is reported, never fatal to the others."""
+"""Find and read the sources: every supported format through its reader; a bad file is reported, never fatal."""
 
 from __future__ import annotations
 
-import codecs
+import fnmatch
 import hashlib
+import logging
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from index.errors import SourceError
-from ingest.text import normalise
+from index.errors import ExtractionError, SourceError
+from ingest.formats import READERS
+from ingest.structure import Layout
 
-SUFFIXES = (".txt", ".md")
+log = logging.getLogger(__name__)
+SUFFIXES = tuple(READERS)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadParams:
+    """Which files are sources and how large one may be; defaults live in bot/config.py."""
+
+    max_bytes: int
+    include: tuple[str, ...] = ()  # fnmatch globs on the path relative to the root; empty = every file
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class SourceDoc:
-    """One source: its stable id, where it came from, a title, its normalised text and content hash."""
+    """One source: its stable id, where it came from, a title, its stored text, content hash and structure."""
 
     source_id: str
     path: str
     title: str
     text: str
     sha256: str
+    layout: Layout | None = None  # None: worked out from the text (plain text and Markdown)
 
 
 def source_id_for(path: Path, root: Path) -> str:
-    """A readable, URL-safe id that stays stable while the file keeps its name."""
-    rel = path.relative_to(root) if path.is_relative_to(root) else Path(path.name)
-    stem = str(rel.with_suffix("")).replace("\\", "/")
-    return re.sub(r"[^A-Za-z0-9._/-]+", "-", stem).strip("-/") or "source"
+    """A readable, URL-safe id from the file's path; never `.` or `..`, whatever the name."""
+    stem = _shown_path(path, root).rsplit(".", 1)[0] if path.suffix else _shown_path(path, root)
+    slug = re.sub(r"[^A-Za-z0-9._/-]+", "-", stem).strip("-/")
+    parts = [p if p.strip(".") else "dots" for p in slug.split("/") if p]
+    return "/".join(parts) or "source"
 
 
 def title_of(text: str) -> str:
@@ -38,6 +52,10 @@ def title_of(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     heading = next((line for line in lines if line.startswith("#")), None)
     title = (heading.lstrip("#").strip() if heading else lines[0]) if lines else ""
+    return _clip(title)
+
+
+def _clip(title: str) -> str:
     return title if len(title) <= 120 else title[:117].rstrip() + "…"
 
 
@@ -46,55 +64,59 @@ def _shown_path(path: Path, root: Path) -> str:
     return (path.relative_to(root) if path.is_relative_to(root) else Path(path.name)).as_posix()
 
 
-def _looks_utf16(raw: bytes) -> bool:
-    """A UTF-16 byte-order mark, whole code units, and mostly Latin letters once decoded (binary junk that
-    happens to start with FF FE decodes to CJK noise)."""
-    if not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or len(raw) % 2:
-        return False
+def read_source(path: Path, root: Path, max_bytes: int | None = None) -> SourceDoc:
+    """Read one file with its format's reader, or raise SourceError with the reason in one line."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise SourceError(path, f"unsupported format ({path.suffix or 'no extension'}); skipped (sourcier reads "
+                                f"{', '.join(SUFFIXES)})")
     try:
-        letters = [c for c in raw.decode("utf-16") if c.isalpha()]
-    except UnicodeDecodeError:
-        return False
-    return bool(letters) and sum(ord(c) < 0x250 for c in letters) >= 0.9 * len(letters)
-
-
-def read_source(path: Path, root: Path) -> SourceDoc:
-    """Decode one file strictly as UTF-8 (BOM and CRLF accepted) or raise SourceError."""
-    try:
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise SourceError(path, f"is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB cap "
+                                    "(SOURCIER_MAX_SOURCE_MB); skipped")
         raw = path.read_bytes()
     except OSError as exc:
         raise SourceError(path, f"cannot be read ({exc.strerror})") from exc
-    utf16 = _looks_utf16(raw)  # Windows editors save "Unicode" so
-    if b"\x00" in raw and not utf16:
-        raise SourceError(path, "looks binary (contains NUL bytes); skipped")
     try:
-        decoded = raw.decode("utf-16") if utf16 else raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SourceError(path, f"is not valid {'UTF-16' if utf16 else 'UTF-8'} (byte {exc.start}); "
-                                "re-save it as UTF-8") from exc
-    text = normalise(decoded)
+        text, layout = reader.extract(raw, path.name)
+    except ExtractionError as exc:
+        raise SourceError(path, str(exc)) from exc
+    except Exception as exc:  # a reader library failing on hostile input must not stop the other files
+        log.exception("reading %s failed", path)
+        raise SourceError(path, f"could not be read as {reader.name} ({type(exc).__name__}); skipped") from exc
     if not text.strip():
         raise SourceError(path, "is empty; skipped")
     return SourceDoc(
         source_id=source_id_for(path, root),
         path=_shown_path(path, root),
-        title=title_of(text),
+        title=_clip(layout.title) if reader.name not in ("text", "markdown") and layout.title else title_of(text),
         text=text,
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=hashlib.sha256(f"{reader.name}/{reader.version}\n".encode() + raw).hexdigest(),
+        layout=layout,
     )
 
 
 def find_sources(root: Path) -> list[Path]:
-    """Every .txt/.md file under root (or root itself) that can be read, in a stable order."""
+    """Every supported file under root (or root itself) that can be read, in a stable order."""
     return scan_sources(root)[0]
 
 
-def scan_sources(root: Path) -> tuple[list[Path], list[SourceError]]:
+def _wanted(rel: str, params: ReadParams | None) -> bool:
+    """Whether the include and exclude globs keep this relative path."""
+    if params is None:
+        return True
+    included = not params.include or any(fnmatch.fnmatchcase(rel, g) for g in params.include)
+    return included and not any(fnmatch.fnmatchcase(rel, g) for g in params.exclude)
+
+
+def scan_sources(root: Path, params: ReadParams | None = None) -> tuple[list[Path], list[SourceError]]:
     """The source files under root, and the entries skipped with their reason.
 
-    Symbolic links are followed only while they stay inside the sources folder: a link to /etc/passwd
-    must not be indexed and served. Dangling links, FIFOs, sockets and devices are skipped, never read
-    (reading a FIFO would block the ingest).
+    Hidden files and folders (`.git`) and files the globs leave out are passed over silently; anything
+    else that is not read is reported. Symbolic links are followed only while they stay inside the
+    sources folder: a link to /etc/passwd must not be indexed and served. Dangling links, FIFOs, sockets
+    and devices are skipped, never read (reading a FIFO would block the ingest).
     """
     if root.is_file():
         return [root], []
@@ -102,7 +124,10 @@ def scan_sources(root: Path) -> tuple[list[Path], list[SourceError]]:
     paths: list[Path] = []
     skipped: list[SourceError] = []
     for path in sorted(root.rglob("*")):
-        if path.suffix.lower() not in SUFFIXES or (path.is_dir() and not path.is_symlink()):
+        rel = path.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in path.relative_to(root).parts) or not _wanted(rel, params):
+            continue
+        if path.is_dir() and not path.is_symlink():
             continue
         target = path.resolve()
         if path.is_symlink() and not target.exists():
@@ -110,30 +135,43 @@ def scan_sources(root: Path) -> tuple[list[Path], list[SourceError]]:
         elif not target.is_relative_to(inside):
             skipped.append(SourceError(path, "links outside the sources folder; skipped (links are followed only "
                                              "inside it)"))
+        elif target.is_dir():
+            continue
         elif not target.is_file():
-            if not target.is_dir():
-                skipped.append(SourceError(path, "not a regular file (FIFO, socket or device); skipped"))
+            skipped.append(SourceError(path, "not a regular file (FIFO, socket or device); skipped"))
+        elif path.suffix.lower() not in READERS:
+            skipped.append(SourceError(path, f"unsupported format ({path.suffix or 'no extension'}); skipped"))
         else:
             paths.append(path)
     return paths, skipped
 
 
-def read_sources(paths: Iterable[Path], root: Path) -> tuple[list[SourceDoc], list[SourceError]]:
-    """Read every path; return the good documents and the errors, so one bad file skips only itself."""
+def read_sources(paths: Iterable[Path], root: Path, params: ReadParams | None = None,
+                 known: Mapping[str, str] | None = None) -> tuple[list[SourceDoc], list[SourceError]]:
+    """Read every path; one bad file skips only itself.
+
+    `known` maps the paths of the published version to their ids: a file keeps its id for as long as it
+    keeps its path, so links already shared (Slack answers) keep opening the same document. A new file
+    whose id is taken gets its extension, then a short hash of its path, appended.
+    """
+    known = dict(known or {})
     docs: list[SourceDoc] = []
     errors: list[SourceError] = []
-    taken: set[str] = set()
     for path in paths:
         try:
-            doc = read_source(path, root)
+            docs.append(read_source(path, root, params.max_bytes if params else None))
         except SourceError as exc:
             errors.append(exc)
-            continue
-        if doc.source_id in taken:  # "notes.txt" beside "notes.md", or "a b.txt" beside "a-b.txt"
-            unique = f"{doc.source_id}-{path.suffix.lstrip('.')}"
-            if unique in taken:
-                unique = f"{doc.source_id}-{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
-            doc = replace(doc, source_id=unique)
-        taken.add(doc.source_id)
-        docs.append(doc)
-    return docs, errors
+    taken = set(known.values())  # a removed file's id is not handed to another file straight away
+    out: list[SourceDoc] = []
+    for doc in docs:
+        sid = known.get(doc.path)
+        if sid is None:
+            sid = doc.source_id
+            if sid in taken:  # "notes.txt" beside "notes.md", or "a b.txt" beside "a-b.txt"
+                sid = f"{doc.source_id}-{doc.path.rsplit('.', 1)[-1]}"
+            if sid in taken:
+                sid = f"{doc.source_id}-{hashlib.sha256(doc.path.encode()).hexdigest()[:8]}"
+            taken.add(sid)
+        out.append(SourceDoc(sid, doc.path, doc.title, doc.text, doc.sha256, doc.layout))
+    return out, errors

@@ -1,15 +1,18 @@
 """Document structure: headings become section paths, body lines become text to split; code, tables skipped.
 
 Headings are context for retrieval and citations ("Titre › Section"), never sentences to quote.
-Offsets stay those of the stored text: a region is a [start, end) span of it.
+Offsets stay those of the stored text: a region is a [start, end) span of it. Markdown and plain text keep
+their own text; the other formats' readers emit blocks that `assemble` lays out as the stored text.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
+from itertools import groupby, pairwise
+from typing import Literal
 
 from markdown_it import MarkdownIt
 
@@ -20,11 +23,36 @@ _TERMINAL = ".!?…;:,»\"”)]"
 
 @dataclass(frozen=True, slots=True)
 class Region:
-    """A stretch of body text and the headings above it."""
+    """A stretch of body text, the headings above it, the heading's anchor and the PDF page (0: none)."""
 
     start: int
     end: int
     path: tuple[str, ...]
+    anchor: str = ""
+    page: int = 0
+    whole: bool = False  # a table row: one unit, never split into sentences
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A run of body text under one heading (and on one page): what `/v1/sources/{id}` lists."""
+
+    start: int
+    end: int
+    path: str
+    anchor: str = ""
+    page: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """What a format reader finds, in order: a heading (level 1-6), a paragraph, a table row, or code."""
+
+    kind: Literal["heading", "text", "row", "code"]
+    text: str
+    level: int = 0
+    anchor: str = ""
+    page: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,15 +87,29 @@ def _front_matter_lines(text: str) -> int:
     return match.group(0).count("\n") + (0 if match.group(0).endswith("\n") else 1) if match else 0
 
 
+def slug(heading: str, taken: set[str]) -> str:
+    """The anchor GitHub, GitLab and most wikis give a Markdown heading, unique within the document."""
+    base = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+    anchor, n = base, 0
+    while anchor in taken:
+        n += 1
+        anchor = f"{base}-{n}"
+    taken.add(anchor)
+    return anchor
+
+
 def markdown_layout(text: str) -> Layout:
-    """Headings (ATX or setext) nest into paths; paragraphs and list items are body; code, tables, HTML skipped."""
+    """Headings (ATX or setext) nest into paths; paragraphs and list items are body; code, tables, HTML skipped.
+
+    A hard-wrapped paragraph is one region, so a sentence may run over several lines."""
     starts = _line_starts(text)
     skip = _front_matter_lines(text)
     tokens = _parser().parse(text[starts[min(skip, len(starts) - 1)]:])
     regions: list[Region] = []
     path: tuple[str, ...] = ()
     levels: tuple[int, ...] = ()
-    title = ""
+    title = anchor = ""
+    anchors: set[str] = set()
     in_table = 0
     for i, token in enumerate(tokens):
         in_table += token.type == "table_open"
@@ -79,13 +121,26 @@ def markdown_layout(text: str) -> Layout:
             heading = " ".join(tokens[i + 1].content.split())
             title = title or heading
             path, levels = _nest(path, levels, int(token.tag[1:]), heading)
+            anchor = slug(heading, anchors)
         elif token.type == "paragraph_open":
-            for line in range(first, last):
-                begin, end = starts[line], starts[line + 1]
-                begin = _MARKER.match(text, begin, end).end()  # type: ignore[union-attr]
-                if text[begin:end].strip():
-                    regions.append(Region(begin, end, path))
+            regions.extend(_paragraph(text, starts, first, last, path, anchor))
     return Layout(title, tuple(regions))
+
+
+def _paragraph(text: str, starts: list[int], first: int, last: int, path: tuple[str, ...],
+               anchor: str) -> list[Region]:
+    """A paragraph's lines as regions: continuation lines join the line above unless a marker (`>`) starts them."""
+    out: list[Region] = []
+    for line in range(first, last):
+        begin, end = starts[line], starts[line + 1]
+        body = _MARKER.match(text, begin, end).end()  # type: ignore[union-attr]
+        if not text[body:end].strip():
+            continue
+        if out and line > first and not text[begin:body].strip():
+            out[-1] = Region(out[-1].start, end, path, anchor)
+        else:
+            out.append(Region(body, end, path, anchor))
+    return out
 
 
 def _heading_line(line: str) -> bool:
@@ -120,3 +175,57 @@ def layout_of(text: str, path: str) -> Layout:
     starts = _line_starts(text)
     lines = (Region(a, b, ()) for a, b in pairwise(starts) if text[a:b].strip())
     return Layout(layout.title, tuple(lines))
+
+
+def _block_text(block: Block) -> str:
+    """Code keeps its lines; anything else is one line with single spaces, so sentences split cleanly."""
+    if block.kind == "code":
+        return "\n".join(line.rstrip() for line in block.text.strip("\n").splitlines())
+    return " ".join(block.text.split())
+
+
+def assemble(blocks: Iterable[Block], title: str = "") -> tuple[str, Layout]:
+    """The stored text of an extracted document (blocks one per line, blank lines between all but table rows)
+    and its layout; the first heading is the title, else the one the format gave (HTML <title>, PDF metadata)."""
+    parts: list[str] = []
+    regions: list[Region] = []
+    path: tuple[str, ...] = ()
+    levels: tuple[int, ...] = ()
+    anchor, at, previous, first = "", 0, "", ""
+    for block in blocks:
+        body = _block_text(block)
+        if not body:
+            continue
+        if parts:
+            gap = "\n" if block.kind == previous == "row" else "\n\n"
+            parts.append(gap)
+            at += len(gap)
+        parts.append(body)
+        if block.kind == "heading":
+            first = first or body
+            path, levels = _nest(path, levels, block.level, body)
+            anchor = block.anchor
+        elif block.kind != "code":
+            regions.append(Region(at, at + len(body), path, anchor, block.page, whole=block.kind == "row"))
+        at += len(body)
+        previous = block.kind
+    return "".join(parts) + "\n", Layout(first or title, tuple(regions))
+
+
+def sections_of(layout: Layout) -> tuple[Section, ...]:
+    """The runs of body text under one heading and page, for `/v1/sources/{id}` and the viewer."""
+    runs = groupby(layout.regions, key=lambda r: (r.path, r.anchor, r.page))
+    return tuple(Section(rs[0].start, rs[-1].end, SEPARATOR.join(p), a, pg)
+                 for (p, a, pg), rs in ((k, list(g)) for k, g in runs))
+
+
+def table_rows(rows: Iterable[list[str]], header: list[str] | None = None) -> Iterator[Block]:
+    """One block per row, cells labelled by the header row when it fits: « Délai : 2 mois ; Coût : gratuit »."""
+    for cells in rows:
+        cells = [" ".join(c.split()) for c in cells]
+        if not any(cells):
+            continue
+        if header and len(header) == len(cells):
+            yield Block("row", " ; ".join(f"{h} : {c}" if h else c for h, c in zip(header, cells, strict=True) if c))
+        else:
+            yield Block("row", " ; ".join(c for c in cells if c))

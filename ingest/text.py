@@ -70,7 +70,8 @@ def _boundary_after(text: str, match: re.Match[str], limit: int) -> int | None:
     return None
 
 
-_LINE = re.compile(r"[^\n]+")
+# A paragraph: lines up to a blank line (a lone line break is a wrapped line, not a sentence end).
+_LINE = re.compile(r"[^\n]+(?:\n(?![^\S\n]*(?:\n|$))[^\n]*)*")
 
 
 def sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:

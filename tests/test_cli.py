@@ -112,7 +112,7 @@ def test_cli_no_index_says_how_to_build_one(tmp_path: Path) -> None:
 def test_cli_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = runner.invoke(app, ["ingest", str(tmp_path / "empty"), "--index-dir", str(tmp_path / "i")])
-    assert result.exit_code == 1 and "no .txt or .md sources" in result.output
+    assert result.exit_code == 1 and "no sources to ingest" in result.output
 
 
 def test_cli_help_version_and_option_defaults() -> None:

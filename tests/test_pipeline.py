@@ -45,7 +45,7 @@ def test_pipeline_drops_deleted_sources(corpus: Path, tmp_path: Path, embedder: 
 def test_pipeline_skips_bad_files_and_refuses_empty_corpus(tmp_path: Path, embedder: Embedder) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(IngestError, match="no .txt or .md sources"):
+    with pytest.raises(IngestError, match="no sources to ingest"):
         build_index(empty, tmp_path / "idx", embedder, CHUNKING)
     (empty / "bad.txt").write_bytes(b"\xff\xfe\x00bad")
     (empty / "ok.txt").write_text("Un texte correct.", encoding="utf-8")

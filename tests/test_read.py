@@ -37,10 +37,14 @@ def test_read_uses_markdown_heading_as_title(tmp_path: Path) -> None:
     assert docs[0].source_id == "notes/plan"
 
 
-def test_find_sources_ignores_other_suffixes(tmp_path: Path) -> None:
+def test_find_sources_reports_unsupported_formats_and_passes_over_hidden_files(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("a", encoding="utf-8")
-    (tmp_path / "b.pdf").write_bytes(b"%PDF")
-    assert [p.name for p in find_sources(tmp_path)] == ["a.txt"]
+    (tmp_path / "b.xlsx").write_bytes(b"PK")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD.txt").write_text("ref", encoding="utf-8")
+    paths, skipped = scan_sources(tmp_path)
+    assert [p.name for p in paths] == ["a.txt"]
+    assert [(e.path.name, e.reason) for e in skipped] == [("b.xlsx", "unsupported format (.xlsx); skipped")]
 
 
 def test_read_gives_colliding_names_distinct_ids(tmp_path: Path) -> None:
@@ -67,7 +71,7 @@ def test_find_sources_skips_links_leaving_the_root_dangling_links_and_fifos(tmp_
     paths, skipped = scan_sources(root)
     assert [p.name for p in paths] == ["a.txt", "inside.txt"]
     reasons = {e.path.name: e.reason for e in skipped}
-    assert set(reasons) == {"passwd.txt", "secret.txt", "dangling.md", "pipe.txt"}
+    assert set(reasons) == {"passwd.txt", "secret.txt", "dehors", "dangling.md", "pipe.txt"}
     assert "outside the sources folder" in reasons["passwd.txt"] and "dangling" in reasons["dangling.md"]
     assert "FIFO" in reasons["pipe.txt"]
 

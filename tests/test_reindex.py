@@ -88,7 +88,7 @@ def test_reindex_failure_keeps_old_version_serving(server: LiveServer, settings:
         for path in settings.sources_dir.iterdir():
             path.unlink()
         job = wait_for_job(client, client.post("/v1/admin/reindex", headers=AUTH).json()["job_id"])
-        assert job["status"] == "failed" and "no .txt or .md sources" in job["error"]
+        assert job["status"] == "failed" and "no sources to ingest" in job["error"]
         assert client.get("/readyz").json()["index_version"] == before
         assert client.post("/v1/ask", json={"question": "Qui a fondé Twitch.tv ?"}).json()["found"]
 

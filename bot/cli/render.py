@@ -32,8 +32,9 @@ def emphasised(citation: Citation, terminal: bool = True) -> str:
 
 def _where(citation: Citation, paths: dict[str, str]) -> str:
     """Title › section — file, offsets."""
-    return f"{escape(citation.place)} — {escape(paths.get(citation.source_id, citation.source_id))}, " \
-           f"chars {citation.start}–{citation.end}"
+    where = f"{escape(citation.place)} — {escape(paths.get(citation.source_id, citation.source_id))}, " \
+            f"chars {citation.start}–{citation.end}"
+    return f"{where} — {escape(citation.source_url)}" if citation.source_url else where
 
 
 def print_answer(console: Console, answer: Answer, paths: dict[str, str]) -> None:

@@ -23,6 +23,7 @@ from bot.http.schemas import (
     PassageOut,
     Readiness,
     SearchResponse,
+    SectionOut,
     SourceOut,
     SourceText,
     errors,
@@ -73,7 +74,7 @@ async def search(engine: EngineDep,
     passages = [
         PassageOut(rank=i, source_id=h.chunk.source_id, title=h.chunk.title, text=h.chunk.text, start=h.chunk.start,
                    end=h.chunk.end, score=h.score, dense=h.dense, sentence=h.sentence_cos, lexical=h.lexical,
-                   section=h.chunk.section)
+                   section=h.chunk.section, page=h.chunk.page)
         for i, h in enumerate(result.hits, 1)
     ]
     return SearchResponse(query=result.question, found=result.found, confidence=result.confidence,
@@ -100,7 +101,10 @@ async def source(source_id: str, engine: EngineDep) -> SourceText:
     snapshot = await engine.run(lambda: engine.snapshot)
     if source_id not in snapshot.texts:
         raise HTTPException(404, f"unknown source {source_id!r}; GET /v1/sources lists them")
-    return SourceText(**_source_out(snapshot, source_id).model_dump(), text=snapshot.texts[source_id])
+    sections = [SectionOut(start=a, end=b, path=p, anchor=anchor, page=page)
+                for a, b, p, anchor, page in snapshot.manifest.sources[source_id].sections]
+    return SourceText(**_source_out(snapshot, source_id).model_dump(), text=snapshot.texts[source_id],
+                      sections=sections)
 
 
 def _admin(request: Request, settings: SettingsDep,

@@ -59,6 +59,7 @@ class PassageOut(BaseModel):
     sentence: float
     lexical: float
     section: str = ""
+    page: int = Field(0, description="the PDF page of the passage; 0 for other formats")
 
 
 class SearchResponse(BaseModel):
@@ -84,10 +85,21 @@ class SourceOut(BaseModel):
     ingested_at: str
 
 
+class SectionOut(BaseModel):
+    """A run of the source's text under one heading (and PDF page): [start, end) offsets into `text`."""
+
+    start: int
+    end: int
+    path: str = Field(description="the headings, « Titre › Section »")
+    anchor: str = Field("", description="the heading's anchor in the original (HTML id, Markdown slug, page=N)")
+    page: int = Field(0, description="the PDF page; 0 for other formats")
+
+
 class SourceText(SourceOut):
-    """A source with its full text, so a citation can be shown in context."""
+    """A source with its full text, so a citation can be shown in context, and its section boundaries."""
 
     text: str
+    sections: list[SectionOut] = Field(default_factory=list)
 
 
 class JobOut(BaseModel):

@@ -49,6 +49,8 @@ def citation_block(citation: Citation, link: str | None) -> Block:
     head = f"*[{citation.n}]* {place(citation)} — `{escape(citation.source_id)}`"
     if link:
         head += f" · <{link}|voir le passage>"
+    if citation.source_url:
+        head += f" · <{citation.source_url.replace('|', '%7C').replace('>', '%3E')}|original>"
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(f"{head}\n{excerpt(citation)}", MAX_TEXT)}]}
 
 

@@ -39,17 +39,21 @@ async function ask(question) {
 const LABELS = {
   fr: { sources: "Sources", seeAlso: "Voir aussi", closest: "Passages proches (peut-être utiles)",
         none: "Pas de réponse sûre dans les sources.", open: "voir dans la source", chars: "caractères",
-        marker: "Voir la source" },
+        marker: "Voir la source", original: "original" },
   en: { sources: "Sources", seeAlso: "See also", closest: "Closest passages (maybe useful)",
         none: "No reliable answer in the sources.", open: "open in source", chars: "characters",
-        marker: "Open source" },
+        marker: "Open source", original: "original" },
 };
 
 function citationItem(c, words) {
-  const where = c.section && c.section !== c.title ? `${c.title} › ${c.section.split(" › ").slice(1).join(" › ")}` : c.title;
+  const heading = c.section && c.section !== c.title ? `${c.title} › ${c.section.split(" › ").slice(1).join(" › ")}` : c.title;
+  const where = c.page ? `${heading}, p. ${c.page}` : heading;
   const open = el("button", { type: "button", class: "link", "data-n": String(c.n) }, words.open);
   const item = el("li", { id: `citation-${c.n}`, value: String(c.n), class: c.cited ? "cited" : "see-also" },
     el("strong", {}, where), " ", el("span", { class: "meta" }, `— ${words.chars} ${c.start}–${c.end} · `), open);
+  if (c.source_url && /^https?:\/\//.test(c.source_url)) {
+    item.append(" · ", el("a", { href: c.source_url, rel: "noopener noreferrer", target: "_blank" }, words.original));
+  }
   if (c.cited) {
     const passage = el("p", { class: "passage" });
     const a = c.sentence_start - c.start, b = c.sentence_end - c.start;
