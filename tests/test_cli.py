@@ -144,3 +144,16 @@ def test_cli_ingest_report_names_added_changed_and_removed(tmp_path: Path) -> No
     assert "added: c" in output and "changed: a" in output and "removed: b" in output
     sources = runner.invoke(app, ["sources", "--index-dir", index])
     assert sources.exit_code == 0 and "Le [/bold] poisson :x: nage." in sources.output
+
+
+def test_cli_ingest_groups_many_unsupported_files_into_one_line(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "images").mkdir(parents=True)
+    (docs / "a.txt").write_text("Le chat dort sur le canapé.", encoding="utf-8")
+    for n in range(6):
+        (docs / "images" / f"{n}.png").write_bytes(b"\x89PNG")
+    (docs / "style.css").write_text("body {}", encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(docs), "--index-dir", str(tmp_path / "i")])
+    assert result.exit_code == 0, result.output
+    assert "skipped 7 files of unsupported formats (.png ×6, .css ×1)" in " ".join(result.output.split())
+    assert "0.png" not in result.output

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -89,10 +91,20 @@ def print_search(console: Console, result: Retrieval) -> None:
                       highlight=False)
 
 
+_UNSUPPORTED = re.compile(r"unsupported format \(([^)]*)\)")
+
+
 def print_ingest(console: Console, report: IngestReport) -> None:
     """Counts and where the version went."""
+    unsupported = [m.group(1) for m in map(_UNSUPPORTED.search, report.errors) if m]
+    grouped = len(unsupported) > 5  # an images/ or css/ folder is one line, not hundreds
     for error in report.errors:
-        console.print(f"[yellow]skipped[/yellow] {escape(error)}")
+        if not (grouped and _UNSUPPORTED.search(error)):
+            console.print(f"[yellow]skipped[/yellow] {escape(error)}")
+    if grouped:
+        kinds = ", ".join(f"{suffix} ×{n}" for suffix, n in Counter(unsupported).most_common())
+        console.print(f"[yellow]skipped[/yellow] {len(unsupported)} files of unsupported formats ({escape(kinds)}); "
+                      "`--json` lists them")
     status = "new version" if report.changed else "unchanged, still serving"
     for label, names in (("added", report.added_sources), ("changed", report.changed_sources),
                          ("removed", report.removed_sources)):

@@ -19,7 +19,7 @@ from ingest.text import normalise
 _DROP = frozenset({"script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
                    "button", "select", "iframe", "svg", "head", "object", "canvas", "audio", "video"})
 _BOILERPLATE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search"})
-_BOILERPLATE = re.compile(r"^(?:nav|navbar|navigation|menu|breadcrumbs?|sidebar|footer|banner|toc|cookies?|"
+_BOILERPLATE = re.compile(r"^(?:nav|navbar|navigation|menu|breadcrumbs?|footer|banner|toc|cookies?|"
                           r"skip-?link|docnav|pagination|share|social|masthead|site-header|site-footer)$")
 _BLOCKS = frozenset({"p", "div", "li", "dd", "dt", "blockquote", "section", "article", "ul", "ol", "dl", "figure",
                      "figcaption", "caption", "address", "center", "main", "details", "summary", "body", "hr"})
