@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: float = Field(300, ge=0, description="HTTP requests per client IP per minute; 0 = off")
     rate_limit_burst: int = Field(30, ge=1, description="requests a client may send at once before limiting")
     slack_rate_limit_per_minute: float = Field(10, ge=0, description="Slack questions per user per minute; 0 = off")
+    slack_channel_sources: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict, description="channel id → source ids or prefixes it answers from, e.g. "
+                                          "C0JURI:juridique/,C0RH:rh/,C0RH:handbook; other channels use every source")
+    slack_retention_days: float = Field(90, gt=0, description="Slack questions, answers and votes older than this "
+                                                             "are deleted")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS; empty = CORS off")
     admin_token: SecretStr | None = Field(None, description="Bearer token for /v1/admin; unset disables admin")
     public_url: str | None = Field(None, description="public base URL of the web page, for citation links")
@@ -73,6 +78,20 @@ class Settings(BaseSettings):
     def _globs(cls, value: object) -> object:
         """`drafts/*,*.tmp.md` from the environment; a list from code."""
         return [g.strip() for g in value.split(",") if g.strip()] if isinstance(value, str) else value
+
+    @field_validator("slack_channel_sources", mode="before")
+    @classmethod
+    def _channel_sources(cls, value: object) -> object:
+        """`C0JURI:juridique/,C0RH:rh/` from the environment (one channel may appear several times)."""
+        if not isinstance(value, str):
+            return value
+        mapping: dict[str, list[str]] = {}
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            channel, sep, source = pair.partition(":")
+            if not sep or not channel.strip() or not source.strip():
+                raise ValueError(f"{pair!r} is not channel:source (e.g. C0JURI:juridique/)")
+            mapping.setdefault(channel.strip(), []).append(source.strip())
+        return mapping
 
     @field_validator("log_level")
     @classmethod

@@ -1,22 +1,50 @@
-"""A local stand-in for Slack's Web API and response_url endpoints that records every call."""
+"""Local stand-ins for Slack: the Web API and response URLs (recording every call, and failing on demand the way
+Slack does), and the Socket Mode websocket."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
+from aiohttp import WSMsgType, web
+
 BOT_USER = "UBOT"
 
 
+@dataclass
+class Scripted:
+    """One scripted reply: an HTTP status, a JSON body, headers, and a delay before answering."""
+
+    body: dict[str, Any] = field(default_factory=lambda: {"ok": True})
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+def rate_limited(retry_after: int = 1) -> Scripted:
+    """Slack's 429: `ratelimited` with a Retry-After header."""
+    return Scripted({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(retry_after)})
+
+
+def error(code: str) -> Scripted:
+    """A Web API refusal as Slack sends it: HTTP 200, ok false, the error code."""
+    return Scripted({"ok": False, "error": code})
+
+
 class FakeSlack:
-    """Answers auth.test, chat.*, reactions.* and response URLs; `calls` holds (method, body) in order."""
+    """Answers the Web API and response URLs; `calls` holds (method, body) in order; `script` queues failures."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.ws_url = ""
+        self._scripts: dict[str, deque[Scripted]] = defaultdict(deque)
         self._lock = threading.Lock()
         fake = self
 
@@ -27,7 +55,7 @@ class FakeSlack:
                     body = json.loads(raw or "{}")
                 else:
                     body = {k: v[0] for k, v in parse_qs(raw).items()}
-                    for key in ("blocks",):
+                    for key in ("blocks", "view"):
                         if isinstance(body.get(key), str):
                             body[key] = json.loads(body[key])
                 path, _, query = self.path.partition("?")
@@ -35,10 +63,19 @@ class FakeSlack:
                 method = path.strip("/").removeprefix("api/")
                 with fake._lock:
                     fake.calls.append((method, body))
-                reply = fake.reply(method, body)
+                    queued = fake._scripts[method]
+                    scripted = queued.popleft() if queued else None
+                if scripted is None:
+                    reply: dict[str, Any] | str = fake.reply(method, body)
+                    status, headers = 200, {}
+                else:
+                    time.sleep(scripted.delay)
+                    reply, status, headers = scripted.body, scripted.status, scripted.headers
                 data = json.dumps(reply).encode() if isinstance(reply, dict) else reply.encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json" if isinstance(reply, dict) else "text/plain")
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -52,6 +89,11 @@ class FakeSlack:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
+    def script(self, method: str, *replies: Scripted) -> None:
+        """Make the next calls of a method (e.g. "chat.postMessage", "response/1") get these replies."""
+        with self._lock:
+            self._scripts[method].extend(replies)
+
     def reply(self, method: str, body: dict[str, Any]) -> dict[str, Any] | str:
         if method.startswith("response/"):
             return "ok"
@@ -61,6 +103,8 @@ class FakeSlack:
         if method == "chat.postMessage":
             return {"ok": True, "channel": body.get("channel"), "ts": f"{time.time():.6f}",
                     "message": {"text": body.get("text", "")}}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.ws_url}
         return {"ok": True}
 
     def methods(self) -> list[str]:
@@ -84,7 +128,73 @@ class FakeSlack:
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
+            self._scripts.clear()
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class FakeSocket:
+    """Slack's Socket Mode endpoint: a websocket that sends envelopes and records the client's acks."""
+
+    def __init__(self) -> None:
+        self.acks: list[dict[str, Any]] = []
+        self._ws: web.WebSocketResponse | None = None
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_get("/link", self._socket)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"ws://127.0.0.1:{port}/link"
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._ws = ws
+        await ws.send_str(json.dumps({"type": "hello", "num_connections": 1}))
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                self.acks.append(json.loads(message.data))
+        return ws
+
+    def connected(self, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while self._ws is None:
+            assert time.monotonic() < deadline, "the Socket Mode client never connected"
+            time.sleep(0.02)
+
+    def send(self, envelope: dict[str, Any]) -> None:
+        """Push one envelope (events_api, slash_commands, interactive) to the connected client."""
+        assert self._ws is not None
+        asyncio.run_coroutine_threadsafe(self._ws.send_str(json.dumps(envelope)), self._loop).result(10)
+
+    def wait_ack(self, envelope_id: str, timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for ack in list(self.acks):
+                if ack.get("envelope_id") == envelope_id:
+                    return ack
+            time.sleep(0.02)
+        raise AssertionError(f"no ack for {envelope_id}: {self.acks}")
+
+    def close(self) -> None:
+        async def stop() -> None:
+            if self._ws is not None:
+                await self._ws.close()
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)

@@ -7,6 +7,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -22,7 +23,7 @@ from bot.http.api import create_app
 from index.errors import SlackConfigError
 from ingest.embed import Embedder
 from tests.conftest import LiveServer
-from tests.fake_slack import BOT_USER, FakeSlack
+from tests.fake_slack import BOT_USER, FakeSlack, FakeSocket, error, rate_limited
 
 SECRET = "test-signing-secret"
 
@@ -104,12 +105,13 @@ def test_slack_mention_answers_in_thread_with_citations(slack_server: LiveServer
     message = fake.wait_for("chat.postMessage")[0]
     assert message["thread_ts"] == "111.1" and message["channel"] == "C1"
     assert "Mira Murati" in message["text"] and "[1]" in message["text"]
+    assert message["unfurl_links"] is False and message["unfurl_media"] is False
     blocks = message["blocks"]
     contexts = [b["elements"][0]["text"] for b in blocks if b["type"] == "context"]
-    assert contexts[0].startswith("*[1]*") and "*Mira Murati" in contexts[0]
-    assert "<https://sourcier.example.org/#cite=openai-altman-microsoft:" in contexts[0]
+    assert contexts[0].startswith("[1] <https://sourcier.example.org/#cite=openai-altman-microsoft:")
+    assert len(contexts[0]) < 600  # compact: one line per source, no excerpt, no repeated id
     actions = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
-    assert actions == ["feedback_up", "feedback_down"]
+    assert actions == ["feedback_up", "feedback_down", "more_sources"]
     fake.wait_for("reactions.remove")
     assert fake.named("reactions.add")[0]["name"] == "eyes"
     assert fake.methods().index("reactions.add") < fake.methods().index("chat.postMessage")
@@ -164,7 +166,7 @@ def test_slack_abstains_plainly_with_maybe_useful_passages(slack_server: LiveSer
     message = fake.wait_for("chat.postMessage")[0]
     assert message["text"].startswith("Je ne sais pas")
     texts = [b["elements"][0]["text"] for b in message["blocks"] if b["type"] == "context"]
-    assert texts[0] == "_Peut-être utile :_" and len(texts) >= 2
+    assert texts[0].startswith("_Peut-être utile :_\n[1] ") and texts[0].count("\n[") == 3
     assert "[" not in message["blocks"][0]["text"]["text"]
 
 
@@ -182,7 +184,7 @@ def test_slack_slash_command_acks_then_answers_privately(slack_server: LiveServe
     assert reply["response_type"] == "ephemeral" and reply["replace_original"] is True
     assert "Mira Murati" in reply["text"]
     buttons = [e["action_id"] for b in reply["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert buttons == ["feedback_up", "feedback_down", "share_answer"]
+    assert buttons == ["feedback_up", "feedback_down", "more_sources", "share_answer"]
 
 
 def test_slack_slash_command_without_question_explains(slack_server: LiveServer, fake: FakeSlack) -> None:
@@ -203,17 +205,26 @@ def click(server: LiveServer, fake: FakeSlack, action_id: str, message: dict[str
     return form(server, {"payload": json.dumps(payload)})
 
 
+def _tallies(fake: FakeSlack, n: int) -> list[str]:
+    """The tally lines of every redraw sent to one response_url, in order."""
+    return [b["elements"][0]["text"] for r in fake.named(f"response/{n}") if r.get("replace_original")
+            for b in r.get("blocks", []) if b.get("block_id") == "tally"]
+
+
 def test_slack_feedback_is_stored_once_per_person(slack_server: LiveServer, fake: FakeSlack) -> None:
     event(slack_server, mention("Qui a fondé Twitch.tv ?", "666.6"))
     message = fake.wait_for("chat.postMessage")[0]
-    assert click(slack_server, fake, "feedback_up", message, "U1").status_code == 200
-    update = fake.wait_for("chat.update")[0]
-    assert update["channel"] == "C1" and update["ts"] == "999.9"
-    assert "Merci <@U1>" in update["blocks"][-1]["elements"][0]["text"] and "👍 1 · 👎 0" in str(update["blocks"])
+    assert click(slack_server, fake, "feedback_up", message, "U1", n=50).status_code == 200
+    redraw, thanks = fake.wait_for("response/50", 2)[:2]
+    assert redraw["replace_original"] is True and [b.get("block_id") for b in redraw["blocks"]].count("tally") == 1
+    assert _tallies(fake, 50) == ["👍 1 · 👎 0"] and "U1" not in str(redraw["blocks"])  # no name in the channel
+    assert thanks["response_type"] == "ephemeral" and thanks["replace_original"] is False and "Merci" in thanks["text"]
     click(slack_server, fake, "feedback_down", message, "U1", n=51)
     assert "déjà donné votre avis" in fake.wait_for("response/51")[0]["text"]
-    click(slack_server, fake, "feedback_down", message, "U2")
-    assert "👍 1 · 👎 1" in str(fake.wait_for("chat.update", 2)[1]["blocks"])
+    click(slack_server, fake, "feedback_down", message, "U2", n=52)
+    fake.wait_for("response/52", 2)
+    assert _tallies(fake, 52) == ["👍 1 · 👎 1"]
+    assert "chat.update" not in fake.methods()  # redrawn through each click's response_url
     db = sqlite3.connect(slack_server.data_dir / "sourcier.db")  # type: ignore[attr-defined]
     rows = db.execute("SELECT f.user_id, f.vote, a.question, a.channel_id FROM feedback f JOIN answers a "
                       "USING (answer_id) ORDER BY f.created_at").fetchall()
@@ -223,6 +234,53 @@ def test_slack_feedback_is_stored_once_per_person(slack_server: LiveServer, fake
     assert citations[0]["n"] == 1 and "Twitch.tv" in citations[0]["text"]
 
 
+def _ephemeral_click(server: LiveServer, fake: FakeSlack, action_id: str, answer_id: str, user: str,
+                     n: int) -> httpx.Response:
+    """A click on an ephemeral (/sourcier) answer, in Slack's real shape: `container.is_ephemeral`, no `message`."""
+    payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": user, "username": "u"},
+               "api_app_id": "A1", "token": "x", "trigger_id": "t",
+               "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C9",
+                             "is_ephemeral": True},
+               "channel": {"id": "C9", "name": "général"}, "response_url": f"{fake.url}/response/{n}",
+               "actions": [{"action_id": action_id, "block_id": "buttons", "value": answer_id, "type": "button",
+                            "action_ts": "1700000001.000200", "text": {"type": "plain_text", "text": "👍"}}],
+               "state": {"values": {}}}
+    return form(server, {"payload": json.dumps(payload)})
+
+
+def _answer_id(message: dict[str, Any]) -> str:
+    return str(next(e["value"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]))
+
+
+def test_slack_vote_on_an_ephemeral_answer_redraws_it_through_response_url(slack_server: LiveServer,
+                                                                          fake: FakeSlack) -> None:
+    slash(slack_server, fake, "Qui a fondé Twitch.tv ?", 80)
+    answer_id = _answer_id(fake.wait_for("response/80")[0])
+    assert _ephemeral_click(slack_server, fake, "feedback_up", answer_id, "U7", 81).status_code == 200
+    redraw, thanks = fake.wait_for("response/81", 2)[:2]
+    assert redraw["replace_original"] is True and "Emmett Shear" in redraw["text"]
+    buttons = [e["action_id"] for b in redraw["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons == ["feedback_up", "feedback_down", "more_sources", "share_answer"]
+    assert _tallies(fake, 81) == ["👍 1 · 👎 0"] and thanks["response_type"] == "ephemeral"
+    assert "chat.update" not in fake.methods()
+    _ephemeral_click(slack_server, fake, "feedback_up", "no-such-answer", "U7", 82)
+    assert "plus disponible" in fake.wait_for("response/82")[0]["text"]
+
+
+def test_slack_concurrent_votes_never_show_a_lower_tally(slack_server: LiveServer, fake: FakeSlack) -> None:
+    slash(slack_server, fake, "Qui a fondé Twitch.tv ?", 90)
+    answer_id = _answer_id(fake.wait_for("response/90")[0])
+    with ThreadPoolExecutor(12) as pool:
+        list(pool.map(lambda i: _ephemeral_click(slack_server, fake, "feedback_up", answer_id, f"UV{i}", 100 + i),
+                      range(12)))
+    for i in range(12):
+        fake.wait_for(f"response/{100 + i}", 2)
+    urls = {f"response/{100 + i}" for i in range(12)}
+    shown = [int(b["elements"][0]["text"].split()[1]) for m, r in list(fake.calls) if m in urls
+             and r.get("replace_original") for b in r["blocks"] if b.get("block_id") == "tally"]
+    assert shown == sorted(shown) and shown[-1] == 12  # the message only ever counts up, and ends right
+
+
 def test_slack_share_button_posts_publicly(slack_server: LiveServer, fake: FakeSlack) -> None:
     slash(slack_server, fake, "Qui a fondé Twitch.tv ?", 3)
     private = fake.wait_for("response/3")[0]
@@ -230,8 +288,9 @@ def test_slack_share_button_posts_publicly(slack_server: LiveServer, fake: FakeS
     click(slack_server, fake, "share_answer", private, "U7", ephemeral=True, n=60)
     shared, deleted = fake.wait_for("response/60", 2)[:2]
     assert shared["response_type"] == "in_channel" and "Emmett Shear" in shared["text"]
+    assert shared["blocks"][0]["elements"][0]["text"] == "<@U7> a partagé la réponse à « Qui a fondé Twitch.tv ? »"
     assert [e["action_id"] for b in shared["blocks"] if b["type"] == "actions" for e in b["elements"]] == \
-        ["feedback_up", "feedback_down"]
+        ["feedback_up", "feedback_down", "more_sources"]
     assert deleted["delete_original"] is True
 
 
@@ -270,32 +329,59 @@ def test_slack_half_configured_fails_at_startup(tmp_path: Path) -> None:
         create_app(settings)
 
 
-def test_slack_socket_mode_dispatch_uses_the_same_handlers(seed_settings: Settings, engine: Engine, fake: FakeSlack,
-                                                            tmp_path: Path) -> None:
-    from slack_bolt.request.async_request import AsyncBoltRequest
+def test_slack_socket_mode_handler_answers_over_a_websocket_and_picks_up_a_new_index(
+        seed_settings: Settings, embedder: Embedder, fake: FakeSlack, tmp_path: Path) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.slack.app import create_slack_app
     from bot.slack.store import SlackStore
 
-    settings = seed_settings.model_copy(update={"slack_bot_token": SecretStr("xoxb-test"),
-                                                "slack_app_token": SecretStr("xapp-test"), "data_dir": tmp_path})
-    store = SlackStore(tmp_path / "sourcier.db")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Le comté est un fromage du Jura. Il vieillit en cave.\n", encoding="utf-8")
+    settings = seed_settings.model_copy(update={"slack_bot_token": SecretStr("xoxb-test"), "sources_dir": docs,
+                                                "slack_app_token": SecretStr("xapp-test"), "data_dir": tmp_path,
+                                                "index_dir": tmp_path / "index", "slack_rate_limit_per_minute": 0})
+    Engine(settings, embedder=embedder).ingest()
+    engine = Engine(settings, embedder=embedder)  # the Socket Mode process: it never ingests itself
+    socket = FakeSocket()
+    fake.ws_url = socket.url
+    store = SlackStore(tmp_path / "sourcier.db", 90)
 
-    async def scenario() -> None:
-        app = create_slack_app(settings, engine, store, AsyncWebClient(token="xoxb-test", base_url=fake.api_url))
-        body = {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": "EvSocket",
-                "event": mention("Qui dirige OpenAI par intérim ?", "909.9")}
-        response = await app.async_dispatch(AsyncBoltRequest(body=body, mode="socket_mode"))
-        assert response.status == 200
+    def ask(n: int, question: str) -> dict[str, Any]:
+        envelope = {"envelope_id": f"env-{n}", "type": "events_api", "accepts_response_payload": False,
+                    "payload": {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": f"EvS{n}",
+                                "event": mention(question, f"90{n}.1")}}
+        socket.send(envelope)
+        socket.wait_ack(f"env-{n}")
         deadline = time.monotonic() + 20
-        while not posted(fake, thread_ts="909.9"):
+        while not posted(fake, thread_ts=f"90{n}.1"):
             assert time.monotonic() < deadline, fake.methods()
-            await asyncio.sleep(0.02)
+            time.sleep(0.02)
+        return posted(fake, thread_ts=f"90{n}.1")[0]
 
-    asyncio.run(scenario())
-    store.close()
-    assert "Mira Murati" in posted(fake, thread_ts="909.9")[0]["text"]
+    async def run() -> None:
+        client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
+        handler = AsyncSocketModeHandler(create_slack_app(settings, engine, store, client), "xapp-test",
+                                         web_client=client)
+        await handler.connect_async()
+        try:
+            await asyncio.to_thread(socket.connected)
+            first = await asyncio.to_thread(ask, 1, "Où vieillit le comté ?")
+            assert "Il vieillit en cave." in first["text"]
+            (docs / "b.txt").write_text("Le beaufort est affiné en Savoie pendant cinq mois.\n", encoding="utf-8")
+            await asyncio.to_thread(Engine(settings, embedder=embedder).ingest)  # another process publishes
+            second = await asyncio.to_thread(ask, 2, "Où le beaufort est-il affiné ?")
+            assert "affiné en Savoie" in second["text"]
+        finally:
+            await handler.close_async()
+
+    try:
+        asyncio.run(run())
+    finally:
+        socket.close()
+        store.close()
 
 
 def test_slack_rate_limits_each_user_politely(seed_settings: Settings, engine: Engine, fake: FakeSlack,
@@ -310,3 +396,107 @@ def test_slack_rate_limits_each_user_politely(seed_settings: Settings, engine: E
         acks = [slash(server, fake, "Qui a fondé Twitch.tv ?", 70 + i).json()["text"] for i in range(4)]
     assert [("réessayez dans" in text) for text in acks] == [False, False, False, True]
     assert len(fake.named("chat.postMessage")) == 3
+
+
+def test_slack_rate_limited_post_is_retried_after_retry_after(slack_server: LiveServer, fake: FakeSlack) -> None:
+    fake.script("chat.postMessage", rate_limited(1))
+    event(slack_server, mention("Qui a fondé Twitch.tv ?", "1001.1"))
+    delivered = fake.wait_for("chat.postMessage", 2)
+    assert delivered[1]["thread_ts"] == "1001.1" and "Emmett Shear" in delivered[1]["text"]
+
+
+def test_slack_channel_the_bot_cannot_post_in_gets_the_answer_by_dm(slack_server: LiveServer, fake: FakeSlack) -> None:
+    fake.script("chat.postMessage", error("not_in_channel"))
+    event(slack_server, mention("Qui a fondé Twitch.tv ?", "1002.1"))
+    refused, direct = fake.wait_for("chat.postMessage", 2)[:2]
+    assert refused["channel"] == "C1" and direct["channel"] == "U1" and "Emmett Shear" in direct["text"]
+
+
+def test_slack_failing_reaction_never_costs_the_answer(slack_server: LiveServer, fake: FakeSlack) -> None:
+    fake.script("reactions.add", error("missing_scope"))
+    event(slack_server, mention("Qui a fondé Twitch.tv ?", "1003.1"))
+    assert "Emmett Shear" in fake.wait_for("chat.postMessage")[0]["text"]
+
+
+def test_slack_dm_that_also_mentions_the_bot_is_answered_once(slack_server: LiveServer, fake: FakeSlack) -> None:
+    text = f"<@{BOT_USER}> Qui a fondé Twitch.tv ?"
+    event(slack_server, {"type": "message", "channel_type": "im", "channel": "D5", "user": "U1", "ts": "1004.1",
+                         "text": text})
+    event(slack_server, {"type": "app_mention", "channel": "D5", "user": "U1", "ts": "1004.1", "text": text})
+    flush(slack_server, fake)
+    assert len([m for m in fake.named("chat.postMessage") if m["channel"] == "D5"]) == 1
+
+
+def test_slack_follow_up_in_a_thread_is_read_with_the_thread(slack_server: LiveServer, fake: FakeSlack) -> None:
+    event(slack_server, mention("Qui dirige OpenAI par intérim ?", "1005.1"))
+    fake.wait_for("chat.postMessage")
+    event(slack_server, mention("Et chez Microsoft ?", "1005.2", thread_ts="1005.1"))
+    follow = fake.wait_for("chat.postMessage", 2)[1]
+    assert follow["thread_ts"] == "1005.1" and "Microsoft" in follow["text"]
+    note = next(b for b in follow["blocks"] if b.get("block_id") == "context-note")["elements"][0]["text"]
+    assert "« Qui dirige OpenAI par intérim ? »" in note
+    event(slack_server, mention("Quelle est la capitale du Pérou ?", "1005.3", thread_ts="1005.1"))
+    off_topic = fake.wait_for("chat.postMessage", 3)[2]
+    assert off_topic["text"].startswith("Je ne sais pas") and "context-note" not in str(off_topic["blocks"])
+
+
+def test_slack_dm_with_a_file_is_answered_and_says_files_are_not_read(slack_server: LiveServer,
+                                                                       fake: FakeSlack) -> None:
+    event(slack_server, {"type": "message", "subtype": "file_share", "channel_type": "im", "channel": "D6",
+                         "user": "U1", "ts": "1006.1", "text": "Qui a fondé Twitch.tv ?",
+                         "files": [{"id": "F1", "name": "note.pdf", "mimetype": "application/pdf"}]})
+    message = fake.wait_for("chat.postMessage")[0]
+    assert "Emmett Shear" in message["text"] and "fichiers joints" in str(message["blocks"])
+
+
+def test_slack_more_sources_expands_the_message_in_place(slack_server: LiveServer, fake: FakeSlack) -> None:
+    event(slack_server, mention("Qui dirige OpenAI par intérim ?", "1007.1"))
+    message = fake.wait_for("chat.postMessage")[0]
+    click(slack_server, fake, "more_sources", message, "U1", n=1007)
+    expanded = fake.wait_for("response/1007")[0]
+    assert expanded["replace_original"] is True
+    cites = [b for b in expanded["blocks"] if str(b.get("block_id", "")).startswith("cite-")]
+    assert len(cites) >= 2 and "*Mira Murati" in cites[0]["elements"][0]["text"]
+    assert "more_sources" not in str(expanded["blocks"])
+
+
+def test_slack_message_shortcut_answers_in_the_message_thread(slack_server: LiveServer, fake: FakeSlack) -> None:
+    payload = {"type": "message_action", "callback_id": "ask_sourcier", "trigger_id": "t", "action_ts": "1",
+               "team": {"id": "T1", "domain": "test"}, "user": {"id": "U3", "name": "u3"},
+               "channel": {"id": "C4", "name": "général"}, "response_url": f"{fake.url}/response/1008",
+               "message_ts": "1008.1",
+               "message": {"type": "message", "user": "U9", "ts": "1008.1", "text": "Qui a fondé Twitch.tv ?"}}
+    assert form(slack_server, {"payload": json.dumps(payload)}).status_code == 200
+    answer = fake.wait_for("chat.postMessage")[0]
+    assert (answer["channel"], answer["thread_ts"]) == ("C4", "1008.1") and "Emmett Shear" in answer["text"]
+
+
+def test_slack_app_home_and_help_say_what_is_known_and_how_to_ask(slack_server: LiveServer, fake: FakeSlack) -> None:
+    event(slack_server, {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home",
+                         "event_ts": "1009.1"})
+    view = fake.wait_for("views.publish")[0]
+    assert view["user_id"] == "U1" and view["view"]["type"] == "home"
+    assert "1 sources" in str(view["view"]) and "Demander à sourcier" in str(view["view"])
+    r = slash(slack_server, fake, "aide", 1009)
+    assert "Comment demander" in str(r.json()["blocks"]) and "1 sources" in str(r.json()["blocks"])
+
+
+def test_slack_channels_answer_from_their_own_sources(seed_settings: Settings, embedder: Embedder, fake: FakeSlack,
+                                                      tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "juridique").mkdir(parents=True)
+    (docs / "rh").mkdir()
+    (docs / "juridique" / "bail.txt").write_text("Le préavis d'un bail meublé est d'un mois.\n", encoding="utf-8")
+    (docs / "rh" / "conges.txt").write_text("Les congés d'été se posent avant le 31 mars.\n", encoding="utf-8")
+    settings = slack_settings(seed_settings, fake, tmp_path).model_copy(update={
+        "sources_dir": docs, "index_dir": tmp_path / "index",
+        "slack_channel_sources": {"CJURI": ["juridique/"], "CVIDE": ["compta/"]}})
+    engine = Engine(settings, embedder=embedder)
+    engine.ingest()
+    with LiveServer(create_app(settings, engine)) as server:
+        for channel, ts in (("CJURI", "1.1"), ("CRH", "1.2"), ("CVIDE", "1.3")):
+            event(server, {**mention("Quand poser les congés d'été ?", ts), "channel": channel})
+        replies = {m["channel"]: m["text"] for m in fake.wait_for("chat.postMessage", 3)}
+    assert replies["CJURI"].startswith("Je ne sais pas")
+    assert "avant le 31 mars" in replies["CRH"]
+    assert "pas de sources indexées" in replies["CVIDE"]

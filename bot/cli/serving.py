@@ -65,6 +65,6 @@ async def _socket_mode(settings: Settings) -> None:
     engine = Engine(settings)
     _ = engine.snapshot  # fail now, not on the first message, when there is no index
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
-    handler = AsyncSocketModeHandler(create_slack_app(settings, engine, SlackStore(settings.data_dir / "sourcier.db")),
+    handler = AsyncSocketModeHandler(create_slack_app(settings, engine, SlackStore(settings.data_dir / "sourcier.db", settings.slack_retention_days)),
                                      app_token)
     await handler.start_async()

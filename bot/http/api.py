@@ -51,7 +51,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             from bot.slack.app import create_slack_app
             from bot.slack.store import SlackStore
 
-            store = SlackStore(settings.data_dir / "sourcier.db")
+            store = SlackStore(settings.data_dir / "sourcier.db", settings.slack_retention_days)
             app.state.slack_handler = AsyncSlackRequestHandler(create_slack_app(settings, live, store))
         yield
         if store is not None:

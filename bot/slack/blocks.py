@@ -1,20 +1,32 @@
-"""Block Kit for answers: the text with [n], one context block per citation, then feedback buttons."""
+"""Block Kit for answers: the answer, at most three sources one line each, « Plus de sources », votes.
+
+Everything that comes from a source or a person is escaped (`& < >`) and sent with `verbatim: true`, so a
+source can never ping @channel, mention someone, forge a link or be auto-linked; titles and ids also lose
+the characters Slack would read as formatting.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.answer import LABELS, Answer, Citation
+from bot.answer import Answer, Citation
 
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
 EXCERPT = 600
+SHOWN = 3
 Block = dict[str, Any]
+_FORMATTING = str.maketrans({"*": "∗", "`": "ˋ", "~": "∼", "_": "＿"})
 
 
 def escape(text: str) -> str:
     """Slack mrkdwn escaping: source text can never ping @channel or a user, or forge a link."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain(text: str) -> str:
+    """Escaped, and without the characters Slack reads as bold, code, strike or italics (titles, ids)."""
+    return escape(text).translate(_FORMATTING)
 
 
 def clip(text: str, limit: int) -> str:
@@ -25,74 +37,92 @@ def clip(text: str, limit: int) -> str:
     return cut + "…"
 
 
+def mrkdwn(text: str) -> Block:
+    """A mrkdwn text object Slack takes as written: no auto-linking of URLs, names or channels."""
+    return {"type": "mrkdwn", "text": clip(text, MAX_TEXT), "verbatim": True}
+
+
+def _url(url: str) -> str:
+    """A URL safe inside <url|label>."""
+    return url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
+
+
 def excerpt(citation: Citation) -> str:
     """The passage around the cited sentence, that sentence in bold, escaped and trimmed to fit."""
     a = citation.sentence_start - citation.start
     b = citation.sentence_end - citation.start
     text = citation.text
-    sentence = escape(clip(text[a:b].strip(), EXCERPT)).replace("*", "∗")
+    sentence = plain(clip(text[a:b].strip(), EXCERPT))
     room = max(EXCERPT - len(sentence), 0) // 2
-    before = text[max(0, a - room) : a]
-    after = text[b : b + room]
-    left = ("…" if a - room > 0 else "") + escape(before)
-    right = escape(after) + ("…" if b + room < len(text) else "")
+    left = ("…" if a - room > 0 else "") + escape(text[max(0, a - room) : a])
+    right = escape(text[b : b + room]) + ("…" if b + room < len(text) else "")
     return f"{left}*{sentence}*{right}"
 
 
 def place(citation: Citation) -> str:
-    """Title › section, escaped and clipped."""
-    return escape(clip(citation.place, 150))
+    """Title › section (and page), as plain text."""
+    return plain(clip(citation.place, 150))
 
 
-def citation_block(citation: Citation, link: str | None) -> Block:
-    """One context block: number, title › section, source id, excerpt, and a link to the passage when public."""
-    head = f"*[{citation.n}]* {place(citation)} — `{escape(citation.source_id)}`"
-    if link:
-        head += f" · <{link}|voir le passage>"
-    if citation.source_url:
-        head += f" · <{citation.source_url.replace('|', '%7C').replace('>', '%3E')}|original>"
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(f"{head}\n{excerpt(citation)}", MAX_TEXT)}]}
+def source_line(citation: Citation, link: str | None) -> str:
+    """`[n] Titre › Section, p. 2` linked to the passage (or the original), and the original when both exist."""
+    label = f"<{_url(link)}|{place(citation)}>" if link else place(citation)
+    original = citation.source_url
+    more = f" · <{_url(original)}|original>" if original and original != link else ""
+    return f"[{citation.n}] {label}{more}"
 
 
-def answer_blocks(answer: Answer, answer_id: str, links: dict[int, str], shareable: bool = False) -> list[Block]:
-    """The whole message: answer or honest abstention, citations (or closest passages), buttons."""
-    if answer.found:
-        blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": clip(escape(answer.text),
-                                                                                          MAX_TEXT)}}]
-    else:
-        maybe = "Maybe useful:" if answer.language == "en" else "Peut-être utile :"
-        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": escape(answer.text)}}]
-        if answer.citations:
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"_{maybe}_"}]})
-    shown = [c for c in answer.citations if c.cited] if answer.found else answer.citations[:3]
-    room = MAX_BLOCKS - len(blocks) - 3  # the see-also line, the buttons, and the tally a vote adds later
-    blocks += [citation_block(c, links.get(c.n)) for c in shown][:room]
-    others = [c for c in answer.citations if not c.cited] if answer.found else []
-    if others:
-        label = LABELS[answer.language]["see_also"]
-        line = " · ".join(f"[{c.n}] " + (f"<{links[c.n]}|{place(c)}>" if c.n in links else place(c)) for c in others)
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(f"_{label}{' :' if answer.language == 'fr' else ':'}_ {line}",
-                                                                                        MAX_TEXT)}]})
-    buttons: list[Block] = [
-        {"type": "button", "action_id": "feedback_up", "value": answer_id, "text": {"type": "plain_text",
-                                                                                      "text": "👍 Utile"}},
-        {"type": "button", "action_id": "feedback_down", "value": answer_id, "text": {"type": "plain_text",
-                                                                                        "text": "👎 Pas utile"}},
-    ]
-    if shareable:
-        buttons.append({"type": "button", "action_id": "share_answer", "value": answer_id, "style": "primary",
-                        "text": {"type": "plain_text", "text": "Partager dans le canal"}})
-    blocks.append({"type": "actions", "block_id": "feedback", "elements": buttons})
+def answer_blocks(answer: Answer, answer_id: str, links: dict[int, str], shareable: bool = False,
+                  expanded: bool = False, context: list[str] | None = None) -> list[Block]:
+    """The message: the answer (or an honest abstention), its sources one line each, then the buttons.
+
+    Expanded (after « Plus de sources »), every passage is listed with its excerpt, cited sentence in bold.
+    """
+    blocks: list[Block] = [{"type": "section", "text": mrkdwn(escape(answer.text))}]
+    if context:
+        used = " · ".join(f"« {plain(clip(q, 150))} »" for q in context)
+        blocks.append({"type": "context", "block_id": "context-note",
+                       "elements": [mrkdwn(f"_Question comprise avec le fil : {used}_")]})
+    shown = [c for c in answer.citations if c.cited] if answer.found else answer.citations
+    if expanded:
+        room = MAX_BLOCKS - len(blocks) - 2
+        blocks += [{"type": "context", "block_id": f"cite-{c.n}", "elements": [
+            mrkdwn(f"{source_line(c, links.get(c.n, c.source_url))}\n{excerpt(c)}")]}
+            for c in answer.citations[:room]]
+    elif shown:
+        title = "" if answer.found else ("_Maybe useful:_\n" if answer.language == "en" else "_Peut-être utile :_\n")
+        lines = "\n".join(source_line(c, links.get(c.n, c.source_url)) for c in shown[:SHOWN])
+        blocks.append({"type": "context", "block_id": "sources", "elements": [mrkdwn(title + lines)]})
+    blocks.append(_buttons(answer, answer_id, shareable, expanded))
     return blocks
 
 
-def thanks_blocks(blocks: list[Block], user_id: str, up: int, down: int) -> list[Block]:
-    """The same message, buttons kept for others, with the tally and a thank-you in place of the last one."""
+def _button(action: str, value: str, text: str, style: str | None = None) -> Block:
+    button: Block = {"type": "button", "action_id": action, "value": value, "text": {"type": "plain_text",
+                                                                                     "text": text}}
+    return {**button, "style": style} if style else button
+
+
+def _buttons(answer: Answer, answer_id: str, shareable: bool, expanded: bool) -> Block:
+    """👍 / 👎, « Plus de sources » while there is more to see, « Partager » on a private answer."""
+    en = answer.language == "en"
+    elements = [_button("feedback_up", answer_id, "👍 Useful" if en else "👍 Utile"),
+                _button("feedback_down", answer_id, "👎 Not useful" if en else "👎 Pas utile")]
+    if answer.citations and not expanded:
+        elements.append(_button("more_sources", answer_id, "More sources" if en else "Plus de sources"))
+    if shareable:
+        elements.append(_button("share_answer", answer_id, "Share in channel" if en else "Partager dans le canal",
+                                "primary"))
+    return {"type": "actions", "block_id": "buttons", "elements": elements}
+
+
+def with_tally(blocks: list[Block], up: int, down: int) -> list[Block]:
+    """The message with exactly one tally line (no names: the voter is thanked privately)."""
     kept = [b for b in blocks if b.get("block_id") != "tally"]
-    line = f"Merci <@{escape(user_id)}> pour votre retour ! 👍 {up} · 👎 {down}"
-    return kept + [{"type": "context", "block_id": "tally", "elements": [{"type": "mrkdwn", "text": line}]}]
+    return kept + [{"type": "context", "block_id": "tally", "elements": [mrkdwn(f"👍 {up} · 👎 {down}")]}]
 
 
 def fallback_text(answer: Answer) -> str:
-    """Plain text for notifications and clients without Block Kit."""
-    return clip(answer.text, MAX_TEXT)
+    """The top-level text (notifications, screen readers, old clients): escaped like the blocks."""
+    return clip(escape(answer.text), MAX_TEXT)
+

@@ -1,0 +1,224 @@
+"""Bolt listeners: mentions, DMs, /sourcier, the message shortcut, buttons and App Home; one code path for the
+HTTP and Socket Mode transports. Each reads the SlackAnswerer from its context."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncBoltContext
+from slack_sdk.errors import SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.answer import Answer, Citation
+from bot.language import language
+from bot.slack.answerer import DM_FOLLOW_UP_S, Reply, SlackAnswerer, post, question_of, respond_to
+from bot.slack.blocks import answer_blocks, escape, mrkdwn, plain, with_tally
+from bot.slack.home import help_blocks, home_view
+from bot.slack.store import Vote
+from index.errors import SourcierError
+from index.manifest import Manifest
+
+log = logging.getLogger(__name__)
+SORRY = "Désolé, une erreur interne m'empêche de répondre pour l'instant. L'équipe est prévenue."
+EMPTY = "Posez-moi une question, par exemple : « Qui dirige OpenAI par intérim ? »"
+ALREADY_VOTED = "Vous avez déjà donné votre avis sur cette réponse. Merci !"
+THANKS = "Merci pour votre retour ! Il nous aide à améliorer les réponses."
+GONE = "Cette réponse n'est plus disponible ; reposez la question."
+FILES = "_Je ne lis pas les fichiers joints : je réponds à partir des sources indexées._"
+_tally_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _human(event: dict[str, Any]) -> bool:
+    """Only messages from people: no bots (ourselves included), edits, deletions or joins; files are fine."""
+    return not event.get("bot_id") and event.get("subtype") in (None, "file_share") and bool(event.get("user"))
+
+
+async def _react(client: AsyncWebClient, add: bool, channel: str, ts: str) -> None:
+    """👀 while working; a failing reaction never costs the answer."""
+    try:
+        method = client.reactions_add if add else client.reactions_remove
+        await method(channel=channel, name="eyes", timestamp=ts)
+    except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:  # decoration: log and go on
+        log.info("reaction %s failed in %s: %s", "add" if add else "remove", channel, exc)
+
+
+async def reply(answerer: SlackAnswerer, client: AsyncWebClient, event: dict[str, Any], thread_ts: str | None,
+                thread: str, since_s: float | None, bot_user: str | None) -> None:
+    """Answer one message; the asker always hears back, with the answer or an apology."""
+    channel, ts, user = event["channel"], event["ts"], event.get("user")
+    question = question_of(event.get("text", ""), bot_user)
+    if not question:
+        await post(client, channel, thread_ts, user, Reply(EMPTY, [{"type": "section", "text": mrkdwn(EMPTY)}]))
+        return
+    too_fast = answerer.slow_down(user)
+    if too_fast:
+        await client.chat_postEphemeral(channel=channel, user=str(user), thread_ts=thread_ts, text=too_fast)
+        return
+    await _react(client, True, channel, ts)
+    try:
+        answer = await answerer.answer(question, user, channel, thread, since_s)
+        if event.get("files"):
+            answer.blocks.insert(1, {"type": "context", "elements": [mrkdwn(FILES)]})
+        await post(client, channel, thread_ts, user, answer)
+    except Exception:
+        log.exception("could not answer %r in %s", question, channel)
+        await post(client, channel, thread_ts, user, Reply(SORRY, [{"type": "section", "text": mrkdwn(SORRY)}]))
+    finally:
+        await _react(client, False, channel, ts)
+
+
+def _first(answerer: SlackAnswerer, body: dict[str, Any], event: dict[str, Any]) -> bool:
+    """Once per message: a retry has the same event id, a DM that also mentions us the same channel and ts."""
+    return answerer.store.first_time(body.get("event_id") or event["ts"], f"{event['channel']}:{event['ts']}")
+
+
+async def on_mention(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient,
+                     context: AsyncBoltContext) -> None:
+    """A mention: answered in its thread; a mention inside a thread follows up on the thread's questions."""
+    answerer: SlackAnswerer = context["answerer"]
+    if _human(event) and await asyncio.to_thread(_first, answerer, body, event):
+        root = event.get("thread_ts") or event["ts"]
+        await reply(answerer, client, event, root, f"{event['channel']}:{root}", None, context.bot_user_id)
+
+
+async def on_message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient,
+                     context: AsyncBoltContext) -> None:
+    """A direct message: answered in place; it follows up on the DM's last questions (15 min) or its thread."""
+    answerer: SlackAnswerer = context["answerer"]
+    if event.get("channel_type") == "im" and _human(event) and await asyncio.to_thread(_first, answerer, body, event):
+        thread_ts = event.get("thread_ts")
+        thread = f"{event['channel']}:{thread_ts or 'dm'}"
+        await reply(answerer, client, event, thread_ts, thread, None if thread_ts else DM_FOLLOW_UP_S,
+                    context.bot_user_id)
+
+
+async def on_command(ack: Any, command: dict[str, Any], context: AsyncBoltContext) -> None:
+    """/sourcier question: acknowledged at once, answered privately with a share button; `aide` explains."""
+    answerer: SlackAnswerer = context["answerer"]
+    question = question_of(command.get("text", ""), context.bot_user_id)
+    if question.lower() in ("", "aide", "help", "?"):
+        manifest = _manifest(answerer)
+        await ack(response_type="ephemeral", text=EMPTY,
+                  blocks=help_blocks(manifest, answerer.settings.slack_channel_sources.get(command.get("channel_id", ""))))
+        return
+    too_fast = answerer.slow_down(command.get("user_id"))
+    if too_fast:
+        await ack(response_type="ephemeral", text=too_fast)
+        return
+    await ack(response_type="ephemeral", text=f"Je cherche : « {escape(question[:200])} »…")
+    url = command.get("response_url")
+    try:
+        answer = await answerer.answer(question, command.get("user_id"), command.get("channel_id"), shareable=True)
+        await respond_to(url, response_type="ephemeral", replace_original=True, text=answer.text, blocks=answer.blocks)
+    except Exception:
+        log.exception("could not answer /sourcier %r", question)
+        await respond_to(url, response_type="ephemeral", replace_original=True, text=SORRY)
+
+
+async def on_shortcut(ack: Any, shortcut: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    """« Demander à sourcier » on a message: that message is the question, answered in its thread."""
+    await ack()
+    message, channel = shortcut.get("message") or {}, (shortcut.get("channel") or {}).get("id", "")
+    user = (shortcut.get("user") or {}).get("id")
+    root = message.get("thread_ts") or message.get("ts")
+    event = {"channel": channel, "ts": message.get("ts", ""), "user": user, "text": message.get("text", "")}
+    answerer: SlackAnswerer = context["answerer"]
+    try:
+        await reply(answerer, client, event, root, f"{channel}:{root}", None, context.bot_user_id)
+    except Exception:  # not even a DM got through: say so where the person clicked
+        log.exception("could not answer a shortcut in %s", channel)
+        await respond_to(shortcut.get("response_url"), response_type="ephemeral", text=SORRY)
+
+
+def _stored_answer(record: dict[str, Any]) -> Answer:
+    """An answer rebuilt from the store, to redraw its message."""
+    citations = [Citation(**c) for c in record["citations"]]
+    return Answer(record["question"], record["answer"], record["found"], citations, language(record["question"]), 0.0)
+
+
+def _redraw(answerer: SlackAnswerer, record: dict[str, Any], answer_id: str, body: dict[str, Any],
+            expanded: bool) -> list[dict[str, Any]]:
+    """The message as it should look now: stored answer, its thread note, expanded or not, share on a private one."""
+    answer = _stored_answer(record)
+    note = [b for b in record["blocks"] if b.get("block_id") == "context-note"]
+    private = bool((body.get("container") or {}).get("is_ephemeral"))
+    blocks = answer_blocks(answer, answer_id, answerer.links(answer), shareable=private, expanded=expanded)
+    return blocks[:1] + note + blocks[1:]
+
+
+async def on_feedback(ack: Any, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext) -> None:
+    """👍 / 👎: one vote per person per answer; the tally redrawn from the store; the voter thanked privately.
+
+    Works on private (ephemeral) answers, which Slack sends without `message`, and in channels the bot is
+    not in: the message is redrawn through the click's own response_url, never chat.update."""
+    await ack()
+    answerer: SlackAnswerer = context["answerer"]
+    answer_id, user, url = action["value"], body["user"]["id"], body.get("response_url")
+    vote = "up" if action["action_id"] == "feedback_up" else "down"
+    status = await answerer.db(answerer.store.vote, answer_id, user, (body.get("channel") or {}).get("id"), vote)
+    if status is not Vote.COUNTED:
+        await respond_to(url, response_type="ephemeral", replace_original=False,
+                         text=ALREADY_VOTED if status is Vote.ALREADY else GONE)
+        return
+    record = await answerer.db(answerer.store.answer, answer_id)
+    expanded = any(str(b.get("block_id", "")).startswith("cite-") for b in (body.get("message") or {}).get("blocks", []))
+    blocks = _redraw(answerer, record, answer_id, body, expanded)
+    lock = _tally_locks.setdefault(answer_id, asyncio.Lock())
+    async with lock:  # redraw until the tally shown is the one stored: concurrent votes never show a lower count
+        shown = None
+        for _ in range(5):
+            tally = await answerer.db(answerer.store.tally, answer_id)
+            if tally == shown:
+                break
+            await respond_to(url, replace_original=True, text=escape(record["answer"]), blocks=with_tally(blocks, *tally))
+            shown = tally
+    await respond_to(url, response_type="ephemeral", replace_original=False, text=THANKS)
+
+
+async def on_more(ack: Any, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext) -> None:
+    """« Plus de sources »: the same message, every passage with its excerpt."""
+    await ack()
+    answerer: SlackAnswerer = context["answerer"]
+    record = await answerer.db(answerer.store.answer, action["value"])
+    if record is None:
+        await respond_to(body.get("response_url"), response_type="ephemeral", replace_original=False, text=GONE)
+        return
+    blocks = _redraw(answerer, record, action["value"], body, expanded=True)
+    up, down = await answerer.db(answerer.store.tally, action["value"])
+    await respond_to(body.get("response_url"), replace_original=True, text=escape(record["answer"]),
+                     blocks=with_tally(blocks, up, down) if up or down else blocks)
+
+
+async def on_share(ack: Any, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext) -> None:
+    """« Partager dans le canal »: the stored answer posted publicly, saying who shared it and what was asked."""
+    await ack()
+    answerer: SlackAnswerer = context["answerer"]
+    record = await answerer.db(answerer.store.answer, action["value"])
+    url = body.get("response_url")
+    if record is None:
+        await respond_to(url, response_type="ephemeral", replace_original=False, text=GONE)
+        return
+    who = f"<@{plain(body['user']['id'])}> a partagé la réponse à « {plain(record['question'][:300])} »"
+    blocks = [{"type": "context", "elements": [mrkdwn(who)]}, *record["blocks"]]
+    await respond_to(url, response_type="in_channel", replace_original=False, text=escape(record["answer"]),
+                     blocks=blocks, unfurl_links=False, unfurl_media=False)
+    await respond_to(url, delete_original=True)
+
+
+async def on_home(event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    """The App Home tab: what sourcier knows and how to ask."""
+    if event.get("tab", "home") != "home":
+        return
+    await client.views_publish(user_id=event["user"], view=home_view(_manifest(context["answerer"])))
+
+
+def _manifest(answerer: SlackAnswerer) -> Manifest | None:
+    """The published index's manifest, or None before the first ingest."""
+    try:
+        return answerer.engine.snapshot.manifest
+    except SourcierError:
+        return None
