@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -152,6 +153,15 @@ def _mapped(path: Path, rows: int, dim: int) -> np.memmap:
     return array
 
 
+def _write_faiss(dense: faiss.Index, path: Path) -> None:
+    """FAISS reports a full disk as RuntimeError("... write error"); make it the OSError the ingest reports."""
+    try:
+        faiss.write_index(dense, str(path))
+    except RuntimeError as exc:
+        reason = str(exc).strip().splitlines()[-1][:200]
+        raise OSError(errno.EIO, f"FAISS could not write {path.name}: {reason} (is the disk full?)") from exc
+
+
 def save_version(
     index_dir: Path,
     chunks: list[Chunk],
@@ -178,7 +188,7 @@ def save_version(
         unit_vectors.flush()
         np.save(tmp / "chunk_units.npy", ranges)
         dense, dense_params = build_dense(unit_vectors, index_type, previous.unit_index if previous else None)
-        faiss.write_index(dense, str(tmp / "units.faiss"))
+        _write_faiss(dense, tmp / "units.faiss")
         write_table(tmp / "chunks.jsonl", (c.to_json() for c in chunks))
         write_table(tmp / "texts.jsonl", ({"source_id": k, "text": v} for k, v in texts.items()))
         LexicalIndex.build([c.context for c in chunks]).save(tmp / "lexical")

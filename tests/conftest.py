@@ -16,6 +16,8 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from bot.http.server import server_config
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 for _name in [n for n in os.environ if n.startswith(("SOURCIER_", "SLACK_"))]:
     del os.environ[_name]  # a shell's own settings (a real SLACK_BOT_TOKEN) must not leak into the suite
@@ -84,7 +86,7 @@ class LiveServer:
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(server_config(app, log_level="warning", lifespan="on"))
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
     def __enter__(self) -> Self:

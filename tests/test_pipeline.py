@@ -11,6 +11,7 @@ from index.store import EmbedderMismatchError, IndexCorruptError, load_snapshot
 from index.versions import current_version, list_versions
 from ingest.embed import Embedder
 from ingest.pipeline import IngestError, build_index, ingest_lock
+from ingest.read import source_id_for
 from tests.conftest import CHUNKING
 
 
@@ -95,3 +96,40 @@ def test_pipeline_prunes_old_versions(corpus: Path, tmp_path: Path, embedder: Em
         build_index(corpus, tmp_path / "idx", embedder, CHUNKING, keep_versions=2)
     versions = list_versions(tmp_path / "idx")
     assert len(versions) == 2 and current_version(tmp_path / "idx") == versions[-1]
+
+
+def test_pipeline_source_ids_never_change_for_a_file_that_keeps_its_path(tmp_path: Path, embedder: Embedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "b-c.txt").write_text("Le comté vieillit en cave.", encoding="utf-8")
+    index = tmp_path / "index"
+    build_index(docs, index, embedder, CHUNKING)
+    first = {e.path: sid for sid, e in load_snapshot(index).manifest.sources.items()}
+    assert first["b-c.txt"] == "b-c"
+    assert source_id_for(docs / "...txt", docs) == "dots" and source_id_for(docs / "a" / "..md", docs) == "a/dots"
+    (docs / "b c.txt").write_text("Une autre source.", encoding="utf-8")  # sorts first, slugs to the same id
+    (docs / "a b.txt").write_text("Encore une autre.", encoding="utf-8")
+    build_index(docs, index, embedder, CHUNKING)
+    second = {e.path: sid for sid, e in load_snapshot(index).manifest.sources.items()}
+    assert second["b-c.txt"] == "b-c" and len(set(second.values())) == 3
+
+
+def test_pipeline_faiss_write_error_is_the_clear_disk_error(tmp_path: Path, embedder: Embedder,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import faiss
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Le comté vieillit en cave.", encoding="utf-8")
+    old = build_index(docs, tmp_path / "index", embedder, CHUNKING).version
+    (docs / "b.txt").write_text("Le beaufort vient de Savoie.", encoding="utf-8")
+
+    def full(*args: object) -> None:  # what FAISS raises when fwrite fails on a full disk
+        raise RuntimeError("Error in void faiss::write_index(...) at impl/index_write.cpp:1053: "
+                           "Error: 'ret == (n)' failed: write error in units.faiss: 0 != 1 (No space left on device)")
+
+    monkeypatch.setattr(faiss, "write_index", full)
+    with pytest.raises(IngestError, match=r"cannot write a new index version .*FAISS could not write units\.faiss.*"
+                                          r"MB free\); the current version keeps serving"):
+        build_index(docs, tmp_path / "index", embedder, CHUNKING)
+    assert current_version(tmp_path / "index") == old

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,3 +154,43 @@ def test_security_term_cache_is_bounded_and_skips_long_texts() -> None:
     before = _cached_terms.cache_info()
     FrenchAnalyzer().terms("mot " * 2000)  # a long distinct question is analysed, not kept
     assert _cached_terms.cache_info().currsize == before.currsize and before.maxsize == 16384
+
+
+def _raw(server: LiveServer, data: bytes, timeout: float = 20) -> bytes:
+    """Send raw bytes on a fresh connection and read until the server closes it."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
+        try:
+            sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server refused before reading everything
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def test_security_oversized_request_head_gets_431_and_others_are_served(live_server: LiveServer,
+                                                                          client: httpx.Client) -> None:
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2_000_000 + b"\r\n\r\n"
+    reply = _raw(live_server, head)
+    assert reply.startswith(b"HTTP/1.1 431 ") and b'"detail"' in reply
+    huge_url = b"GET /healthz?" + b"q" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert _raw(live_server, huge_url).startswith(b"HTTP/1.1 431 ")
+    assert client.get("/healthz").status_code == 200
+    normal = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Fine: " + b"b" * 8000 + b"\r\nConnection: close\r\n\r\n"
+    assert _raw(live_server, normal).startswith(b"HTTP/1.1 200 ")
+
+
+def test_security_client_that_never_finishes_its_head_is_closed(seed_settings: Settings, engine: Engine,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.http import server as guarded
+
+    monkeypatch.setattr(guarded, "HEAD_TIMEOUT_S", 0.5)
+    with LiveServer(create_app(seed_settings, engine)) as server:
+        started = time.monotonic()
+        reply = _raw(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")  # and then nothing
+        assert reply.startswith(b"HTTP/1.1 408 ") and time.monotonic() - started < 15
+        with socket.create_connection(("127.0.0.1", server.port), timeout=20) as silent:  # connects, says nothing
+            assert silent.recv(4096).startswith(b"HTTP/1.1 408 ")
+        keep_alive = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        assert _raw(server, keep_alive).count(b"HTTP/1.1 200 ") == 2

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import logging
 import json
 import sqlite3
 import time
@@ -15,7 +18,6 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from pydantic import SecretStr
-from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
 from bot.engine import Engine
@@ -59,7 +61,8 @@ def fake(fake_slack: FakeSlack) -> FakeSlack:
 def signed_post(server: LiveServer, body: bytes, content_type: str, timestamp: int | None = None,
                 secret: str = SECRET, headers: dict[str, str] | None = None) -> httpx.Response:
     ts = str(timestamp if timestamp is not None else int(time.time()))
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    signature = f"v0={digest}"  # computed over raw bytes, so undecodable bodies can be signed too
     all_headers = {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature, "Content-Type": content_type,
                    **(headers or {})}
     return httpx.post(server.url + "/slack/events", content=body, headers=all_headers, timeout=10)
@@ -500,3 +503,27 @@ def test_slack_channels_answer_from_their_own_sources(seed_settings: Settings, e
     assert replies["CJURI"].startswith("Je ne sais pas")
     assert "avant le 31 mars" in replies["CRH"]
     assert "pas de sources indexées" in replies["CVIDE"]
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b'{"x": ', "application/json"), (b"\x00\xff\xfe binaire", "application/octet-stream"), (b"[1]", "application/json"),
+    (b"null", "application/json"), (b"payload=%7Bnot", "application/x-www-form-urlencoded")])
+def test_slack_malformed_requests_never_500(slack_server: LiveServer, body: bytes, content_type: str,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        unsigned = httpx.post(slack_server.url + "/slack/events", content=body, timeout=10,
+                              headers={"Content-Type": content_type, "X-Slack-Request-Timestamp": "abc",
+                                       "X-Slack-Signature": "v0=00"})
+        signed = signed_post(slack_server, body, content_type)
+    assert unsigned.status_code == 401 and unsigned.json()["detail"]
+    assert signed.status_code in (200, 400, 404) and signed.status_code != 500
+    assert not [r for r in caplog.records if r.exc_info]  # one line each, no traceback
+
+
+def test_slack_unsigned_failures_are_rate_limited_per_address(seed_settings: Settings, engine: Engine,
+                                                              fake: FakeSlack, tmp_path: Path) -> None:
+    with LiveServer(create_app(slack_settings(seed_settings, fake, tmp_path), engine)) as server:
+        codes = [httpx.post(server.url + "/slack/events", content=b"{}", timeout=10).status_code for _ in range(14)]
+        assert codes[:10] == [401] * 10 and codes[-1] == 429
+        assert signed_post(server, json.dumps({"type": "url_verification", "challenge": "c"}).encode(),
+                           "application/json").status_code == 200  # Slack itself is never limited

@@ -28,17 +28,19 @@ def serve(
 
     import uvicorn
 
+    from bot.http.server import PROTOCOL
+
     settings = settings_from(index_dir=index_dir, embedder=embedder)
     with friendly_errors():
         settings.slack_enabled()  # refuse a half-configured Slack before loading anything
     if workers > 1:  # workers are new processes: hand them the overrides through the environment
         os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder})
         uvicorn.run("bot.http.api:app_factory", factory=True, host=host, port=port, workers=workers,
-                    log_level=settings.log_level.lower())
+                    log_level=settings.log_level.lower(), http=PROTOCOL)
         return
     from bot.http.api import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), http=PROTOCOL)
 
 
 @app.command()
