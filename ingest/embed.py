@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -113,10 +116,18 @@ def load_embedder(spec: str = DEFAULT_EMBEDDER, threads: int = 1) -> Embedder:
 _worker_model: Embedder | None = None
 
 
-def _init_worker(spec: str) -> None:
-    """Load the model once per worker process, one BLAS thread each."""
+def _init_worker(spec: str, parent: int) -> None:
+    """Load the model once per worker process, one BLAS thread each; exit as soon as the parent is gone."""
     global _worker_model
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="parent-watch").start()
     _worker_model = load_embedder(spec, threads=1)
+
+
+def _exit_with(parent: int) -> None:
+    """A SIGKILLed ingest or server must not leave 200 MB workers behind: poll the parent, leave when it changes."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _embed_in_worker(texts: list[str]) -> np.ndarray:
@@ -131,7 +142,7 @@ def embed_stream(embedder: Embedder, texts: Iterable[str], workers: int = 1, bat
     if workers > 1 and parallel:
         context = multiprocessing.get_context("spawn")  # no fork of a process holding BLAS threads
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(embedder.name,)) as pool:
+                                 initargs=(embedder.name, os.getpid())) as pool:
             yield from pool.map(_embed_in_worker, batches)
     else:
         for texts_batch in batches:

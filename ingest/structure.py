@@ -219,6 +219,12 @@ def sections_of(layout: Layout) -> tuple[Section, ...]:
                  for (p, a, pg), rs in ((k, list(g)) for k, g in runs))
 
 
+def headed_rows(rows: list[list[str]]) -> Iterator[Block]:
+    """Rows of a table with no marked header (Word, OpenDocument): a first row of short labels heads the rest."""
+    labels = len(rows) > 1 and all(0 < len(c.strip()) <= 40 for c in rows[0])
+    return table_rows(rows[1:] if labels else rows, rows[0] if labels else None)
+
+
 def table_rows(rows: Iterable[list[str]], header: list[str] | None = None) -> Iterator[Block]:
     """One block per row, cells labelled by the header row when it fits: « Délai : 2 mois ; Coût : gratuit »."""
     for cells in rows:

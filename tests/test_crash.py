@@ -7,6 +7,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +121,42 @@ def test_crash_prune_spares_versions_a_server_still_uses(tmp_path: Path, embedde
     rewrite(corpus, 9)
     build_index(corpus, index_dir, embedder, CHUNKING, keep_versions=1)
     assert held not in list_versions(index_dir)
+
+
+def _children(pid: int) -> set[int]:
+    """Direct child processes, from /proc."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = (task / "children").read_text().split() if (task / "children").exists() else []
+        found |= {int(c) for c in children}
+    return found
+
+
+def test_crash_embedding_workers_die_with_a_killed_parent(tmp_path: Path) -> None:
+    script = ("from ingest.embed import UseEmbedder, embed_stream\n"
+              "texts = (f'Phrase numéro {i} sur le fromage du Jura.' for i in range(10**6))\n"
+              "for _ in embed_stream(UseEmbedder(threads=1), texts, workers=2, parallel=True): pass\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers) < 2:  # the two spawn workers (and the resource tracker) have started
+            assert time.monotonic() < deadline and parent.poll() is None, "workers never started"
+            workers = {c for c in _children(parent.pid)
+                       if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()} if Path(f"/proc/{parent.pid}").exists() else set()
+            time.sleep(0.2)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 30
+        while any(Path(f"/proc/{w}").exists() and b"Z" not in Path(f"/proc/{w}/stat").read_bytes().split()[2]
+                  for w in workers):
+            assert time.monotonic() < deadline, f"workers {workers} outlived their parent"
+            time.sleep(0.2)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for worker in workers:  # never leak them into the rest of the run, even when the test fails
+            try:
+                os.kill(worker, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -193,3 +194,26 @@ def test_reindex_job_files_are_pruned_and_interrupted_jobs_say_so(server: LiveSe
         assert job["status"] == "failed" and job["error"].startswith("interrupted")
         wait_for_job(client, client.post("/v1/admin/reindex", headers=AUTH).json()["job_id"])
     assert len(list(jobs.glob("*.json"))) == 50
+
+
+def test_reindex_runs_in_a_child_process_that_publishes_for_the_server(server: LiveServer,
+                                                                      settings: Settings) -> None:
+    seed = next(settings.sources_dir.glob("*.txt"))
+    seed.write_text(seed.read_text(encoding="utf-8") + NEW_FACT, encoding="utf-8")
+    seen: set[str] = set()
+    with server.client() as client:
+        job_id = client.post("/v1/admin/reindex", headers=AUTH).json()["job_id"]
+        deadline = time.monotonic() + 60
+        while client.get(f"/v1/admin/reindex/{job_id}", headers=AUTH).json()["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+                for child in (task / "children").read_text().split():
+                    cmdline = Path(f"/proc/{child}/cmdline")
+                    if cmdline.exists():
+                        seen.add(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            time.sleep(0.05)
+        job = client.get(f"/v1/admin/reindex/{job_id}", headers=AUTH).json()
+        assert job["status"] == "done" and job["report"]["sources"] == 1
+        assert any("-m bot.cli ingest --json" in c for c in seen), seen  # not this process's GIL
+        assert "Zéphyrin Valadier" in client.post("/v1/ask", json={"question": "Qui est le directeur financier "
+                                                                              "d'OpenAI ?"}).json()["answer"]

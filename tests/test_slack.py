@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import logging
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator

@@ -3,21 +3,61 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import logging
+import os
 import re
 import secrets
+import signal
+import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.config import Settings
 from bot.engine import Engine
 from bot.http.metrics import Metrics
-from index.errors import JobRunningError
+from index.errors import IngestError, JobRunningError, SourcierError
 from ingest.pipeline import ingest_running
 
 log = logging.getLogger(__name__)
 _KEEP = 50
+
+
+def ingest_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes `sourcier ingest` in a child process build what these settings describe."""
+    values = {"INDEX_DIR": settings.index_dir, "SOURCES_DIR": settings.sources_dir, "EMBEDDER": settings.embedder,
+              "CHUNK_SIZE": settings.chunk_size, "CHUNK_OVERLAP": settings.chunk_overlap,
+              "INDEX_TYPE": settings.index_type, "INGEST_WORKERS": settings.ingest_workers,
+              "KEEP_VERSIONS": settings.keep_versions, "MAX_SOURCE_MB": settings.max_source_mb,
+              "INCLUDE": ",".join(settings.include), "EXCLUDE": ",".join(settings.exclude), "THREADS": settings.threads}
+    return {f"SOURCIER_{name}": str(value) for name, value in values.items()}
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: Linux sends it SIGTERM when the server that started it dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: the child finishes its ingest and exits on its own
+
+
+async def _ingest_in_child(settings: Settings) -> dict[str, object]:
+    """Run `sourcier ingest --json` as a child process and return its report, or raise with its error line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCIER_")} | ingest_env(settings)
+    env["COLUMNS"] = "100000"  # one error line, never wrapped by the console
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "ingest", "--json", env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, preexec_fn=_die_with_parent)
+    out, err = await child.communicate()
+    if child.returncode != 0:
+        lines = [line.strip() for line in err.decode(errors="replace").splitlines() if line.strip()]
+        start = max((i for i, line in enumerate(lines) if line.startswith("error:")), default=max(len(lines) - 1, 0))
+        message = " ".join(lines[start:]).removeprefix("error: ")
+        raise IngestError(message or f"ingest exited with status {child.returncode}")
+    report: dict[str, object] = json.loads(out)
+    return report
 
 
 def _now() -> str:
@@ -98,16 +138,21 @@ class ReindexJobs:
         return job
 
     async def _run(self, job: Job) -> None:
-        """Ingest off the event loop; a failure leaves the old version serving and is reported."""
+        """Ingest in a child process, so reading, chunking and embedding never hold this server's GIL; the
+        new version is loaded once the child published it. A failure leaves the old version serving."""
         job.status = "running"
         self._save(job)
         try:
-            report = await asyncio.to_thread(self._engine.ingest)
+            report = await _ingest_in_child(self._engine.settings)
+            await asyncio.to_thread(self._engine.reload, str(report["version"]))
+        except SourcierError as exc:  # a problem a person can fix: one line
+            log.warning("re-index job %s failed: %s", job.job_id, exc)
+            job.status, job.error = "failed", str(exc)
         except Exception as exc:  # any failure must reach the job status, not vanish in a task
             log.exception("re-index job %s failed", job.job_id)
             job.status, job.error = "failed", str(exc) or type(exc).__name__
         else:
-            job.status, job.report = "done", asdict(report)
+            job.status, job.report = "done", report
         job.finished_at = _now()
         self._save(job)
         self._metrics.reindex_jobs.labels(status=job.status).inc()

@@ -18,7 +18,7 @@ from odf.element import Element
 from odf.opendocument import load
 
 from index.errors import ExtractionError
-from ingest.structure import Block, Layout, assemble, table_rows
+from ingest.structure import Block, Layout, assemble, headed_rows
 
 MAX_UNZIPPED = 64 * 2**20  # XML this large is not a document a person wrote
 _HEADING_STYLE = re.compile(r"(?:heading|titre|überschrift|título|titolo)\s*(\d)", re.IGNORECASE)
@@ -50,7 +50,7 @@ def _docx_level(paragraph: Paragraph) -> int | None:
 
 
 def _docx_table(table: Table) -> Iterator[Block]:
-    """Rows of a Word table; a first row of short labels heads the others."""
+    """Rows of a Word table, a merged cell counted once."""
     rows = []
     for row in table.rows:
         cells: list[str] = []
@@ -58,8 +58,7 @@ def _docx_table(table: Table) -> Iterator[Block]:
             if not cells or cell.text != cells[-1]:
                 cells.append(cell.text)
         rows.append(cells)
-    labels = len(rows) > 1 and all(0 < len(c.strip()) <= 40 for c in rows[0])
-    return table_rows(rows[1:] if labels else rows, rows[0] if labels else None)
+    return headed_rows(rows)
 
 
 def read_docx(raw: bytes, name: str) -> tuple[str, Layout]:
@@ -91,8 +90,7 @@ def _odt_blocks(node: Element) -> Iterator[Block]:
         elif tag == "table":
             rows = [[teletype.extractText(c) for c in r.childNodes if getattr(c, "qname", ("", ""))[1] == "table-cell"]
                     for r in _descendants(child, "table-row")]
-            labels = len(rows) > 1 and all(0 < len(c.strip()) <= 40 for c in rows[0])
-            yield from table_rows(rows[1:] if labels else rows, rows[0] if labels else None)
+            yield from headed_rows(rows)
         elif tag in ("list", "list-item", "section", "list-header", "index-body", "deletion"):
             yield from _odt_blocks(child) if tag != "deletion" else iter(())
 
