@@ -61,6 +61,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--corpus", type=int, default=0, help="generated documents instead of the seed")
+    parser.add_argument("--nice", type=int, default=10, help="SOURCIER_REINDEX_NICE for the re-index job")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp())
     if args.corpus:
@@ -69,7 +70,8 @@ def main() -> None:
         shutil.copytree(ROOT / "seeds", work / "seeds")
     env = {"SOURCIER_INDEX_DIR": str(work / "index"), "SOURCIER_SOURCES_DIR": str(work / "seeds"),
            "SOURCIER_ADMIN_TOKEN": TOKEN, "SOURCIER_RATE_LIMIT_PER_MINUTE": "0", "SOURCIER_LOG_LEVEL": "WARNING",
-           "SOURCIER_DATA_DIR": str(work / "var"), "HF_HUB_OFFLINE": "1", "PATH": str(Path(sys.executable).parent)}
+           "SOURCIER_DATA_DIR": str(work / "var"), "HF_HUB_OFFLINE": "1", "PATH": str(Path(sys.executable).parent),
+           "SOURCIER_REINDEX_NICE": str(args.nice)}
     subprocess.run([SOURCIER, "ingest"], env=env, check=True, capture_output=True)
     port = free_port()
     server = subprocess.Popen([SOURCIER, "serve", "--port", str(port), "--workers", str(args.workers)], env=env,

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     index_type: str = Field("auto", pattern="^(auto|flat|ivf|hnsw)$",
                             description="dense index: auto (exact up to 50k sentences, then IVF), flat, ivf, hnsw")
     ingest_workers: int = Field(2, ge=1, le=64, description="embedding processes for large ingests")
+    reindex_nice: int = Field(10, ge=0, le=19, description="CPU niceness of a re-index job's ingest process: "
+                                                          "higher serves requests first, lower finishes sooner")
     keep_versions: int = Field(5, ge=1, le=100, description="index versions kept on disk for roll-back")
     max_question_chars: int = Field(1000, ge=10, le=MAX_QUESTION, description="longer questions are refused")
     max_body_bytes: int = Field(65536, ge=1024, description="larger request bodies get a 413")

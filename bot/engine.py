@@ -146,10 +146,9 @@ class Engine:
         started = time.perf_counter()
         answer = compose(retrieval, self.analyzer)
         if self.settings.source_url_base and self.live is not None:
-            paths = {sid: entry.path for sid, entry in self.live.manifest.sources.items()}
-            answer.citations = [replace(c, source_url=c.original(self.settings.source_url_base,
-                                                                 paths.get(c.source_id, "")))
-                                for c in answer.citations]
+            sources = self.live.manifest.sources
+            answer.citations = [replace(c, source_url=c.original(self.settings.source_url_base, sources[c.source_id].path))
+                                if c.source_id in sources else c for c in answer.citations]
         answer.timings_ms["answer"] = round((time.perf_counter() - started) * 1000, 3)
         return answer
 

@@ -177,3 +177,11 @@ def test_formats_each_reader_gives_exact_offsets_into_its_stored_text() -> None:
         for region in doc.layout.regions:
             assert doc.text[region.start:region.end].strip() == doc.text[region.start:region.end].strip("\n ")
             assert region.end <= len(doc.text)
+
+
+def test_formats_pdf_wrapped_lines_join_into_paragraphs_and_broken_words_rejoin() -> None:
+    from ingest.formats.pdf import _paragraphs
+
+    lines = ["Le mot informa\x02", "tique est coupé, le porte-", "manteau aussi.", "• une puce", "Fin de page."]
+    assert [b.text for b in _paragraphs(lines, 3)] == [
+        "Le mot informatique est coupé, le porte-manteau aussi.", "• une puce Fin de page."]

@@ -208,12 +208,17 @@ def test_reindex_runs_in_a_child_process_that_publishes_for_the_server(server: L
             assert time.monotonic() < deadline
             for task in Path(f"/proc/{os.getpid()}/task").iterdir():
                 for child in (task / "children").read_text().split():
-                    cmdline = Path(f"/proc/{child}/cmdline")
-                    if cmdline.exists():
-                        seen.add(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                    cmdline, stat = Path(f"/proc/{child}/cmdline"), Path(f"/proc/{child}/stat")
+                    try:
+                        nice = stat.read_text().rsplit(")", 1)[1].split()[16]  # field 19: the niceness
+                        command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                        seen.add(f"{command} nice={nice}")
+                    except (OSError, IndexError):
+                        continue  # the child exited between listing and reading
             time.sleep(0.05)
         job = client.get(f"/v1/admin/reindex/{job_id}", headers=AUTH).json()
         assert job["status"] == "done" and job["report"]["sources"] == 1
-        assert any("-m bot.cli ingest --json" in c for c in seen), seen  # not this process's GIL
+        assert any("-m bot.cli ingest --json" in c and c.endswith(f"nice={settings.reindex_nice}")
+                   for c in seen), seen  # not this process's GIL, and behind the requests for CPU
         assert "Zéphyrin Valadier" in client.post("/v1/ask", json={"question": "Qui est le directeur financier "
                                                                               "d'OpenAI ?"}).json()["answer"]

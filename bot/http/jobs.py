@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -35,8 +36,10 @@ def ingest_env(settings: Settings) -> dict[str, str]:
     return {f"SOURCIER_{name}": str(value) for name, value in values.items()}
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: Linux sends it SIGTERM when the server that started it dies."""
+def _child_setup(niceness: int) -> None:
+    """In the child, before exec: a lower CPU priority than the requests it shares the cores with, and
+    SIGTERM from Linux when the server that started it dies."""
+    os.nice(niceness)
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
@@ -49,7 +52,7 @@ async def _ingest_in_child(settings: Settings) -> dict[str, object]:
     env["COLUMNS"] = "100000"  # one error line, never wrapped by the console
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "ingest", "--json", env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, preexec_fn=_die_with_parent)
+        stderr=asyncio.subprocess.PIPE, preexec_fn=functools.partial(_child_setup, settings.reindex_nice))
     out, err = await child.communicate()
     if child.returncode != 0:
         lines = [line.strip() for line in err.decode(errors="replace").splitlines() if line.strip()]

@@ -165,6 +165,8 @@ async def on_feedback(ack: Any, body: dict[str, Any], action: dict[str, Any], co
                          text=ALREADY_VOTED if status is Vote.ALREADY else GONE)
         return
     record = await answerer.db(answerer.store.answer, answer_id)
+    if record is None:  # deleted by the retention between the vote and now
+        return
     expanded = any(str(b.get("block_id", "")).startswith("cite-") for b in (body.get("message") or {}).get("blocks", []))
     blocks = _redraw(answerer, record, answer_id, body, expanded)
     lock = _tally_locks.setdefault(answer_id, asyncio.Lock())

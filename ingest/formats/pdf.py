@@ -19,6 +19,7 @@ from ingest.text import normalise
 
 _BULLET = re.compile(r"[•◦▪‣●○■□–—*-]\s|\d{1,3}[.)]\s")
 _ENDS = tuple(".!?:…»;")
+_SOFT = ("\x02", "\u00ad")  # PDFium's mark for a hyphen it added at a line break, and the soft hyphen
 
 
 def _open(raw: bytes) -> pdfium.PdfDocument:
@@ -50,17 +51,27 @@ def _paragraphs(lines: list[str], page: int) -> Iterator[Block]:
         if current and (current.endswith(_ENDS) or _BULLET.match(line)):
             yield Block("text", current, page=page)
             current = ""
-        if current.endswith("-") and line[:1].islower():
-            current += line  # a word hyphenated at the line end
+        if current.endswith(_SOFT):
+            current = current[:-1] + line  # PDFium marks a word broken at the line end: « informa|tique »
+        elif current.endswith("-") and line[:1].islower():
+            current += line  # a compound split after its hyphen: « porte-|manteau »
         else:
             current = f"{current} {line}" if current else line
     if current:
         yield Block("text", current, page=page)
 
 
+def _clean(blocks: Iterator[Block]) -> Iterator[Block]:
+    """No hyphenation marks left in the stored text."""
+    for block in blocks:
+        yield block if not any(m in block.text for m in _SOFT) else \
+            Block(block.kind, block.text.replace("\x02", "").replace("\u00ad", ""), block.level, block.anchor,
+                  block.page)
+
+
 def _page_blocks(text: str, marks: list[tuple[int, str]], page: int) -> Iterator[Block]:
     """A page's headings where their lines are (else at the top), and its paragraphs."""
-    lines = [" ".join(line.split()) for line in normalise(text.replace("\x02", "").replace("\u00ad", "")).splitlines()]
+    lines = [" ".join(line.split()) for line in normalise(text).splitlines()]
     lines = [line for line in lines if line]
     at: dict[int, tuple[int, str]] = {}
     for level, title in marks:
@@ -86,7 +97,7 @@ def read_pdf(raw: bytes, name: str) -> tuple[str, Layout]:
         for index in range(len(pdf)):
             page = pdf[index]
             textpage = page.get_textpage()
-            blocks.extend(_page_blocks(textpage.get_text_range(), marks.get(index, []), index + 1))
+            blocks.extend(_clean(_page_blocks(textpage.get_text_range(), marks.get(index, []), index + 1)))
             textpage.close()
             page.close()
         title = str(pdf.get_metadata_dict().get("Title", "")).strip()
