@@ -194,3 +194,13 @@ def test_security_client_that_never_finishes_its_head_is_closed(seed_settings: S
             assert silent.recv(4096).startswith(b"HTTP/1.1 408 ")
         keep_alive = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         assert _raw(server, keep_alive).count(b"HTTP/1.1 200 ") == 2
+
+
+def test_security_503_details_never_show_the_server_index_path(tmp_path: Path, embedder: Embedder) -> None:
+    index_dir = (tmp_path / "secret-place" / "index").resolve()
+    settings = Settings(index_dir=index_dir, rate_limit_per_minute=0)
+    with LiveServer(create_app(settings, Engine(settings, embedder=embedder))) as server, server.client() as c:
+        ready, ask = c.get("/readyz"), c.post("/v1/ask", json={"question": "Qui ?"})
+    assert ready.status_code == ask.status_code == 503
+    for body in (ready.text, ask.text):
+        assert "secret-place" not in body and "$SOURCIER_INDEX_DIR" in body and "sourcier ingest" in body

@@ -22,7 +22,7 @@ from bot.http.guard import Guard
 from bot.http.jobs import ReindexJobs
 from bot.http.metrics import Metrics
 from bot.http.pages import add_pages
-from bot.http.routes import router
+from bot.http.routes import public_detail, router
 from bot.ratelimit import RateLimiter
 from index.errors import EmbedderMismatchError, IndexCorruptError, SourcierError
 from index.versions import IndexNotFoundError
@@ -78,9 +78,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 def _add_errors(app: FastAPI) -> None:
     """Translate named errors and validation failures into a status and a `detail` a person can act on."""
 
-    async def named(_: Request, exc: Exception) -> JSONResponse:
+    async def named(request: Request, exc: Exception) -> JSONResponse:
         status = exc.status if isinstance(exc, SourcierError) else 500
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return JSONResponse({"detail": public_detail(str(exc), request.app.state.settings)}, status_code=status)
 
     async def invalid(_: Request, exc: Exception) -> JSONResponse:
         errors = exc.errors() if isinstance(exc, RequestValidationError) else []

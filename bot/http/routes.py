@@ -148,6 +148,13 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def public_detail(message: str, settings: Settings) -> str:
+    """An error message for unauthenticated clients: the server's index path becomes the variable that sets it."""
+    for path in sorted({str(settings.index_dir.resolve()), str(settings.index_dir)}, key=len, reverse=True):
+        message = message.replace(path, "$SOURCIER_INDEX_DIR")
+    return message
+
+
 @router.head("/readyz", response_model=Readiness, include_in_schema=False)
 @router.get("/readyz", response_model=Readiness, tags=["ops"], responses={503: {"model": Readiness}})
 async def readyz(engine: EngineDep) -> Readiness | JSONResponse:
@@ -155,7 +162,7 @@ async def readyz(engine: EngineDep) -> Readiness | JSONResponse:
     try:
         snapshot = await engine.run(lambda: engine.snapshot)
     except IndexNotFoundError as exc:
-        body = Readiness(ready=False, embedder=engine.embedder.name, detail=str(exc))
+        body = Readiness(ready=False, embedder=engine.embedder.name, detail=public_detail(str(exc), engine.settings))
         return JSONResponse(body.model_dump(), status_code=503)
     return Readiness(ready=True, index_version=snapshot.version, sources=len(snapshot.texts),
                      chunks=len(snapshot.chunks), embedder=engine.embedder.name)
