@@ -10,7 +10,8 @@ import pytest
 from index.store import EmbedderMismatchError, IndexCorruptError, load_snapshot
 from index.versions import current_version, list_versions
 from ingest.embed import Embedder
-from ingest.pipeline import IngestError, build_index, ingest_lock
+from ingest.guards import ingest_lock
+from ingest.pipeline import IngestError, build_index
 from ingest.read import source_id_for
 from tests.conftest import CHUNKING
 

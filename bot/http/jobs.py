@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.http.metrics import Metrics
 from index.errors import IngestError, JobRunningError, SourcierError
-from ingest.pipeline import ingest_running
+from ingest.guards import ingest_running
 
 log = logging.getLogger(__name__)
 _KEEP = 50
