@@ -145,3 +145,41 @@ def test_browser_renders_hostile_source_as_text(browser, tmp_path: Path, embedde
         assert page.evaluate("window.pwned === undefined")
         assert page.locator("#citations img, #source-text img, #citations script").count() == 0
         page.close()
+
+
+@pytest.fixture(scope="module")
+def pdf_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    from bot.config import Settings
+    from bot.engine import Engine
+    from bot.http.api import create_app
+    from ingest.embed import UseEmbedder
+    from tests.conftest import ROOT
+
+    base = tmp_path_factory.mktemp("pdfweb")
+    (base / "docs").mkdir()
+    shutil.copy(ROOT / "tests" / "data" / "formats" / "guide.pdf", base / "docs" / "guide.pdf")
+    settings = Settings(index_dir=base / "index", data_dir=base / "var", sources_dir=base / "docs",
+                        source_url_base="https://intranet.example.org/docs", rate_limit_per_minute=0)
+    engine = Engine(settings, embedder=UseEmbedder(threads=1))
+    engine.ingest()
+    with LiveServer(create_app(settings, engine)) as server:
+        yield server
+
+
+def test_browser_pdf_citation_shows_section_page_and_links_the_original(  # type: ignore[no-untyped-def]
+        browser, pdf_server: LiveServer, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(pdf_server.url + "/")
+    page.get_by_label("Votre question").fill("Où se trouve la trousse de secours en cas de coupure ?")
+    page.keyboard.press("Enter")
+    cited = page.locator("#citations li.cited").first
+    cited.wait_for(timeout=15000)
+    assert "Guide de l'atelier de reliure › Sécurité, p. 2" in cited.locator("strong").inner_text()
+    original = cited.get_by_role("link", name="original")
+    assert original.get_attribute("href") == "https://intranet.example.org/docs/guide.pdf#page=2"
+    page.screenshot(path=str(tmp_path / "pdf-citation.png"), full_page=True)
+    page.get_by_role("button", name="Voir la source 1").first.click()
+    sentence = page.locator("#source-text mark.sentence")
+    sentence.wait_for(state="visible", timeout=10000)
+    assert "trousse de secours" in sentence.inner_text()
+    page.close()
