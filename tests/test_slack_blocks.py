@@ -131,3 +131,18 @@ def test_slack_store_forgets_questions_and_votes_after_the_retention(tmp_path: P
     assert store.vote("old", "U3", "C1", "up") is Vote.UNKNOWN
     rows = sqlite3.connect(tmp_path / "s.db").execute("SELECT COUNT(*) FROM feedback").fetchone()
     assert rows == (0,)
+
+
+def test_slack_manifest_matches_the_app_and_asks_only_the_scopes_it_uses() -> None:
+    import yaml
+
+    from bot.slack.app import SHORTCUT
+
+    manifest = yaml.safe_load((Path(__file__).parent.parent / "bot" / "slack" / "manifest.yml").read_text())
+    assert [s["callback_id"] for s in manifest["features"]["shortcuts"]] == [SHORTCUT]
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/sourcier"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im",
+                                                                              "app_home_opened"}
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == ["app_mentions:read", "chat:write", "commands",
+                                                                 "im:history", "reactions:write"]
