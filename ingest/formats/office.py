@@ -91,8 +91,8 @@ def _odt_blocks(node: Element) -> Iterator[Block]:
             rows = [[teletype.extractText(c) for c in r.childNodes if getattr(c, "qname", ("", ""))[1] == "table-cell"]
                     for r in _descendants(child, "table-row")]
             yield from headed_rows(rows)
-        elif tag in ("list", "list-item", "section", "list-header", "index-body", "deletion"):
-            yield from _odt_blocks(child) if tag != "deletion" else iter(())
+        elif tag in ("list", "list-item", "section", "list-header", "index-body"):
+            yield from _odt_blocks(child)  # anything else (tracked changes, frames, fields) is not body text
 
 
 def _descendants(node: Element, tag: str) -> Iterator[Element]:
