@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ingest.text import normalise, sentences  # noqa: E402
+from ingest.text import normalise, sentences
 
 
 def gold_sentence(text: str, start: int, end: int) -> str:

@@ -7,9 +7,8 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.language import language
-from bot.retrieve import Hit, Retrieval
-from index.lexical import FrenchAnalyzer
-from ingest.text import quotable
+from bot.reader import Reading
+from bot.retrieve import Retrieval
 
 NOT_FOUND = {
     "fr": "Je ne sais pas : je n'ai pas trouvé la réponse dans les sources.",
@@ -83,59 +82,24 @@ class Answer:
         return data
 
 
-def _candidates(hits: list[Hit], question: str, analyzer: FrenchAnalyzer,
-                weight: float) -> list[tuple[float, int, tuple[int, int], frozenset[str]]]:
-    """(score, citation number, span, question terms) of every quotable sentence, best first.
-
-    A sentence scores its cosine plus a bonus for question words, scaled by how well its passage ranked.
-    """
-    wanted = set(analyzer.terms(question))
-    top = hits[0].score if hits else 0.0
-    scored = []
-    for n, hit in enumerate(hits, 1):
-        rank_factor = (hit.score / top) ** 2 if top > 0 else 1.0
-        for span, cos in zip(hit.chunk.sentences, hit.sentence_cosines, strict=True):
-            text = hit.chunk.text[span[0] - hit.chunk.start : span[1] - hit.chunk.start]
-            if not quotable(text):
-                continue
-            terms = frozenset(analyzer.terms(text)) & wanted
-            overlap = len(terms) / len(wanted) if wanted else 0.0
-            scored.append(((cos + weight * overlap) * rank_factor, n, span, terms))
-    scored.sort(key=lambda item: -item[0])
-    return scored
-
-
-def _pick(hits: list[Hit], question: str, analyzer: FrenchAnalyzer, most: int, weight: float,
-          ratio: float) -> list[tuple[int, tuple[int, int]]]:
-    """(citation number, sentence span) of the best sentence, then of a sentence that adds something: one
-    nearly as good that brings question words the chosen ones lack, or the one right after the best when the
-    best only restates the question (it holds every question word, so the answer tends to follow). No padding."""
-    scored = _candidates(hits, question, analyzer, weight)
-    if not scored:
+def _pick(reading: Reading | None, most: int, keep: float) -> list[tuple[int, tuple[int, int]]]:
+    """(citation number, sentence span) of the reader's best sentence, then of any other it rates as an answer
+    nearly as well (a second half of the answer, in the same or another passage). No padding."""
+    if reading is None or not reading.candidates:
         return []
-    best, n, span, covered = scored[0]
-    chosen = [(n, span)]
-    sentences = hits[n - 1].chunk.sentences
-    following = sentences.index(span) + 1
-    nxt = sentences[following] if following < len(sentences) else None
-    restates = covered >= set(analyzer.terms(question))
-    for score, other_n, other_span, terms in scored[1:]:
-        if len(chosen) >= most:
-            break
-        after = other_n == n and other_span == nxt
-        if (after and restates) or ((score >= best * ratio or after) and terms - covered):
-            chosen.append((other_n, other_span))
-            covered |= terms
+    best = reading.candidates[0]
+    chosen = [(best.n, best.span)]
+    for other in reading.candidates[1 : most]:
+        if other.score >= max(0.5, keep * best.score):
+            chosen.append((other.n, other.span))
     return chosen
 
 
-def compose(retrieval: Retrieval, analyzer: FrenchAnalyzer, max_sentences: int = 3, from_hits: int = 3,
-            coverage_weight: float = 0.5, keep_ratio: float = 0.85) -> Answer:
-    """Build the answer from the top hits; when retrieval abstains, say so and quote nothing."""
+def compose(retrieval: Retrieval, max_sentences: int = 2, keep_ratio: float = 0.8) -> Answer:
+    """Quote the sentences the reader chose; when it abstains, say so and quote nothing."""
     lang = language(retrieval.question)
     hits = retrieval.hits
-    chosen = _pick(hits[:from_hits], retrieval.question, analyzer, max_sentences, coverage_weight, keep_ratio) \
-        if retrieval.found else []
+    chosen = _pick(retrieval.reading, max_sentences, keep_ratio) if retrieval.found else []
     quoted = {n: span for n, span in reversed(chosen)}  # the best sentence of each cited passage
     citations = [
         Citation(

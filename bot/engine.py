@@ -17,6 +17,7 @@ import faiss
 
 from bot.answer import Answer, compose
 from bot.config import Settings
+from bot.reader import shipped_model
 from bot.retrieve import Retrieval, RetrievalParams, retrieve
 from index.errors import EmbedderMismatchError, IndexCorruptError
 from index.lexical import FrenchAnalyzer
@@ -33,13 +34,14 @@ T = TypeVar("T")
 class Engine:
     """Holds one embedder and one snapshot reference; replacing the reference is the whole hot swap."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, reader: bool = True) -> None:
         self.settings = settings
         faiss.omp_set_num_threads(settings.threads)
         self.embedder = embedder or load_embedder(settings.embedder, threads=settings.threads)
         self.embedder.embed_query("échauffement")  # load lazy weights now, not in the first request
         self.params = RetrievalParams(min_confidence=settings.min_confidence,
-                                      max_question_chars=settings.max_question_chars)
+                                      max_question_chars=settings.max_question_chars,
+                                      reader=shipped_model() if reader else None)
         self.analyzer = FrenchAnalyzer()
         self._snapshot: IndexSnapshot | None = None
         self._lease: Path | None = None
@@ -144,7 +146,7 @@ class Engine:
     def compose(self, retrieval: Retrieval) -> Answer:
         """The extractive answer for a retrieval, timed."""
         started = time.perf_counter()
-        answer = compose(retrieval, self.analyzer)
+        answer = compose(retrieval)
         if self.settings.source_url_base and self.live is not None:
             sources = self.live.manifest.sources
             answer.citations = [replace(c, source_url=c.original(self.settings.source_url_base, sources[c.source_id].path))

@@ -25,6 +25,8 @@ class GoldQuestion:
     unanswerable: bool = False
     kind: str = ""  # for unanswerable questions: "near" (the corpus's domain) or "off" (off-topic)
     lang: str = "fr"
+    answer: str = ""  # the exact answer span (piaf): a right answer quotes it
+    group: str = ""  # the document the question was written on, to hold whole documents out when fitting
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Outcome:
     rank: int | None  # 0-based rank of the first right passage, None when none was returned
     found: bool
     confidence: float
-    signals: dict[str, float]
+    signals: dict[str, float]  # the reader's inputs for its best sentence
 
 
 @dataclass
@@ -70,7 +72,7 @@ def _gold(row: dict[str, object]) -> GoldQuestion:
     if not (evidence or source or unanswerable):
         raise KeyError("evidence, source or unanswerable")
     return GoldQuestion(q, evidence, str(source) if source else None, unanswerable, str(row.get("kind", "")),
-                        str(row.get("lang", "fr")))
+                        str(row.get("lang", "fr")), str(row.get("answer", "")), str(row.get("article", "")))
 
 
 def load_gold(path: Path) -> list[GoldQuestion]:
@@ -109,6 +111,8 @@ def _answer_right(gold: GoldQuestion, answer: Answer) -> bool:
     """Passage gold: the answer text quotes an evidence string; document gold: it quotes the right source."""
     if gold.source is not None:
         return any(c.cited and c.source_id == gold.source for c in answer.citations)
+    if gold.answer:
+        return gold.answer in answer.text
     return any(e in answer.text for e in gold.evidence)
 
 
@@ -125,7 +129,7 @@ def evaluate(
         report.max_passage_chars = max([report.max_passage_chars] + [len(h.chunk.text) for h in result.hits])
         rank = None if gold.unanswerable else _rank(result, gold)
         report.outcomes.append(Outcome(gold.q, gold.unanswerable, gold.kind, rank, result.found, result.confidence,
-                                       result.signals.to_json() if result.signals else {}))
+                                       result.reading.explain() if result.reading else {}))
         if gold.unanswerable:
             report.unanswerable += 1
             report.abstained += not result.found

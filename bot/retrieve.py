@@ -1,4 +1,4 @@
-"""Hybrid retrieval: sentence-level dense + chunk BM25, fused by max-normalised scores, with abstention."""
+"""Hybrid retrieval: sentence-level dense + chunk BM25, fused by max-normalised scores, then the reader decides."""
 
 from __future__ import annotations
 
@@ -8,31 +8,26 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bot.abstain import AbstainModel, Signals, measure
+from bot.reader import ReaderModel, Reading, read
 from index.errors import QuestionError, UnknownSourceError
 from index.records import Chunk
 from index.store import IndexSnapshot
 from ingest.embed import Embedder
-from ingest.text import normalise, quotable
-
-# Fitted by bench/abstain.py on the three development corpora; see docs/quality.md.
-DEFAULT_ABSTAIN = AbstainModel(
-    weights={"sentence_cos": 2.392, "coverage": 2.909, "share": 2.217, "untranslated": 1.178},
-    bias=-3.569,
-)
+from ingest.text import normalise
 
 
 @dataclass(frozen=True)
 class RetrievalParams:
     """Fusion weights and abstention thresholds, measured on the dev set (see README)."""
 
-    min_confidence: float  # estimated probability that the best passage answers; below it, abstain
+    min_confidence: float  # the reader's score of its best sentence; below it, abstain (0.5: the fitted cut)
     max_question_chars: int  # both from Settings, their one owner
     candidates: int = 50
     w_chunk: float = 0.5  # whole-passage cosine
     w_sentence: float = 1.0  # best single sentence cosine: the strongest signal for short questions
     w_lexical: float = 1.0  # BM25 over the French analyser
-    abstain: AbstainModel = field(default_factory=lambda: DEFAULT_ABSTAIN)
+    reader: ReaderModel | None = None  # None: rank only, never answer (the engine passes the shipped one)
+    read_passages: int = 5  # the reader reads the sentences of this many passages (5 refuses less than 3)
 
     def only(self, signals: str) -> RetrievalParams:
         """The same parameters with fusion inputs switched off, to measure what each one brings."""
@@ -58,14 +53,6 @@ class Hit:
     sentence_cosines: tuple[float, ...]  # one per sentence of the chunk, in order
 
     @property
-    def answer_cos(self) -> float:
-        """The best cosine among the sentences that can answer (not questions, labels or bare headings)."""
-        base = self.chunk.start
-        usable = [cos for (a, b), cos in zip(self.chunk.sentences, self.sentence_cosines, strict=True)
-                  if quotable(self.chunk.text[a - base : b - base])]
-        return max(usable, default=0.0)
-
-    @property
     def sentence(self) -> tuple[int, int]:
         """Source offsets of the chunk's sentence closest in meaning to the question."""
         return self.chunk.sentences[int(np.argmax(self.sentence_cosines))]
@@ -81,7 +68,7 @@ class Retrieval:
     confidence: float
     timings_ms: dict[str, float] = field(default_factory=dict)
     index_version: str = ""
-    signals: Signals | None = None
+    reading: Reading | None = None
     searchable: bool = True  # False when the question has no word to search for ("😀", "et alors ?")
 
 
@@ -160,11 +147,11 @@ def retrieve(
             if len(kept) == k:
                 break
     lap("fusion")
-    signals = measure(question, kept[0].answer_cos, kept[0].chunk.context, snapshot.lexical) if kept else None
-    sure = params.abstain.probability(signals) if signals else 0.0
-    lap("abstain")
+    reading = read(question, kept, snapshot.lexical, params.reader, params.read_passages) if params.reader else None
+    sure = reading.confidence if reading else 0.0
+    lap("reader")
     return Retrieval(question, kept, sure >= params.min_confidence, round(sure, 4), timings, snapshot.version,
-                     signals)
+                     reading)
 
 
 def _fuse(

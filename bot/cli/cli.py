@@ -128,18 +128,18 @@ def ask(question: str, k: KOpt = None, index_dir: IndexDir = None, embedder: Emb
 @app.command()
 def search(query: str, k: KOpt = None, index_dir: IndexDir = None, embedder: EmbedderOpt = None,
            source: SourceOpt = None, as_json: JsonOpt = False) -> None:
-    """Ranked passages with dense, sentence, lexical and fused scores, and the signals behind the abstention
-    decision with their part of it (no answer)."""
-    from bot.retrieve import DEFAULT_ABSTAIN
-
+    """Ranked passages with dense, sentence, lexical and fused scores, the reader's best sentences, and the
+    inputs behind its answer-or-abstain decision with their part of it (no answer)."""
     settings = settings_from(index_dir=index_dir, embedder=embedder, k=k)
     with friendly_errors():
         result = Engine(settings).search(query, sources=source)
     if as_json:
         rows = [{"rank": i, "score": h.score, "dense": h.dense, "sentence": h.sentence_cos, "lexical": h.lexical,
                  **h.chunk.to_json()} for i, h in enumerate(result.hits, 1)]
-        why = {"signals": result.signals.to_json(), "contributions": DEFAULT_ABSTAIN.contributions(result.signals),
-               "bias": DEFAULT_ABSTAIN.bias} if result.signals else {}
+        reading = result.reading
+        why = {"signals": reading.inputs, "contributions": reading.contributions,
+               "sentences": [{"passage": c.n, "start": c.span[0], "end": c.span[1], "score": round(c.score, 4)}
+                             for c in reading.candidates[:3]]} if reading else {}
         out.print_json(json.dumps({"found": result.found, "confidence": result.confidence, **why, "hits": rows},
                                   ensure_ascii=False))
     else:

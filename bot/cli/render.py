@@ -17,7 +17,7 @@ from rich.text import Text
 
 from bot.answer import LABELS, Answer, Citation
 from bot.evaluate import EvalReport
-from bot.retrieve import DEFAULT_ABSTAIN, Retrieval
+from bot.retrieve import Retrieval
 from ingest.pipeline import IngestReport
 
 log = logging.getLogger("sourcier")
@@ -84,10 +84,14 @@ def print_search(console: Console, result: Retrieval) -> None:
         )
     console.print(table)
     console.print(f"confidence {result.confidence:.3f} — {'supported' if result.found else 'would abstain'}")
-    if result.signals is not None:
-        parts = ", ".join(f"{name} {value:+.2f}" for name, value in
-                          DEFAULT_ABSTAIN.contributions(result.signals).items())
-        console.print(f"signals {result.signals.to_json()}\nlog-odds: bias {DEFAULT_ABSTAIN.bias:+.2f}, {parts}",
+    reading = result.reading
+    if reading is not None and reading.candidates:
+        for c in reading.candidates[:3]:
+            chunk = result.hits[c.n - 1].chunk
+            text = chunk.text[c.span[0] - chunk.start : c.span[1] - chunk.start]
+            console.print(f"sentence of [{c.n}] {c.score:.3f}: {escape(text)}", highlight=False)
+        parts = sorted(reading.contributions.items(), key=lambda kv: -abs(kv[1]))[:8]
+        console.print(f"asks {reading.kind}; decided by " + ", ".join(f"{n} {v:+.2f}" for n, v in parts),
                       highlight=False)
 
 

@@ -78,7 +78,8 @@ async def search(engine: EngineDep,
         for i, h in enumerate(result.hits, 1)
     ]
     return SearchResponse(query=result.question, found=result.found, confidence=result.confidence,
-                          signals=result.signals.to_json() if result.signals else {}, passages=passages, index_version=result.index_version)
+                          signals=result.reading.inputs if result.reading else {},
+                          contributions=result.reading.contributions if result.reading else {}, passages=passages, index_version=result.index_version)
 
 
 def _source_out(snapshot: IndexSnapshot, source_id: str) -> SourceOut:

@@ -68,7 +68,10 @@ class SearchResponse(BaseModel):
     query: str
     found: bool
     confidence: float
-    signals: dict[str, float] = Field(default_factory=dict, description="what the abstention decision read")
+    signals: dict[str, float] = Field(default_factory=dict, description="what the reader's answer-or-abstain "
+                                                                         "decision read, for its best sentence")
+    contributions: dict[str, float] = Field(default_factory=dict, description="each input's part of the decision's "
+                                                                               "log-odds")
     passages: list[PassageOut]
     index_version: str
 

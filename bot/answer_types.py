@@ -1,0 +1,139 @@
+"""What a question asks for (a person, a date, a number…) and whether a sentence brings that kind of thing.
+
+The reader's strongest signal after meaning: « Qui » wants a name, « Quand » a date, « Combien » a number.
+Evidence counts only in the words a sentence adds to the question, so a sentence that repeats the question's
+own names and dates does not look like an answer. Plain patterns, French and English, no corpus statistics.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+KINDS = ("person", "date", "days", "number", "place", "how", "why", "define", "yesno", "other")
+
+_I = re.IGNORECASE
+# Checked in order; the first that matches names the kind.
+_ASKS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("days", re.compile(r"\bquels? jours?\b|\b(?:which|what) days?\b|\bjours? de la semaine", _I)),
+    ("date", re.compile(r"^\W*(?:quand|when)\b|\b(?:depuis|jusqu'à|jusqu'a) quand\b|\b(?:en|dans|depuis|de) quel(?:le)? "
+                        r"(?:année|époque|décennie|siècle|mois|an)\b|\bquel(?:le)? (?:année|date|époque|décennie|siècle|"
+                        r"mois)\b|\bà quelle (?:date|période|époque|heure)\b|\bwhat (?:year|date|time|month)\b|"
+                        r"\bwhich (?:year|month|century)\b|\bquel jour\b|\bdate\b", _I)),
+    ("number", re.compile(r"\bcombien\b|\bhow (?:many|much|long|old|big|far)\b|\bquel(?:le)?s? (?:est |sont |était |"
+                          r"étaient )?(?:le |la |les |l['’])?(?:nombre|pourcentage|taux|montant|prix|coût|âge|durée|"
+                          r"taille|hauteur|longueur|superficie|surface|population|vitesse|poids|altitude|budget|"
+                          r"salaire|délai|score|chiffre|effectif)s?\b|\bwhat (?:is the )?(?:number|amount|price|cost|"
+                          r"percentage|rate|age|size)\b", _I)),
+    ("person", re.compile(r"^\W*(?:qui|who|whom|whose)\b|\b(?:par|à|de|avec|pour|contre|chez) qui\b|\bc['’]est qui\b|"
+                          r"\bquel(?:le)?s? (?:est |sont |était |fut )?(?:le |la |les |l['’])?(?:nom|personne|"
+                          r"personnage|auteur|président|roi|reine|fondateur|fondatrice|pdg|directeur|directrice|"
+                          r"dirigeant|chef|joueur|artiste|ministre)s?\b|\bs['’]appel|\bse nomm|\bsurnom|\bnamed?\b", _I)),
+    ("place", re.compile(r"^\W*(?:où|ou se|where)\b|\bd['’]où\b|\b(?:dans|en|à|vers|de) quel(?:le)?s? (?:pays|ville|"
+                         r"région|lieu|endroit|continent|département|fichier|répertoire|dossier)\b|\bquel(?:le)?s? "
+                         r"(?:pays|ville|région|lieu|endroit|continent|fichier|répertoire|dossier)\b|\bwhich "
+                         r"(?:country|city|file|directory)\b", _I)),
+    ("why", re.compile(r"\bpourquoi\b|\bwhy\b|\bpour quelle raison\b|\bquelle (?:est la )?(?:raison|cause)\b|"
+                       r"\bà cause de quoi\b", _I)),
+    ("how", re.compile(r"^\W*comment\b(?! (?:s['’]appel|se nomm))|^\W*how\b|\bde quelle (?:façon|manière)\b|"
+                       r"\bquelle (?:commande|option|méthode|procédure)\b|\b(?:which|what) (?:command|option)\b|"
+                       r"\bcomment (?:faire|puis|peut|dois|on)\b", _I)),
+    ("define", re.compile(r"qu['’]est[- ]ce (?:que|qu['’])|\bc['’]est quoi\b|\bque (?:signifie|veut dire|désigne)\b|"
+                          r"\bà quoi (?:sert|servent)\b|^\W*what (?:is|are|does)\b|\bqu['’]appelle-t-on\b|\bdéfinition\b",
+                          _I)),
+    ("yesno", re.compile(r"^\W*(?:est-ce qu|peut-on|faut-il|doit-on|y a-t-il|a-t-on|is|are|can|do|does|did|should|will|"
+                         r"has|have|was|were)\b|-t-(?:il|elle|on)\b|\w-(?:il|elle|ils|elles|on|je)\s", _I)),
+)
+
+_MONTHS = ("janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|"
+           "decembre|january|february|march|april|june|july|august|september|october|november|december")
+_DAYS = "lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_NUMBER_WORDS = ("deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|quinze|vingt|trente|quarante|cinquante|"
+                 "soixante|cent|cents|mille|million|millions|milliard|milliards|dizaine|dizaines|centaine|centaines|"
+                 "millier|milliers|moitié|tiers|quart|premier|première|deuxième|troisième|quatrième|cinquième|"
+                 "second|seconde|two|three|four|five|ten|hundred|thousand|million|billion|half")
+_YEAR = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2})\b")
+_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\bsiècles?\b|\bcentury\b|\b\d{{1,2}}/\d{{1,2}}/\d{{2,4}}\b|\bannées? \d|"
+                   rf"\b(?:{_DAYS})\b|\b(?:hier|demain|aujourd'hui|soir|matin|week-end)\b", _I)
+_DAY = re.compile(rf"\b(?:{_DAYS})s?\b|\bjours? (?:ouvrés|ouvrables|fériés)\b|\bweek-end\b", _I)
+_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b|%|€|\$", _I)
+_PLACE = re.compile(r"\b(?:à|en|au|aux|dans|près de|vers|in|at|near)\s+(?:l['’]|la |le |les )?([A-ZÀ-Ý][\w-]+)")
+_PATH = re.compile(r"(?:^|\s)(?:/[\w.-]+){2,}|~/[\w.-]+")
+_CAUSE = re.compile(r"\b(?:parce qu|car\b|en raison|grâce à|à cause|afin de|afin qu|pour (?:que|éviter|permettre)|"
+                    r"puisqu|because|due to|in order to|so that|c'est pourquoi|vise à|dans le but)", _I)
+_DEFINE = re.compile(r"\b(?:est une?|sont des|désigne|signifie|consiste|correspond à|permet(?:tent)? de|sert à|"
+                     r"servent à|is an?|are|refers to|means)\b", _I)
+_HOW = re.compile(r"\b(?:il faut|il suffit|vous devez|on peut|en utilisant|à l'aide|avec la commande|la commande|"
+                  r"utilisez|lancez|exécutez|exécutant|tapez|saisissez|installez|en exécutant|by running|run|use|"
+                  r"using|with the command|option)\b", _I)
+_COMMAND = re.compile(r"(?:^|\s)(?:[a-z][\w.+-]*(?:-[\w]+)+|apt|apt-get|dpkg|systemctl|sudo|crontab|git|ssh|"
+                      r"make|pip|mount)\s+(?:-{1,2}[\w-]+|[a-z][\w.:/-]*)")
+_WORD = re.compile(r"[\w'’-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """How much of each kind of answer a sentence holds, in the words it adds to the question (0–1 each)."""
+
+    person: float
+    date: float
+    days: float
+    number: float
+    place: float
+    how: float
+    why: float
+    define: float
+
+    def of(self, kind: str) -> float:
+        """The evidence for the kind a question asks; yes/no and other questions take any sentence."""
+        return float(getattr(self, kind, 0.0))
+
+
+@lru_cache(maxsize=4096)
+def asks(question: str) -> str:
+    """The kind of answer a question wants, one of KINDS."""
+    for kind, pattern in _ASKS:
+        if pattern.search(question):
+            return kind
+    return "other"
+
+
+def _fold(word: str) -> str:
+    """Lowercase without accents, so « Élysée » in the question matches « élysée » in the text."""
+    return "".join(c for c in unicodedata.normalize("NFD", word.lower()) if not unicodedata.combining(c))
+
+
+def _added(sentence: str, question_words: frozenset[str]) -> str:
+    """The sentence with the question's own words blanked, so only what it adds can be evidence."""
+    return _WORD.sub(lambda m: " " if _fold(m.group(0)) in question_words else m.group(0), sentence)
+
+
+def question_words(question: str) -> frozenset[str]:
+    """The question's words, folded, for `evidence`."""
+    return frozenset(_fold(w) for w in _WORD.findall(question))
+
+
+def _names(added: str) -> float:
+    """Capitalised words after the first, the usual mark of a person's or an organisation's name."""
+    words = _WORD.findall(added)
+    capitals = sum(1 for i, w in enumerate(words) if i > 0 and w[:1].isupper() and not w.isupper())
+    return min(capitals, 3) / 3
+
+
+def evidence(sentence: str, question_words: frozenset[str], code: bool = False) -> Evidence:
+    """What kinds of answer the sentence brings beyond the question's words."""
+    added = _added(sentence, question_words)
+    years = bool(_YEAR.search(added))
+    command = code or bool(_COMMAND.search(added)) or bool(_PATH.search(added))
+    return Evidence(
+        person=_names(added),
+        date=max(float(years), 0.7 * bool(_DATE.search(added))),
+        days=float(bool(_DAY.search(added))),
+        number=min(len(_NUMBER.findall(added)), 2) / 2,
+        place=max(float(bool(_PLACE.search(added))), 0.5 * bool(_PATH.search(added))),
+        how=max(float(command), 0.5 * bool(_HOW.search(added))),
+        why=float(bool(_CAUSE.search(added))),
+        define=float(bool(_DEFINE.search(added))),
+    )

@@ -1,0 +1,142 @@
+"""The reader's inputs: for each quotable sentence of the first passages, numbers that mean the same in any corpus.
+
+Cosines with the question, the share of the question's words (IDF-weighted, plain, in pairs) that the
+sentence, its neighbours and its passage hold, the question's names and rarest word when they are
+missing, what kind of answer the question wants and whether the sentence brings it, and where the
+sentence and its passage rank. bench/reader_data.py reads the same rows to train on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bot.abstain import meaningful, neutral_words
+from bot.answer_types import KINDS, asks, evidence, question_words
+from bot.language import language
+from index.lexical import LexicalIndex
+from ingest.text import quotable
+
+if TYPE_CHECKING:
+    from bot.retrieve import Hit
+
+EVIDENCE = ("person", "date", "days", "number", "place", "how", "why", "define")
+FEATURES = (
+    "cos", "cos_gap", "cos_prev", "cos_next", "passage_cos", "fused", "rank_inv", "top_passage",
+    "cov", "share", "cov_window", "cov_prev", "bigrams", "names_missing", "rare_missing",
+    "cov_passage", "share_passage", "names_missing_passage", "rare_missing_passage", "untranslated", "other_language",
+    "novel", "length", "position", "first", "question_length", "kind_evidence",
+    *(f"evidence_{e}" for e in EVIDENCE), *(f"asks_{k}" for k in KINDS),
+)
+COLUMN = {name: i for i, name in enumerate(FEATURES)}
+
+
+@dataclass(frozen=True)
+class Question:
+    """What every candidate of one question is compared with, analysed once."""
+
+    kind: str
+    weights: dict[str, float]  # the question's terms and their IDF
+    plain: dict[str, float]  # the same terms, each weighing 1
+    pairs: frozenset[tuple[str, str]]  # consecutive terms: a phrase of the question found again
+    names: dict[str, float]  # names, numbers and acronyms: words any language writes the same
+    words: frozenset[str]  # folded surface words, for answer-type evidence
+    rarest: float
+    lang: str
+
+
+def analyse(question: str, lexical: LexicalIndex) -> Question:
+    """The question's terms, weights, names and kind."""
+    text = meaningful(question)
+    weights = lexical.weights(text)
+    ordered = lexical.analyzer.terms(text)
+    names = {t: weights[t] for t in lexical.analyzer.terms(neutral_words(question)) if t in weights}
+    return Question(asks(question), weights, dict.fromkeys(weights, 1.0), frozenset(pairwise(ordered)), names,
+                    question_words(question), max(weights.values(), default=1.0), language(question))
+
+
+def share(weights: dict[str, float], terms: set[str]) -> float:
+    """The weighted share of the question's terms that are in `terms`."""
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
+
+
+def _missing(q: Question, terms: set[str]) -> tuple[float, float]:
+    """Share of the question's names absent from `terms`, and the IDF of its rarest absent word (0–1)."""
+    names = 1.0 - share(q.names, terms) if q.names else 0.0
+    rare = max((w for t, w in q.weights.items() if t not in terms), default=0.0) / q.rarest if q.rarest else 0.0
+    return names, rare
+
+
+def _passage(q: Question, hit: Hit, n: int, top: float, lexical: LexicalIndex) -> list[tuple[tuple[int, int],
+                                                                                            list[float]]]:
+    """(span, inputs) of every quotable sentence of one passage; cos_gap is set by `candidates`."""
+    chunk, base = hit.chunk, hit.chunk.start
+    texts = [chunk.text[a - base : b - base] for a, b in chunk.sentences]
+    ordered = [lexical.analyzer.terms(t) for t in texts]
+    terms = [set(t) for t in ordered]
+    present = set(lexical.analyzer.terms(chunk.context))
+    other = language(chunk.text) != q.lang
+    untranslated = share(q.weights, set(q.weights) - present - set(q.names)) if other else 0.0
+    cos = hit.sentence_cosines
+    passage = [hit.dense, hit.score / top if top > 0 else 0.0, 1.0 / n, float(n == 1)]
+    whole = [share(q.weights, present), share(q.plain, present), *_missing(q, present), untranslated, float(other)]
+    rows = []
+    for i, (span, text) in enumerate(zip(chunk.sentences, texts, strict=True)):
+        if not quotable(text):
+            continue
+        window = terms[i].union(*terms[max(0, i - 1) : i + 2])
+        ev = evidence(text, q.words)
+        pairs = len(q.pairs & set(pairwise(ordered[i]))) / len(q.pairs) if q.pairs else 0.0
+        rows.append((span, [
+            cos[i], 0.0, cos[i - 1] if i else 0.0, cos[i + 1] if i + 1 < len(cos) else 0.0, *passage,
+            share(q.weights, terms[i]), share(q.plain, terms[i]), share(q.weights, window),
+            share(q.weights, terms[i - 1]) if i else 0.0, pairs, *_missing(q, terms[i]), *whole,
+            len(terms[i] - set(q.weights)) / max(len(terms[i]), 1), math.log1p(len(terms[i])),
+            i / max(len(texts) - 1, 1), float(i == 0), math.log1p(len(q.weights)), ev.of(q.kind),
+            *(getattr(ev, e) for e in EVIDENCE), *(float(q.kind == k) for k in KINDS),
+        ]))
+    return rows
+
+
+def candidates(question: str, hits: list[Hit], lexical: LexicalIndex,
+               from_hits: int) -> tuple[list[tuple[int, tuple[int, int]]], np.ndarray, Question]:
+    """(passage rank, span) of every quotable sentence of the first passages, their input rows, the question."""
+    q = analyse(question, lexical)
+    top = hits[0].score if hits else 0.0
+    keys: list[tuple[int, tuple[int, int]]] = []
+    rows: list[list[float]] = []
+    for n, hit in enumerate(hits[:from_hits], 1):
+        for span, row in _passage(q, hit, n, top, lexical):
+            keys.append((n, span))
+            rows.append(row)
+    x = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))
+    if len(x):
+        x[:, COLUMN["cos_gap"]] = x[:, 0] - x[:, 0].max()
+    return keys, x, q
+
+
+DECISION = ("select", "select_gap", "cov_top", "fused_gap", "cos", "cov", "share", "cov_window", "bigrams",
+            "names_missing", "rare_missing", "cov_passage", "share_passage", "names_missing_passage",
+            "rare_missing_passage", "untranslated", "other_language", "kind_evidence", "question_length",
+            *(f"asks_{k}" for k in KINDS))
+
+
+def reach(q: Question, hits: list[Hit], lexical: LexicalIndex, from_hits: int) -> tuple[float, float]:
+    """How much of the question the first passages hold together, and the first passage's lead over the second."""
+    terms = set().union(*(lexical.analyzer.terms(h.chunk.context) for h in hits[:from_hits]))
+    lead = hits[0].score - hits[1].score if len(hits) > 1 else hits[0].score if hits else 0.0
+    return share(q.weights, terms), lead
+
+
+def decision_row(x: np.ndarray, logits: np.ndarray, question_reach: tuple[float, float]) -> np.ndarray:
+    """The question-level inputs: the best candidate's, its lead over the next, and the first passages' reach."""
+    order = np.argsort(-logits, kind="stable")
+    best = x[order[0]]
+    gap = float(logits[order[0]] - logits[order[1]]) if len(order) > 1 else 4.0
+    head = [float(logits[order[0]]), min(gap, 4.0), *question_reach]
+    return np.asarray(head + [float(best[COLUMN[name]]) for name in DECISION[4:]], dtype=np.float32)
