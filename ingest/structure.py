@@ -184,9 +184,23 @@ def _block_text(block: Block) -> str:
     return " ".join(block.text.split())
 
 
-def assemble(blocks: Iterable[Block], title: str = "") -> tuple[str, Layout]:
+def join_code(blocks: Iterable[Block]) -> Iterator[Block]:
+    """Consecutive code blocks as one (Office files keep a code listing as one paragraph per line)."""
+    code: list[Block] = []
+    for block in [*blocks, Block("text", "")]:  # an empty block closes a trailing listing; assemble skips it
+        if block.kind == "code":
+            code.append(block)
+            continue
+        if code:
+            yield Block("code", "\n".join(c.text for c in code), page=code[0].page)
+            code = []
+        yield block
+
+
+def assemble(blocks: Iterable[Block], title: str = "", given_first: bool = False) -> tuple[str, Layout]:
     """The stored text of an extracted document (blocks one per line, blank lines between all but table rows)
-    and its layout; the first heading is the title, else the one the format gave (HTML <title>, PDF metadata)."""
+    and its layout; the first heading is the title, else the one the format gave (HTML <title>, PDF metadata),
+    or that one first when the format's own title is the author's (`given_first`: ODT meta.xml, PDF metadata)."""
     parts: list[str] = []
     regions: list[Region] = []
     path: tuple[str, ...] = ()
@@ -209,7 +223,7 @@ def assemble(blocks: Iterable[Block], title: str = "") -> tuple[str, Layout]:
             regions.append(Region(at, at + len(body), path, anchor, block.page, whole=block.kind == "row"))
         at += len(body)
         previous = block.kind
-    return "".join(parts) + "\n", Layout(first or title, tuple(regions))
+    return "".join(parts) + "\n", Layout((title or first) if given_first else (first or title), tuple(regions))
 
 
 def sections_of(layout: Layout) -> tuple[Section, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from ingest.formats import html, office, pdf, plain
+from ingest.formats import html, odt, office, pdf, plain
 from ingest.structure import Layout
 
 Extract = Callable[[bytes, str], tuple[str, Layout]]
@@ -30,6 +30,6 @@ READERS: dict[str, Reader] = {
     ".html": Reader("html", 1, html.read_html),
     ".htm": Reader("html", 1, html.read_html),
     ".pdf": Reader("pdf", 1, pdf.read_pdf),
-    ".docx": Reader("docx", 1, office.read_docx),
-    ".odt": Reader("odt", 1, office.read_odt),
+    ".docx": Reader("docx", 2, office.read_docx),
+    ".odt": Reader("odt", 2, odt.read_odt),
 }
