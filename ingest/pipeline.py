@@ -19,8 +19,9 @@ from index.versions import IndexNotFoundError, clean_leftovers, current_version,
 from ingest.chunk import chunk_document
 from ingest.embed import Embedder, embed_stream
 from ingest.guards import disk_errors, ingest_lock
+from ingest.plaintext import layout_of
 from ingest.read import SUFFIXES, ReadParams, SourceDoc, SourceError, read_sources, scan_sources
-from ingest.structure import layout_of, sections_of
+from ingest.structure import sections_of
 
 Progress = Callable[[int, int], None]
 

@@ -1,5 +1,7 @@
 """Document structure: headings become section paths, body lines become text to split; code, tables skipped.
 
+Plain text and man pages are laid out in ingest/plaintext.py and ingest/manpage.py.
+
 Headings are context for retrieval and citations ("Titre › Section"), never sentences to quote.
 Offsets stay those of the stored text: a region is a [start, end) span of it. Markdown and plain text keep
 their own text; the other formats' readers emit blocks that `assemble` lays out as the stored text.
@@ -11,14 +13,14 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import groupby, pairwise
+from itertools import groupby
 from typing import Literal
 
 from markdown_it import MarkdownIt
 
 SEPARATOR = " › "
+NAME_SECTIONS = frozenset({"NOM", "NAME", "NOMBRE", "NAMEN", "NOME"})  # a man page's first section: its title
 _MARKER = re.compile(r"[ \t]*(?:>[ \t]?)*(?:[-*+][ \t]+|\d{1,9}[.)][ \t]+)?(?:\[[ xX]\][ \t]+)?")
-_TERMINAL = ".!?…;:,»\"”)]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,7 @@ class Layout:
     regions: tuple[Region, ...]
 
 
-def _line_starts(text: str) -> list[int]:
+def line_starts(text: str) -> list[int]:
     """Offset of the first character of every line, plus the end of the text."""
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
     return starts + [len(text)] if starts[-1] != len(text) else starts
@@ -102,7 +104,7 @@ def markdown_layout(text: str) -> Layout:
     """Headings (ATX or setext) nest into paths; paragraphs and list items are body; code, tables, HTML skipped.
 
     A hard-wrapped paragraph is one region, so a sentence may run over several lines."""
-    starts = _line_starts(text)
+    starts = line_starts(text)
     skip = _front_matter_lines(text)
     tokens = _parser().parse(text[starts[min(skip, len(starts) - 1)]:])
     regions: list[Region] = []
@@ -122,6 +124,10 @@ def markdown_layout(text: str) -> Layout:
             title = title or heading
             path, levels = _nest(path, levels, int(token.tag[1:]), heading)
             anchor = slug(heading, anchors)
+        elif token.type == "paragraph_open" and path == (title,) and title.upper() in NAME_SECTIONS:
+            title = " ".join(tokens[i + 1].content.split())  # a man page through pandoc: « # NOM », then its line
+            path = (title, path[0])
+            regions.extend(_paragraph(text, starts, first, last, path, anchor))
         elif token.type == "paragraph_open":
             regions.extend(_paragraph(text, starts, first, last, path, anchor))
     return Layout(title, tuple(regions))
@@ -143,38 +149,24 @@ def _paragraph(text: str, starts: list[int], first: int, last: int, path: tuple[
     return out
 
 
-def _heading_line(line: str) -> bool:
-    """A short line with no sentence-ending punctuation: a title or a heading in plain text."""
-    line = line.strip()
-    return 0 < len(line) <= 120 and line[-1] not in _TERMINAL and not line.startswith(("-", "*", "•"))
+_ITEM = re.compile(r"[ \t]*(?:[-*+•◦‣–—][ \t]|\d{1,3}[.)][ \t]|\(?[a-z]\)[ \t])")
 
 
-def text_layout(text: str) -> Layout:
-    """Plain text: a heading-like line standing alone between blank lines is a heading (the first, the title)."""
-    starts = _line_starts(text)
-    lines = [text[a:b].rstrip("\n") for a, b in pairwise(starts)]
-    regions: list[Region] = []
-    path: tuple[str, ...] = ()
-    title = ""
-    for n, line in enumerate(lines):
-        alone = (n == 0 or not lines[n - 1].strip()) and (n + 1 == len(lines) or not lines[n + 1].strip())
-        if alone and _heading_line(line):
-            heading = " ".join(line.split())
-            path = (heading,) if not title else (title, heading)
-            title = title or heading
-        elif line.strip():
-            regions.append(Region(starts[n], starts[n] + len(line), path))
-    return Layout(title, tuple(regions))
-
-
-def layout_of(text: str, path: str) -> Layout:
-    """The layout for a source, by its file type; a document of headings only keeps its lines as body."""
-    layout = markdown_layout(text) if path.lower().endswith((".md", ".markdown")) else text_layout(text)
-    if layout.regions:
-        return layout
-    starts = _line_starts(text)
-    lines = (Region(a, b, ()) for a, b in pairwise(starts) if text[a:b].strip())
-    return Layout(layout.title, tuple(lines))
+def paragraph_regions(text: str, starts: list[int], first: int, last: int, path: tuple[str, ...]) -> Iterator[Region]:
+    """Plain text lines [first, last) as regions: wrapped lines continue their sentence; a list item starts anew."""
+    begin = end = -1
+    for n in range(first, last):
+        line = text[starts[n]:starts[n + 1]]
+        if not re.search(r"\w", line):  # blank, or a rule of dashes under a title
+            continue
+        if begin >= 0 and _ITEM.match(line):
+            yield Region(begin, end, path)
+            begin = -1
+        if begin < 0:
+            begin = starts[n] + len(line) - len(line.lstrip())
+        end = starts[n] + len(line.rstrip())
+    if begin >= 0:
+        yield Region(begin, end, path)
 
 
 def _block_text(block: Block) -> str:

@@ -1,8 +1,8 @@
 """Document structure: headings become section paths and are never body text; code and tables are skipped."""
 
 from ingest.chunk import chunk_document
+from ingest.plaintext import layout_of
 from ingest.read import SourceDoc
-from ingest.structure import layout_of
 
 MARKDOWN = """---
 title: Fête
@@ -60,8 +60,7 @@ def test_structure_plain_text_title_lines_are_headings_not_body() -> None:
     text = "Notes\n\nLa réunion est reportée. Le café est offert.\n\nBudget\n\nIl reste 300 euros.\nDéfinition\n"
     bodies = _bodies(text, "notes.txt")
     assert bodies[0] == ("La réunion est reportée. Le café est offert.", "Notes")
-    assert bodies[1] == ("Il reste 300 euros.", "Notes › Budget")
-    assert bodies[2] == ("Définition", "Notes › Budget")  # not alone between blank lines: a line of the body
+    assert bodies[1] == ("Il reste 300 euros.\nDéfinition", "Notes › Budget")  # not alone: a line of the paragraph
 
 
 def test_structure_chunks_stay_inside_sections_and_carry_their_path() -> None:

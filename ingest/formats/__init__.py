@@ -24,9 +24,9 @@ class Reader(NamedTuple):
 
 
 READERS: dict[str, Reader] = {
-    ".txt": Reader("text", 1, plain.read_text),
-    ".md": Reader("markdown", 1, plain.read_markdown),
-    ".markdown": Reader("markdown", 1, plain.read_markdown),
+    ".txt": Reader("text", 2, plain.read_text),
+    ".md": Reader("markdown", 2, plain.read_markdown),
+    ".markdown": Reader("markdown", 2, plain.read_markdown),
     ".html": Reader("html", 1, html.read_html),
     ".htm": Reader("html", 1, html.read_html),
     ".pdf": Reader("pdf", 1, pdf.read_pdf),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import codecs
 
 from index.errors import ExtractionError
-from ingest.structure import Layout, layout_of
+from ingest.plaintext import layout_of
+from ingest.structure import Layout
 from ingest.text import normalise
 
 
