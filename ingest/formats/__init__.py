@@ -29,7 +29,7 @@ READERS: dict[str, Reader] = {
     ".markdown": Reader("markdown", 2, plain.read_markdown),
     ".html": Reader("html", 2, html.read_html),
     ".htm": Reader("html", 2, html.read_html),
-    ".pdf": Reader("pdf", 1, pdf.read_pdf),
+    ".pdf": Reader("pdf", 2, pdf.read_pdf),
     ".docx": Reader("docx", 2, office.read_docx),
     ".odt": Reader("odt", 2, odt.read_odt),
 }
