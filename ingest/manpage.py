@@ -11,7 +11,7 @@ import re
 from ingest.structure import NAME_SECTIONS, Layout, Region, paragraph_regions
 
 _HEADER = re.compile(r"(\S+)\((\w+)\)\s+.*\S\s+\1\(\2\)\s*")
-_CODE_SECTIONS = frozenset({"SYNOPSIS", "SYNOPSYS", "RÉSUMÉ", "SYNOPSE", "ÜBERSICHT", "SINOPSIS"})
+CODE_SECTIONS = frozenset({"SYNOPSIS", "SYNOPSYS", "RÉSUMÉ", "SYNOPSE", "ÜBERSICHT", "SINOPSIS"})
 
 
 def _indent(line: str) -> int:
@@ -45,7 +45,7 @@ def man_layout(text: str, starts: list[int], lines: list[str]) -> Layout:
         blank = not line.strip()
         heading = not blank and (_indent(line) < 5 or _furniture(line, page))
         if para >= 0 and (blank or heading):
-            code = bool(sections) and sections[0].upper() in _CODE_SECTIONS
+            code = bool(sections) and sections[0].upper() in CODE_SECTIONS
             if not title and sections and sections[0].upper() in NAME_SECTIONS:
                 title = " ".join(text[starts[para]:starts[n]].split())
             path = tuple(p for p in (title, *sections) if p)

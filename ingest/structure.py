@@ -78,12 +78,12 @@ def _nest(path: tuple[str, ...], levels: tuple[int, ...], level: int, title: str
 
 
 @lru_cache(maxsize=1)
-def _parser() -> MarkdownIt:
+def markdown_parser() -> MarkdownIt:
     """CommonMark with tables, so tables are recognised and skipped instead of split into sentences."""
     return MarkdownIt("commonmark").enable("table")
 
 
-def _front_matter_lines(text: str) -> int:
+def front_matter_lines(text: str) -> int:
     """How many lines a leading YAML front matter block takes (0 when there is none)."""
     match = re.match(r"---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|$)", text, re.DOTALL)
     return match.group(0).count("\n") + (0 if match.group(0).endswith("\n") else 1) if match else 0
@@ -105,8 +105,8 @@ def markdown_layout(text: str) -> Layout:
 
     A hard-wrapped paragraph is one region, so a sentence may run over several lines."""
     starts = line_starts(text)
-    skip = _front_matter_lines(text)
-    tokens = _parser().parse(text[starts[min(skip, len(starts) - 1)]:])
+    skip = front_matter_lines(text)
+    tokens = markdown_parser().parse(text[starts[min(skip, len(starts) - 1)]:])
     regions: list[Region] = []
     path: tuple[str, ...] = ()
     levels: tuple[int, ...] = ()

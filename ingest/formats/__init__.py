@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from ingest.formats import html, odt, office, pdf, plain
+from ingest.formats import html, markdown, odt, office, pdf, plain
 from ingest.structure import Layout
 
 Extract = Callable[[bytes, str], tuple[str, Layout]]
@@ -25,8 +25,8 @@ class Reader(NamedTuple):
 
 READERS: dict[str, Reader] = {
     ".txt": Reader("text", 2, plain.read_text),
-    ".md": Reader("markdown", 2, plain.read_markdown),
-    ".markdown": Reader("markdown", 2, plain.read_markdown),
+    ".md": Reader("markdown", 2, markdown.read_markdown),
+    ".markdown": Reader("markdown", 2, markdown.read_markdown),
     ".html": Reader("html", 2, html.read_html),
     ".htm": Reader("html", 2, html.read_html),
     ".pdf": Reader("pdf", 2, pdf.read_pdf),
