@@ -10,13 +10,15 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 from ingest.manpage import man_layout, man_page
-from ingest.structure import Layout, Region, line_starts, markdown_layout, paragraph_regions
+from ingest.structure import PROMPT, Layout, Region, line_starts, markdown_layout, paragraph_regions
 
 _TERMINAL = ".!?…;:,»\"”)]"
 
 
 def _heading_line(line: str) -> bool:
     """A short line with no sentence-ending punctuation: a title or a heading in plain text."""
+    if PROMPT.match(line):
+        return False  # « $ man 1 bash » alone is a command, not a heading
     line = line.strip()
     return 0 < len(line) <= 120 and line[-1] not in _TERMINAL and not line.startswith(("-", "*", "•", "="))
 

@@ -152,8 +152,15 @@ def _paragraph(text: str, starts: list[int], first: int, last: int, path: tuple[
 _ITEM = re.compile(r"[ \t]*(?:[-*+•◦‣–—][ \t]|\d{1,3}[.)][ \t]|\(?[a-z]\)[ \t])")
 
 
+PROMPT = re.compile(r"[ \t]+[$#%] \S")  # an indented shell prompt: « $ man 1 bash », « # apt install x »
+
+
 def paragraph_regions(text: str, starts: list[int], first: int, last: int, path: tuple[str, ...]) -> Iterator[Region]:
-    """Plain text lines [first, last) as regions: wrapped lines continue their sentence; a list item starts anew."""
+    """Plain text lines [first, last) as regions: wrapped lines continue their sentence; a list item starts anew;
+    a paragraph of indented command lines is code, never quoted."""
+    lines = [text[starts[n]:starts[n + 1]] for n in range(first, last)]
+    if all(PROMPT.match(line) for line in lines if line.strip()):
+        return
     begin = end = -1
     for n in range(first, last):
         line = text[starts[n]:starts[n + 1]]
