@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from ingest.structure import NAME_SECTIONS, Layout, Region, paragraph_regions
+from ingest.paragraphs import paragraph_regions, wrap_width
+from ingest.structure import NAME_SECTIONS, Layout, Region
 
 _HEADER = re.compile(r"(\S+)\((\w+)\)\s+.*\S\s+\1\(\2\)\s*")
 CODE_SECTIONS = frozenset({"SYNOPSIS", "SYNOPSYS", "RÉSUMÉ", "SYNOPSE", "ÜBERSICHT", "SINOPSIS"})
@@ -41,6 +42,7 @@ def man_layout(text: str, starts: list[int], lines: list[str]) -> Layout:
     sections: list[str] = []
     regions: list[Region] = []
     para = -1
+    width = wrap_width(lines)
     for n, line in enumerate([*lines, ""]):
         blank = not line.strip()
         heading = not blank and (_indent(line) < 5 or _furniture(line, page))
@@ -49,7 +51,7 @@ def man_layout(text: str, starts: list[int], lines: list[str]) -> Layout:
             if not title and sections and sections[0].upper() in NAME_SECTIONS:
                 title = " ".join(text[starts[para]:starts[n]].split())
             path = tuple(p for p in (title, *sections) if p)
-            found = [] if code else list(paragraph_regions(text, starts, para, n, path))
+            found = [] if code else list(paragraph_regions(text, starts, para, n, path, width))
             regions.extend(found)
             para = -1
         if heading and not _furniture(line, page):

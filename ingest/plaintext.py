@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from itertools import pairwise
 
 from ingest.manpage import man_layout, man_page
-from ingest.structure import PROMPT, Layout, Region, line_starts, markdown_layout, paragraph_regions
+from ingest.paragraphs import PROMPT, paragraph_regions, wrap_width
+from ingest.structure import Layout, Region, line_starts, markdown_layout
 
 _TERMINAL = ".!?…;:,»\"”)]"
 
@@ -44,13 +45,14 @@ def text_layout(text: str) -> Layout:
     regions: list[Region] = []
     path: tuple[str, ...] = ()
     title = ""
+    width = wrap_width(lines)
     for first, last in _runs(lines):
         if last - first == 1 and _heading_line(lines[first]):
             heading = " ".join(lines[first].split())
             path = (heading,) if not title else (title, heading)
             title = title or heading
         else:
-            regions.extend(paragraph_regions(text, starts, first, last, path))
+            regions.extend(paragraph_regions(text, starts, first, last, path, width))
     return Layout(title, tuple(regions))
 
 

@@ -1,6 +1,6 @@
 """Document structure: headings become section paths, body lines become text to split; code, tables skipped.
 
-Plain text and man pages are laid out in ingest/plaintext.py and ingest/manpage.py.
+Plain text and man pages are laid out in ingest/plaintext.py, ingest/manpage.py and ingest/paragraphs.py.
 
 Headings are context for retrieval and citations ("Titre › Section"), never sentences to quote.
 Offsets stay those of the stored text: a region is a [start, end) span of it. Markdown and plain text keep
@@ -147,33 +147,6 @@ def _paragraph(text: str, starts: list[int], first: int, last: int, path: tuple[
         else:
             out.append(Region(body, end, path, anchor))
     return out
-
-
-_ITEM = re.compile(r"[ \t]*(?:[-*+•◦‣–—][ \t]|\d{1,3}[.)][ \t]|\(?[a-z]\)[ \t])")
-
-
-PROMPT = re.compile(r"[ \t]+[$#%] \S")  # an indented shell prompt: « $ man 1 bash », « # apt install x »
-
-
-def paragraph_regions(text: str, starts: list[int], first: int, last: int, path: tuple[str, ...]) -> Iterator[Region]:
-    """Plain text lines [first, last) as regions: wrapped lines continue their sentence; a list item starts anew;
-    a paragraph of indented command lines is code, never quoted."""
-    lines = [text[starts[n]:starts[n + 1]] for n in range(first, last)]
-    if all(PROMPT.match(line) for line in lines if line.strip()):
-        return
-    begin = end = -1
-    for n in range(first, last):
-        line = text[starts[n]:starts[n + 1]]
-        if not re.search(r"\w", line):  # blank, or a rule of dashes under a title
-            continue
-        if begin >= 0 and _ITEM.match(line):
-            yield Region(begin, end, path)
-            begin = -1
-        if begin < 0:
-            begin = starts[n] + len(line) - len(line.lstrip())
-        end = starts[n] + len(line.rstrip())
-    if begin >= 0:
-        yield Region(begin, end, path)
 
 
 def _block_text(block: Block) -> str:

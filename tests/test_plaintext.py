@@ -45,3 +45,12 @@ def test_plaintext_man_page_through_pandoc_markdown_is_titled_by_its_name_line()
                                                                            "ou des groupes")
     assert doc.layout is not None
     assert any(r.path[-1] == "DESCRIPTION" for r in doc.layout.regions)
+
+
+def test_plaintext_lines_broken_on_purpose_stay_apart_when_the_text_is_not_wrapped() -> None:
+    spf = ROOT / "tests" / "data" / "eval" / "spf" / "corpus"
+    doc = read_source(spf / "F35063.txt", spf)  # one table cell or item per line, as scraped
+    assert doc.layout is not None
+    bodies = [doc.text[r.start:r.end] for r in doc.layout.regions]
+    assert "170 trimestres (42 ans + 6 mois)" in bodies and "1978 à 1980" in bodies
+    assert not any("\n" in b for b in bodies)

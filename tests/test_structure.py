@@ -60,7 +60,8 @@ def test_structure_plain_text_title_lines_are_headings_not_body() -> None:
     text = "Notes\n\nLa réunion est reportée. Le café est offert.\n\nBudget\n\nIl reste 300 euros.\nDéfinition\n"
     bodies = _bodies(text, "notes.txt")
     assert bodies[0] == ("La réunion est reportée. Le café est offert.", "Notes")
-    assert bodies[1] == ("Il reste 300 euros.\nDéfinition", "Notes › Budget")  # not alone: a line of the paragraph
+    assert bodies[1] == ("Il reste 300 euros.", "Notes › Budget")
+    assert bodies[2] == ("Définition", "Notes › Budget")  # not alone between blank lines: a line of the body
 
 
 def test_structure_chunks_stay_inside_sections_and_carry_their_path() -> None:
