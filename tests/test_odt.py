@@ -4,6 +4,7 @@ and every zip entry sized up before anything is unpacked."""
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -37,6 +38,20 @@ def test_odt_pandoc_file_is_read_with_its_meta_title_and_prints_nothing(capsys: 
     assert "Les paramètres linguistiques (« locale »)" in doc.text
     assert doc.layout is not None and len(doc.layout.regions) > 50
     assert capsys.readouterr().out == ""
+
+
+def test_odt_pandoc_file_keeps_ingest_json_valid(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli.cli import app
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / PANDOC_ODT.name).write_bytes(PANDOC_ODT.read_bytes())
+    result = CliRunner().invoke(app, ["ingest", str(docs), "--index-dir", str(tmp_path / "index"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)  # odfpy printed ~860 lines of XML here
+    assert report["sources"] == 1 and report["errors"] == []
 
 
 def test_odt_preformatted_paragraphs_are_one_code_block_never_quoted() -> None:
