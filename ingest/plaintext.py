@@ -1,7 +1,8 @@
 """Plain text as a person reads it: paragraphs between blank lines, headings alone on their line, and man pages.
 
-Text wrapped at 72–100 columns (RFCs, READMEs, mails, `man | col -b`) is one region per paragraph, so a sentence
-that runs over several lines is quoted whole. Regions are spans of the file's own text: offsets stay exact.
+In text wrapped at 72–100 columns (RFCs, READMEs, mails, `man | col -b`) a wrapped line continues its sentence,
+so a sentence that runs over several lines is quoted whole; a line broken on purpose (a scraped page's items)
+stays apart (ingest/paragraphs.py). Regions are spans of the file's own text: offsets stay exact.
 """
 
 from __future__ import annotations

@@ -50,3 +50,10 @@ def test_pdf_numbered_headings_are_found_on_their_line(guide: SourceDoc) -> None
     paths = {(r.page, r.path[-1]) for r in guide.layout.regions if r.path}
     assert (5, "Obtenir le programme et l'essayer") in paths
     assert not any(b.startswith("2.3 Obtenir le programme") for b in _bodies(guide))
+
+
+def test_pdf_chromium_print_header_and_footer_are_not_text() -> None:
+    doc = read_source(FIXTURES / "annexe-chromium.fr.pdf", FIXTURES)
+    assert doc.title == "Annexe A. Annexe"
+    assert "file:///" not in doc.text and " AM " not in doc.text  # « 12/3/26, 6:26 AM Annexe A. Annexe » on top
+    assert "La Référence Debian fut lancée par moi-même" in doc.text
