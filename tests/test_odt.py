@@ -92,3 +92,12 @@ def test_odt_zip_bombs_in_any_entry_are_refused_with_a_reason(tmp_path: Path, ex
         with pytest.raises(Exception, match=f"{reason}.*zip bomb") as caught:
             read_source(bomb, tmp_path)
         assert type(caught.value).__name__ == "SourceError"
+
+
+def test_odt_footnotes_follow_their_paragraph_instead_of_cutting_its_sentence() -> None:
+    doc = read_source(FIXTURES / "reliure-notes.odt", FIXTURES)
+    assert doc.title == "Reliure japonaise"
+    assert doc.layout is not None
+    bodies = [doc.text[r.start:r.end] for r in doc.layout.regions]
+    assert bodies == ["La reliure japonaise se coud avec un fil de lin ciré. Le papier se plie en deux avant la couture.",
+                      "Le fil de lin ciré se trouve dans la boîte bleue du deuxième tiroir."]

@@ -80,11 +80,18 @@ def _blocks(node: etree._Element, parents: dict[str, str]) -> Iterator[Block]:
             yield Block("heading", inline_text(child), int(level) if level.isdigit() else 1)
         elif name == "p":
             yield Block("heading", inline_text(child), 0) if style == "Title" else Block("text", inline_text(child))
+            yield from _notes(child, parents)
         elif name == "table":
             rows = [[inline_text(c) for c in r if _local(c) == "table-cell"] for r in child.iter(_TABLE + "table-row")]
             yield from headed_rows(rows)
         elif name in _CONTAINERS:
             yield from _blocks(child, parents)  # tracked changes, frames, fields are not body text
+
+
+def _notes(paragraph: etree._Element, parents: dict[str, str]) -> Iterator[Block]:
+    """A paragraph's footnotes and endnotes, as paragraphs after it (inline, they would cut its sentence)."""
+    for body in paragraph.iter(_T + "note-body"):
+        yield from _blocks(body, parents)
 
 
 def read_odt(raw: bytes, name: str) -> tuple[str, Layout]:
