@@ -6,6 +6,11 @@
 Prints Markdown for docs/formats.md: extraction speed (pages/s, MB/s) against the whole ingest, the
 passages it made, ten questions from tests/data/eval/handbook.jsonl answered with their section paths, and,
 for the PDFs given, pypdfium2 against pdfminer.six (`pip install pdfminer.six`) on the same files.
+
+    .venv/bin/python bench/formats.py --per-file tests/data/formats
+
+reads each file of a folder (no embedding) and prints, per file, its reader, the extraction time, the
+characters stored and the share of them indexed as body text (the rest: headings, code, tables' furniture).
 """
 
 from __future__ import annotations
@@ -51,6 +56,21 @@ def pdf_compare(pdfs: list[Path]) -> list[str]:
     return rows
 
 
+def per_file(folder: Path) -> list[str]:
+    """Reader, extraction milliseconds, stored characters and share indexed as body, for each file of a folder."""
+    from ingest.formats import READERS
+
+    rows = ["| file | reader | ms | stored | indexed |", "|---|---|---|---|---|"]
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in READERS):
+        started = time.perf_counter()
+        doc = read_source(path, folder)
+        ms = (time.perf_counter() - started) * 1000
+        body = sum(r.end - r.start for r in doc.layout.regions) if doc.layout else 0
+        rows.append(f"| `{path.name}` | {READERS[path.suffix.lower()].name} | {ms:.0f} | {len(doc.text):,} | "
+                    f"{body / max(len(doc.text), 1):.0%} |")
+    return rows
+
+
 def main(folder: Path, pdfs: list[Path]) -> None:
     pages, mb, read_s = extraction(folder)
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,4 +95,7 @@ def main(folder: Path, pdfs: list[Path]) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]])
+    if sys.argv[1] == "--per-file":
+        print("\n".join(per_file(Path(sys.argv[2]))))
+    else:
+        main(Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]])

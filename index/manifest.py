@@ -13,7 +13,8 @@ from typing import Any
 from index.dense import DenseParams
 from index.errors import IndexCorruptError
 
-FORMAT = 4  # 3: chunks carry their section path; 4: chunks carry anchor and page, sources their sections
+FORMAT = 5  # 3: chunks carry their section path; 4: chunks carry anchor and page, sources their sections;
+# 5: sources carry their main language
 SectionSpan = tuple[int, int, str, str, int]  # start, end, "Titre › Section", anchor, PDF page (0: none)
 
 
@@ -29,6 +30,7 @@ class SourceEntry:
     units: tuple[int, int]  # [first, last) sentence rows
     ingested_at: str = ""
     sections: tuple[SectionSpan, ...] = ()
+    language: str = ""  # "fr" or "en": what most of the source's text is in ("" when too short to tell)
 
     @property
     def chunks(self) -> int:

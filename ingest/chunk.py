@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from index.records import Chunk
+from ingest.plaintext import layout_of
 from ingest.read import SourceDoc
-from ingest.structure import SEPARATOR, Region, layout_of
+from ingest.structure import SEPARATOR, Region
 from ingest.text import Span, sentences
 
 # Preferred places to cut an over-long sentence, best first.

@@ -19,8 +19,10 @@ from index.versions import IndexNotFoundError, clean_leftovers, current_version,
 from ingest.chunk import chunk_document
 from ingest.embed import Embedder, embed_stream
 from ingest.guards import disk_errors, ingest_lock
+from ingest.language import main_language
+from ingest.plaintext import layout_of
 from ingest.read import SUFFIXES, ReadParams, SourceDoc, SourceError, read_sources, scan_sources
-from ingest.structure import layout_of, sections_of
+from ingest.structure import sections_of
 
 Progress = Callable[[int, int], None]
 
@@ -70,6 +72,7 @@ class _Part:
     reuse: tuple[tuple[int, int], tuple[int, int]] | None = None  # previous (chunk rows, unit rows)
     ingested_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     n_units: int = 0
+    language: str = ""  # known from the previous version when the source is unchanged
 
     def __post_init__(self) -> None:
         self.n_units = len(unit_keys(self.chunks))
@@ -86,7 +89,7 @@ def _reusable(prev: IndexSnapshot | None, doc: SourceDoc) -> _Part | None:
     if prev is None or entry is None or entry.sha256 != doc.sha256:
         return None
     (c0, c1), (u0, u1) = entry.rows, entry.units
-    return _Part(doc, list(prev.chunks[c0:c1]), ((c0, c1), (u0, u1)), entry.ingested_at)
+    return _Part(doc, list(prev.chunks[c0:c1]), ((c0, c1), (u0, u1)), entry.ingested_at, language=entry.language)
 
 
 def build_index(
@@ -205,7 +208,8 @@ def _save(index_dir: Path, parts: list[_Part], fill: VectorFill, embedder: Embed
                          for s in sections_of(doc.layout or layout_of(doc.text, doc.path)))
         sources[doc.source_id] = SourceEntry(doc.path, doc.title, doc.sha256, len(doc.text),
                                              (chunk_at, chunk_at + n_chunks), (unit_at, unit_at + part.n_units),
-                                             part.ingested_at, sections)
+                                             part.ingested_at, sections,
+                                             part.language or main_language(c.text for c in part.chunks))
         chunk_at, unit_at = chunk_at + n_chunks, unit_at + part.n_units
     draft = Manifest(version="", created_at="", embedder=embedder.name, dim=embedder.dim, chunking=asdict(params),
                      dense=DenseParams("flat"), sources=sources, counts={})

@@ -90,7 +90,7 @@ def read_source(path: Path, root: Path, max_bytes: int | None = None) -> SourceD
     return SourceDoc(
         source_id=source_id_for(path, root),
         path=_shown_path(path, root),
-        title=_clip(layout.title) if reader.name not in ("text", "markdown") and layout.title else title_of(text),
+        title=_clip(layout.title) if layout.title else title_of(text),
         text=text,
         sha256=hashlib.sha256(f"{reader.name}/{reader.version}\n".encode() + raw).hexdigest(),
         layout=layout,

@@ -1,5 +1,7 @@
 """Document structure: headings become section paths, body lines become text to split; code, tables skipped.
 
+Plain text and man pages are laid out in ingest/plaintext.py, ingest/manpage.py and ingest/paragraphs.py.
+
 Headings are context for retrieval and citations ("Titre › Section"), never sentences to quote.
 Offsets stay those of the stored text: a region is a [start, end) span of it. Markdown and plain text keep
 their own text; the other formats' readers emit blocks that `assemble` lays out as the stored text.
@@ -11,14 +13,14 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import groupby, pairwise
+from itertools import groupby
 from typing import Literal
 
 from markdown_it import MarkdownIt
 
 SEPARATOR = " › "
+NAME_SECTIONS = frozenset({"NOM", "NAME", "NOMBRE", "NAMEN", "NOME"})  # a man page's first section: its title
 _MARKER = re.compile(r"[ \t]*(?:>[ \t]?)*(?:[-*+][ \t]+|\d{1,9}[.)][ \t]+)?(?:\[[ xX]\][ \t]+)?")
-_TERMINAL = ".!?…;:,»\"”)]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,7 @@ class Layout:
     regions: tuple[Region, ...]
 
 
-def _line_starts(text: str) -> list[int]:
+def line_starts(text: str) -> list[int]:
     """Offset of the first character of every line, plus the end of the text."""
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
     return starts + [len(text)] if starts[-1] != len(text) else starts
@@ -76,12 +78,12 @@ def _nest(path: tuple[str, ...], levels: tuple[int, ...], level: int, title: str
 
 
 @lru_cache(maxsize=1)
-def _parser() -> MarkdownIt:
+def markdown_parser() -> MarkdownIt:
     """CommonMark with tables, so tables are recognised and skipped instead of split into sentences."""
     return MarkdownIt("commonmark").enable("table")
 
 
-def _front_matter_lines(text: str) -> int:
+def front_matter_lines(text: str) -> int:
     """How many lines a leading YAML front matter block takes (0 when there is none)."""
     match = re.match(r"---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|$)", text, re.DOTALL)
     return match.group(0).count("\n") + (0 if match.group(0).endswith("\n") else 1) if match else 0
@@ -102,9 +104,9 @@ def markdown_layout(text: str) -> Layout:
     """Headings (ATX or setext) nest into paths; paragraphs and list items are body; code, tables, HTML skipped.
 
     A hard-wrapped paragraph is one region, so a sentence may run over several lines."""
-    starts = _line_starts(text)
-    skip = _front_matter_lines(text)
-    tokens = _parser().parse(text[starts[min(skip, len(starts) - 1)]:])
+    starts = line_starts(text)
+    skip = front_matter_lines(text)
+    tokens = markdown_parser().parse(text[starts[min(skip, len(starts) - 1)]:])
     regions: list[Region] = []
     path: tuple[str, ...] = ()
     levels: tuple[int, ...] = ()
@@ -122,6 +124,10 @@ def markdown_layout(text: str) -> Layout:
             title = title or heading
             path, levels = _nest(path, levels, int(token.tag[1:]), heading)
             anchor = slug(heading, anchors)
+        elif token.type == "paragraph_open" and path == (title,) and title.upper() in NAME_SECTIONS:
+            title = " ".join(tokens[i + 1].content.split())  # a man page through pandoc: « # NOM », then its line
+            path = (title, path[0])
+            regions.extend(_paragraph(text, starts, first, last, path, anchor))
         elif token.type == "paragraph_open":
             regions.extend(_paragraph(text, starts, first, last, path, anchor))
     return Layout(title, tuple(regions))
@@ -143,40 +149,6 @@ def _paragraph(text: str, starts: list[int], first: int, last: int, path: tuple[
     return out
 
 
-def _heading_line(line: str) -> bool:
-    """A short line with no sentence-ending punctuation: a title or a heading in plain text."""
-    line = line.strip()
-    return 0 < len(line) <= 120 and line[-1] not in _TERMINAL and not line.startswith(("-", "*", "•"))
-
-
-def text_layout(text: str) -> Layout:
-    """Plain text: a heading-like line standing alone between blank lines is a heading (the first, the title)."""
-    starts = _line_starts(text)
-    lines = [text[a:b].rstrip("\n") for a, b in pairwise(starts)]
-    regions: list[Region] = []
-    path: tuple[str, ...] = ()
-    title = ""
-    for n, line in enumerate(lines):
-        alone = (n == 0 or not lines[n - 1].strip()) and (n + 1 == len(lines) or not lines[n + 1].strip())
-        if alone and _heading_line(line):
-            heading = " ".join(line.split())
-            path = (heading,) if not title else (title, heading)
-            title = title or heading
-        elif line.strip():
-            regions.append(Region(starts[n], starts[n] + len(line), path))
-    return Layout(title, tuple(regions))
-
-
-def layout_of(text: str, path: str) -> Layout:
-    """The layout for a source, by its file type; a document of headings only keeps its lines as body."""
-    layout = markdown_layout(text) if path.lower().endswith((".md", ".markdown")) else text_layout(text)
-    if layout.regions:
-        return layout
-    starts = _line_starts(text)
-    lines = (Region(a, b, ()) for a, b in pairwise(starts) if text[a:b].strip())
-    return Layout(layout.title, tuple(lines))
-
-
 def _block_text(block: Block) -> str:
     """Code keeps its lines; anything else is one line with single spaces, so sentences split cleanly."""
     if block.kind == "code":
@@ -184,9 +156,23 @@ def _block_text(block: Block) -> str:
     return " ".join(block.text.split())
 
 
-def assemble(blocks: Iterable[Block], title: str = "") -> tuple[str, Layout]:
+def join_code(blocks: Iterable[Block]) -> Iterator[Block]:
+    """Consecutive code blocks as one (Office files keep a code listing as one paragraph per line)."""
+    code: list[Block] = []
+    for block in [*blocks, Block("text", "")]:  # an empty block closes a trailing listing; assemble skips it
+        if block.kind == "code":
+            code.append(block)
+            continue
+        if code:
+            yield Block("code", "\n".join(c.text for c in code), page=code[0].page)
+            code = []
+        yield block
+
+
+def assemble(blocks: Iterable[Block], title: str = "", given_first: bool = False) -> tuple[str, Layout]:
     """The stored text of an extracted document (blocks one per line, blank lines between all but table rows)
-    and its layout; the first heading is the title, else the one the format gave (HTML <title>, PDF metadata)."""
+    and its layout; the first heading is the title, else the one the format gave (HTML <title>, PDF metadata),
+    or that one first when the format's own title is the author's (`given_first`: ODT meta.xml, PDF metadata)."""
     parts: list[str] = []
     regions: list[Region] = []
     path: tuple[str, ...] = ()
@@ -209,7 +195,7 @@ def assemble(blocks: Iterable[Block], title: str = "") -> tuple[str, Layout]:
             regions.append(Region(at, at + len(body), path, anchor, block.page, whole=block.kind == "row"))
         at += len(body)
         previous = block.kind
-    return "".join(parts) + "\n", Layout(first or title, tuple(regions))
+    return "".join(parts) + "\n", Layout((title or first) if given_first else (first or title), tuple(regions))
 
 
 def sections_of(layout: Layout) -> tuple[Section, ...]:

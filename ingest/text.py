@@ -15,6 +15,9 @@ class Span(NamedTuple):
 
 
 _SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2007": " ", "\ufeff": ""})
+# Unicode non-characters (U+FDD0–FDEF, U+xFFFE/xFFFF): never text; PDFium leaves U+FFFE where a word was hyphenated
+_NONCHARS = re.compile("[\ufdd0-\ufdef" + "".join(f"{chr(p * 0x10000 + 0xFFFE)}{chr(p * 0x10000 + 0xFFFF)}"
+                                                 for p in range(17)) + "]")
 
 # Abbreviations after which a period does not end a sentence (compared lowercased).
 _ABBREVIATIONS = frozenset(
@@ -32,8 +35,9 @@ _GLUED_START = re.compile(r"[A-ZÀ-ÖØ-Þ](?:[a-zß-öø-ÿ]|['’])")
 
 
 def normalise(text: str) -> str:
-    """Unicode NFC and plain spaces, so offsets and matching agree everywhere."""
-    return unicodedata.normalize("NFC", text).translate(_SPACES).replace("\r\n", "\n").replace("\r", "\n")
+    """Unicode NFC, plain spaces and no non-characters, so offsets and matching agree everywhere."""
+    text = unicodedata.normalize("NFC", text).translate(_SPACES).replace("\r\n", "\n").replace("\r", "\n")
+    return _NONCHARS.sub("", text)
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:

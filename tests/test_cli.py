@@ -124,6 +124,12 @@ def test_cli_help_version_and_option_defaults() -> None:
     assert "(default 5; 1–20; env SOURCIER_K)" in help_text
 
 
+def test_cli_ingest_help_names_every_format_it_reads() -> None:
+    help_text = " ".join(runner.invoke(app, ["ingest", "-h"], terminal_width=200).output.split())
+    assert ".txt/.md" not in help_text
+    assert all(ext in help_text for ext in (".txt", ".md", ".html", ".pdf", ".docx", ".odt"))
+
+
 def test_cli_versions_and_rollback_name_what_exists(index_dir: Path) -> None:
     listing = runner.invoke(app, ["versions", "--index-dir", str(index_dir)]).output
     assert listing.startswith("* ") and "1 sources" in listing and "passages" in listing

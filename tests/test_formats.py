@@ -95,7 +95,7 @@ def test_formats_markdown_front_matter_and_code_are_not_quoted_and_headings_are_
     cited = next(c for c in answer.citations if c.cited)
     assert answer.found and cited.section == "Notes de l'équipe infrastructure › Sauvegardes"
     assert cited.source_url == "https://intranet.example.org/docs/notes.md#sauvegardes"
-    assert "partent chaque nuit à 2 h vers le\n[stockage objet]" in answer.text  # a wrapped sentence stays whole
+    assert "partent chaque nuit à 2 h vers le stockage objet du centre de données de Lille." in answer.text  # as read
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from ingest.chunk import chunk_document
+from ingest.plaintext import layout_of
 from ingest.read import SourceDoc
-from ingest.structure import layout_of
 from ingest.text import normalise, sentences
 from tests.conftest import LiveServer
 

@@ -13,7 +13,8 @@ from index.manifest import FORMAT, Manifest, SourceEntry
 
 
 def _manifest() -> Manifest:
-    source = SourceEntry("seeds/a.txt", "Titre", "ab" * 32, 120, (0, 3), (0, 9), "2026-11-30T04:00:00+00:00")
+    source = SourceEntry("seeds/a.txt", "Titre", "ab" * 32, 120, (0, 3), (0, 9), "2026-11-30T04:00:00+00:00",
+                         language="fr")
     return Manifest("v1", "2026-11-30T04:00:00+00:00", "use-multilingual-v3", 512, {"size": 700, "overlap": 3},
                     DenseParams("flat"), {"a": source}, {"sources": 1, "chunks": 3, "units": 9}, {"units.faiss": 10})
 

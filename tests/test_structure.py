@@ -1,8 +1,8 @@
 """Document structure: headings become section paths and are never body text; code and tables are skipped."""
 
 from ingest.chunk import chunk_document
+from ingest.plaintext import layout_of
 from ingest.read import SourceDoc
-from ingest.structure import layout_of
 
 MARKDOWN = """---
 title: Fête

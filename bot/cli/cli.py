@@ -34,6 +34,7 @@ from bot.cli.options import (
 from bot.config import Settings
 from bot.engine import Engine
 from index.errors import SourcierError
+from ingest.read import SUFFIXES
 
 app = typer.Typer(help="sourcier: answers from your French sources, with exact cited passages.",
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -78,9 +79,12 @@ def friendly_errors() -> Iterator[None]:
         raise typer.Exit(1) from exc
 
 
+SOURCES_HELP = f"folder or file of documents: {' '.join(SUFFIXES)} (SOURCIER_SOURCES_DIR)"
+
+
 @app.command()
 def ingest(
-    sources: Annotated[Path | None, typer.Argument(help="folder or file of .txt/.md (SOURCIER_SOURCES_DIR)")] = None,
+    sources: Annotated[Path | None, typer.Argument(help=SOURCES_HELP)] = None,
     index_dir: IndexDir = None,
     embedder: EmbedderOpt = None,
     chunk_size: ChunkSize = None,

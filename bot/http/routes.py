@@ -85,7 +85,7 @@ async def search(engine: EngineDep,
 def _source_out(snapshot: IndexSnapshot, source_id: str) -> SourceOut:
     meta = snapshot.manifest.sources[source_id]
     return SourceOut(source_id=source_id, title=meta.title, path=meta.path, chunks=meta.chunks, chars=meta.chars,
-                     sha256=meta.sha256, ingested_at=meta.ingested_at)
+                     sha256=meta.sha256, ingested_at=meta.ingested_at, language=meta.language)
 
 
 @router.get("/v1/sources", response_model=list[SourceOut], tags=["sources"], responses=errors(503))

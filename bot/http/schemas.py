@@ -86,6 +86,7 @@ class SourceOut(BaseModel):
     chars: int
     sha256: str
     ingested_at: str
+    language: str = Field("", description="what most of the source is in: fr or en (empty when too short to tell)")
 
 
 class SectionOut(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from ingest.formats import html, office, pdf, plain
+from ingest.formats import html, markdown, odt, office, pdf, plain
 from ingest.structure import Layout
 
 Extract = Callable[[bytes, str], tuple[str, Layout]]
@@ -24,12 +24,12 @@ class Reader(NamedTuple):
 
 
 READERS: dict[str, Reader] = {
-    ".txt": Reader("text", 1, plain.read_text),
-    ".md": Reader("markdown", 1, plain.read_markdown),
-    ".markdown": Reader("markdown", 1, plain.read_markdown),
-    ".html": Reader("html", 1, html.read_html),
-    ".htm": Reader("html", 1, html.read_html),
-    ".pdf": Reader("pdf", 1, pdf.read_pdf),
-    ".docx": Reader("docx", 1, office.read_docx),
-    ".odt": Reader("odt", 1, office.read_odt),
+    ".txt": Reader("text", 2, plain.read_text),
+    ".md": Reader("markdown", 2, markdown.read_markdown),
+    ".markdown": Reader("markdown", 2, markdown.read_markdown),
+    ".html": Reader("html", 2, html.read_html),
+    ".htm": Reader("html", 2, html.read_html),
+    ".pdf": Reader("pdf", 2, pdf.read_pdf),
+    ".docx": Reader("docx", 2, office.read_docx),
+    ".odt": Reader("odt", 2, odt.read_odt),
 }

@@ -24,6 +24,11 @@ _BOILERPLATE = re.compile(r"^(?:nav|navbar|navigation|menu|breadcrumbs?|footer|b
 _BLOCKS = frozenset({"p", "div", "li", "dd", "dt", "blockquote", "section", "article", "ul", "ol", "dl", "figure",
                      "figcaption", "caption", "address", "center", "main", "details", "summary", "body", "hr"})
 _HEADING = re.compile(r"h([1-6])")
+# Permalinks generators add to headings: Sphinx/MkDocs « ¶ » or « # » (a.headerlink), Docusaurus' a.hash-link,
+# GitHub's a.anchor (an SVG icon), VitePress' a.header-anchor, anchor.js, « 🔗 » and « § » of other themes.
+_PERMALINK_CLASSES = frozenset({"headerlink", "hash-link", "anchor", "anchor-link", "header-anchor", "heading-anchor",
+                                "permalink", "anchorjs-link", "heading-link", "header-link"})
+_PERMALINK_TEXT = frozenset({"", "¶", "#", "🔗", "§", "⚓", "🔗︎", "\u200b"})
 
 
 def _decode(raw: bytes) -> etree._Element:
@@ -49,6 +54,20 @@ def _boilerplate(el: etree._Element) -> bool:
         return True
     names = (el.get("class") or "").split() + [el.get("id") or ""]
     return any(_BOILERPLATE.match(name.lower()) for name in names if name)
+
+
+def _permalink(a: html.HtmlElement) -> bool:
+    """A link to its own heading's id that shows only a pilcrow, a hash, a link icon, or nothing."""
+    if not (a.get("href") or "").startswith("#"):
+        return False
+    names = set((a.get("class") or "").split())
+    return bool(names & _PERMALINK_CLASSES) or " ".join(a.text_content().split()) in _PERMALINK_TEXT
+
+
+def _drop_permalinks(tree: html.HtmlElement) -> None:
+    """Remove heading permalinks (their text, not the text after them), so « Planification¶ » reads « Planification »."""
+    for a in [a for a in tree.iter("a") if _permalink(a)]:
+        a.drop_tree()
 
 
 def _main(tree: etree._Element) -> etree._Element:
@@ -125,6 +144,7 @@ class _Flow:
 def read_html(raw: bytes, name: str) -> tuple[str, Layout]:
     """The page's main content as text with its headings as sections and their ids as anchors."""
     tree = _decode(raw)
+    _drop_permalinks(tree)
     flow = _Flow()
     flow.walk(_main(tree))
     flow.flush()

@@ -2,24 +2,40 @@
 
 pypdfium2 over pdfminer.six: PDFium is the engine of Chrome's viewer, reads the same text a reader sees, and
 is about 20 times faster here (docs/performance.md); pdfminer's layout analysis is not needed when the
-outline gives the headings.
+outline gives the headings. Running headers and footers and contents pages are left out (pdfpage.py); lines
+set in a monospace font are code.
 """
 
 from __future__ import annotations
 
+import ctypes
 import re
 from collections import defaultdict
 from collections.abc import Iterator
+from itertools import groupby
+from typing import NamedTuple
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
 from index.errors import ExtractionError
+from ingest.formats.pdfpage import drop_running_lines, toc_line, toc_page
 from ingest.structure import Block, Layout, assemble
 from ingest.text import normalise
 
 _BULLET = re.compile(r"[•◦▪‣●○■□–—*-]\s|\d{1,3}[.)]\s")
 _ENDS = tuple(".!?:…»;")
 _SOFT = ("\x02", "\u00ad")  # PDFium's mark for a hyphen it added at a line break, and the soft hyphen
+_NUMBER = re.compile(r"(?:[\dA-Z]{1,3}(?:\.\d+)*\.?\s+)?")  # « 1.1 » before a heading's title
+_FIXED_PITCH = 1  # FXFONT_FIXED_PITCH in the font flags PDFium reports
+_SAMPLE = 40  # characters looked at per line to tell monospace (a command) from a proportional font
+
+
+class Line(NamedTuple):
+    """A line of a page's text layer, and whether it is set in a monospace font."""
+
+    text: str
+    mono: bool
 
 
 def _open(raw: bytes) -> pdfium.PdfDocument:
@@ -32,16 +48,57 @@ def _open(raw: bytes) -> pdfium.PdfDocument:
         raise ExtractionError(f"is not a readable PDF ({exc}); skipped") from exc
 
 
-def _outline(pdf: pdfium.PdfDocument) -> dict[int, list[tuple[int, str]]]:
-    """Bookmarks by page index: (level from 1, title)."""
+def _outline(pdf: pdfium.PdfDocument) -> tuple[dict[int, list[tuple[int, str]]], frozenset[str]]:
+    """Bookmarks by page index: (level from 1, title); and every bookmark's title, to recognise contents lines."""
     marks: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    titles: set[str] = set()
     for item in pdf.get_toc(max_depth=6):
         title = " ".join(normalise(item.get_title()).split())
+        titles.add(title.lower())
         dest = item.get_dest()
         index = dest.get_index() if dest is not None else None
         if title and index is not None:
             marks[index].append((item.level + 1, title))
-    return marks
+    return marks, frozenset(titles)
+
+
+def _mono(textpage: pdfium.PdfTextPage, start: int, line: str) -> bool:
+    """Whether most visible characters of the line (from char index `start`) are in a fixed-pitch font."""
+    flags = ctypes.c_int()
+    seen = [start + i for i, c in enumerate(line) if not c.isspace()][:_SAMPLE]
+    fixed = 0
+    for index in seen:
+        pdfium_c.FPDFText_GetFontInfo(textpage.raw, index, None, 0, ctypes.byref(flags))
+        fixed += bool(flags.value & _FIXED_PITCH)
+    return bool(seen) and fixed >= 0.8 * len(seen)
+
+
+def _lines(page: pdfium.PdfPage) -> list[Line]:
+    """The page's non-empty lines; PDFium's character indices match the text's, so fonts can be looked up."""
+    textpage = page.get_textpage()
+    try:
+        out: list[Line] = []
+        at = 0
+        for raw in textpage.get_text_range().splitlines(keepends=True):
+            mono = _mono(textpage, at, raw)
+            at += len(raw)
+            text = normalise(raw).rstrip() if mono else " ".join(normalise(raw).split())
+            if text.strip():
+                out.append(Line(text, mono))
+        return out
+    finally:
+        textpage.close()
+
+
+def _inline_code(lines: list[Line]) -> list[Line]:
+    """A lone monospace line right after a sentence that goes on (« vérifier avec ») is that sentence's end."""
+    out = list(lines)
+    for i in range(1, len(lines)):
+        after_text = not lines[i - 1].mono and not lines[i - 1].text.endswith(_ENDS)
+        alone = i + 1 == len(lines) or not lines[i + 1].mono
+        if lines[i].mono and after_text and alone:
+            out[i] = Line(" ".join(lines[i].text.split()), False)
+    return out
 
 
 def _paragraphs(lines: list[str], page: int) -> Iterator[Block]:
@@ -61,6 +118,13 @@ def _paragraphs(lines: list[str], page: int) -> Iterator[Block]:
         yield Block("text", current, page=page)
 
 
+def _body(lines: list[Line], page: int) -> Iterator[Block]:
+    """Monospace runs as code blocks, the other lines joined into paragraphs."""
+    for mono, run in groupby(lines, key=lambda line: line.mono):
+        texts = [line.text for line in run]
+        yield from [Block("code", "\n".join(texts), page=page)] if mono else _paragraphs(texts, page)
+
+
 def _clean(blocks: Iterator[Block]) -> Iterator[Block]:
     """No hyphenation marks left in the stored text."""
     for block in blocks:
@@ -69,40 +133,48 @@ def _clean(blocks: Iterator[Block]) -> Iterator[Block]:
                   block.page)
 
 
-def _page_blocks(text: str, marks: list[tuple[int, str]], page: int) -> Iterator[Block]:
-    """A page's headings where their lines are (else at the top), and its paragraphs."""
-    lines = [" ".join(line.split()) for line in normalise(text).splitlines()]
-    lines = [line for line in lines if line]
+def _is_heading(line: Line, title: str) -> bool:
+    """The line shows the bookmark's title, maybe after its number (« 1.1 Dynamique sociale de Debian »); outlines
+    often write ' where the page prints ’."""
+    text, title = line.text.replace("’", "'"), title.replace("’", "'")
+    return not line.mono and text.endswith(title) and bool(_NUMBER.fullmatch(text[:-len(title)]))
+
+
+def _page_blocks(lines: list[Line], marks: list[tuple[int, str]], page: int) -> Iterator[Block]:
+    """A page's headings where their lines are (else at the top), and its paragraphs and code."""
     at: dict[int, tuple[int, str]] = {}
     for level, title in marks:
-        found = next((i for i, line in enumerate(lines) if i not in at and line == title), None)
+        found = next((i for i, line in enumerate(lines) if i not in at and _is_heading(line, title)), None)
         if found is None:
             yield Block("heading", title, level, f"page={page}", page)
         else:
             at[found] = (level, title)
     start = 0
     for i in sorted(at):
-        yield from _paragraphs(lines[start:i], page)
+        yield from _body(lines[start:i], page)
         yield Block("heading", at[i][1], at[i][0], f"page={page}", page)
         start = i + 1
-    yield from _paragraphs(lines[start:], page)
+    yield from _body(lines[start:], page)
 
 
 def read_pdf(raw: bytes, name: str) -> tuple[str, Layout]:
-    """Every page's text layer, sections from the outline; a PDF of scanned images is refused, not indexed empty."""
+    """Every page's text layer, sections from the outline, the metadata title first; a PDF of scanned images is
+    refused, not indexed empty."""
     pdf = _open(raw)
     try:
-        marks = _outline(pdf)
-        blocks: list[Block] = []
-        for index in range(len(pdf)):
-            page = pdf[index]
-            textpage = page.get_textpage()
-            blocks.extend(_clean(_page_blocks(textpage.get_text_range(), marks.get(index, []), index + 1)))
-            textpage.close()
-            page.close()
-        title = str(pdf.get_metadata_dict().get("Title", "")).strip()
+        marks, titles = _outline(pdf)
+        pages = [_lines(pdf[index]) for index in range(len(pdf))]
+        title = " ".join(normalise(str(pdf.get_metadata_dict().get("Title", ""))).split())
     finally:
         pdf.close()
+    keep = drop_running_lines([[line.text for line in lines] for lines in pages])
+    blocks: list[Block] = []
+    for index, (lines, kept) in enumerate(zip(pages, keep, strict=True)):
+        body = [line for line, k in zip(lines, kept, strict=True) if k]
+        if toc_page((line.text for line in body), titles):
+            continue
+        body = [line for line in body if line.mono or not toc_line(line.text, titles)]
+        blocks.extend(_clean(_page_blocks(_inline_code(body), marks.get(index, []), index + 1)))
     if not any(b.kind == "text" for b in blocks):
         raise ExtractionError("has no text layer (a scanned PDF?): OCR is not supported; skipped")
-    return assemble(blocks, title)
+    return assemble(blocks, title, given_first=True)

@@ -1,11 +1,12 @@
-"""Plain text and Markdown: decoded as they are, so citation offsets point into the file's own text."""
+"""Plain text: decoded as it is, so citation offsets point into the file's own text (Markdown: markdown.py)."""
 
 from __future__ import annotations
 
 import codecs
 
 from index.errors import ExtractionError
-from ingest.structure import Layout, layout_of
+from ingest.plaintext import layout_of
+from ingest.structure import Layout
 from ingest.text import normalise
 
 
@@ -36,11 +37,5 @@ def decode(raw: bytes) -> str:
 
 def read_text(raw: bytes, name: str) -> tuple[str, Layout]:
     """A .txt file: title lines standing alone are headings."""
-    text = decode(raw)
-    return text, layout_of(text, name)
-
-
-def read_markdown(raw: bytes, name: str) -> tuple[str, Layout]:
-    """A Markdown file: headings, lists and paragraphs from markdown-it; code, tables, HTML and front matter skipped."""
     text = decode(raw)
     return text, layout_of(text, name)

@@ -1,0 +1,3 @@
+project = "Atelier"
+language = "fr"
+html_theme = "alabaster"

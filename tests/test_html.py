@@ -1,0 +1,38 @@
+"""HTML from documentation generators: heading permalinks (« ¶ », « # », « 🔗 ») are not text; code stays code."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.formats.html import read_html
+from ingest.read import read_source
+from tests.conftest import ROOT
+
+FIXTURES = ROOT / "tests" / "data" / "formats"
+
+
+@pytest.mark.parametrize(("name", "title", "section", "anchor", "command"), [
+    ("sphinx-sauvegarde.html", "Guide de sauvegarde de l’atelier", "Planification", "planification",
+     "$ sudo borg create /srv/sauvegardes::atelier-{now} /home"),
+    ("mkdocs-prets.html", "Prêt des outils de l'atelier", "Emprunter un outil", "emprunter-un-outil",
+     "lpr -P atelier /srv/prets/en-cours.txt"),
+])
+def test_html_generator_permalinks_are_dropped_from_headings_and_text(name: str, title: str, section: str,
+                                                                       anchor: str, command: str) -> None:
+    doc = read_source(FIXTURES / name, FIXTURES)
+    assert doc.title == title
+    assert "¶" not in doc.text and "#" not in doc.text
+    assert doc.layout is not None
+    assert (title, section) in [r.path for r in doc.layout.regions]
+    assert anchor in [r.anchor for r in doc.layout.regions]
+    at = doc.text.index(command)  # the command is kept, as code: never a region to quote
+    assert not any(r.start <= at < r.end for r in doc.layout.regions)
+
+
+def test_html_hash_link_and_icon_anchors_of_other_generators_are_dropped() -> None:
+    page = ('<main><h2 id="a">Accès<a class="hash-link" href="#a" aria-label="Lien direct">\u200b</a></h2>'
+            '<p>Le badge ouvre la porte.</p><h2 id="b"><a href="#b">🔗</a> Horaires</h2><p>De 8 h à 18 h.</p>'
+            '<p>Voir <a href="#a">Accès</a> plus haut.</p></main>').encode()
+    text, layout = read_html(page, "x.html")
+    assert [r.path[-1] for r in layout.regions] == ["Accès", "Horaires", "Horaires"]
+    assert "🔗" not in text and "\u200b" not in text and "Voir Accès plus haut." in text

@@ -1,0 +1,59 @@
+"""A real PDF (maint-guide.fr.pdf, DBLaTeX + xdvipdfmx, pages kept by qpdf): metadata title first, running headers
+and contents pages out of the body, no U+FFFE, commands (monospace) kept as code."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.read import SourceDoc, read_source
+from tests.conftest import ROOT
+
+FIXTURES = ROOT / "tests" / "data" / "formats"
+
+
+@pytest.fixture(scope="module")
+def guide() -> SourceDoc:
+    return read_source(FIXTURES / "maint-guide-extrait.fr.pdf", FIXTURES)
+
+
+def _bodies(doc: SourceDoc) -> list[str]:
+    assert doc.layout is not None
+    return [doc.text[r.start:r.end] for r in doc.layout.regions]
+
+
+def test_pdf_metadata_title_comes_before_the_first_bookmark(guide: SourceDoc) -> None:
+    assert guide.title == "Guide du nouveau responsable Debian"
+
+
+def test_pdf_running_headers_and_contents_pages_are_not_text(guide: SourceDoc) -> None:
+    assert "/ 58" not in guide.text and "Debian iv" not in guide.text  # « Guide du … Debian 9 / 58 » on every page
+    assert ". . . ." not in guide.text and "Table des matières" not in guide.text
+    assert "Guide du nouveau responsable Debian" not in " ".join(_bodies(guide))
+
+
+def test_pdf_non_characters_are_removed_and_the_hyphenated_word_rejoins(guide: SourceDoc) -> None:
+    assert "\ufffe" not in guide.text
+    assert "disponible sur Guide du responsable Debian (https://www.debian.org/doc/devel-manuals#debmake-doc)" in \
+        guide.text
+
+
+def test_pdf_monospace_command_lines_are_one_code_block_never_quoted(guide: SourceDoc) -> None:
+    listing = "$ chmod 755 hello\n$ cd ..\n$ tar -cvzf hello-sh-1.0.tar.gz hello-sh-1.0"
+    at = guide.text.index(listing)
+    assert guide.layout is not None and not any(r.start <= at < r.end for r in guide.layout.regions)
+    assert any(b.endswith("vous devriez le vérifier avec aptitude show paquet ou avec dpkg -s paquet.")
+               for b in _bodies(guide))  # a command inside a sentence stays in it
+
+
+def test_pdf_numbered_headings_are_found_on_their_line(guide: SourceDoc) -> None:
+    assert guide.layout is not None
+    paths = {(r.page, r.path[-1]) for r in guide.layout.regions if r.path}
+    assert (5, "Obtenir le programme et l'essayer") in paths
+    assert not any(b.startswith("2.3 Obtenir le programme") for b in _bodies(guide))
+
+
+def test_pdf_chromium_print_header_and_footer_are_not_text() -> None:
+    doc = read_source(FIXTURES / "annexe-chromium.fr.pdf", FIXTURES)
+    assert doc.title == "Annexe A. Annexe"
+    assert "file:///" not in doc.text and " AM " not in doc.text  # « 12/3/26, 6:26 AM Annexe A. Annexe » on top
+    assert "La Référence Debian fut lancée par moi-même" in doc.text
