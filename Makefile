@@ -17,11 +17,11 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-ingest: install
+ingest: install           # re-reads the folder the index was built from (seeds/ for a new index)
 	$(BIN)/sourcier ingest
 
 run: install
-	$(BIN)/sourcier ingest    # incremental: about 0.02 s when nothing changed, so new files in seeds/ are always picked up
+	$(BIN)/sourcier ingest    # the folder the index was built from (seeds/ for a new one); incremental, about 0.02 s when nothing changed
 	$(BIN)/sourcier serve
 
 test: install

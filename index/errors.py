@@ -9,6 +9,7 @@
     ├── SourceError          422  one source file cannot be read (the others are still ingested)
     ├── ExtractionError      422  a format reader cannot get text out of a file (ingest adds the path)
     ├── IngestError          409  nothing to ingest, another ingest holds the lock, or the disk refused
+    ├── ReplaceRefusedError  409  an ingest from another folder, or one removing over half the sources, unasked
     ├── JobRunningError      409  a re-index job is already running
     ├── QuestionError        422  an empty or over-long question
     ├── UnknownSourceError   404  a source filter names a source the index does not hold
@@ -80,6 +81,12 @@ class ExtractionError(SourcierError):
 
 class IngestError(SourcierError):
     """Ingest cannot produce an index: nothing to read, another ingest holds the lock, or the disk refused."""
+
+    status = 409
+
+
+class ReplaceRefusedError(SourcierError):
+    """An ingest would replace the index (another folder, or most sources gone) and --replace was not given."""
 
     status = 409
 

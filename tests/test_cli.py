@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.cli import app
-from tests.conftest import DEV_SET, SEEDS
+from tests.conftest import DEV_SET, ROOT, SEEDS
 
 runner = CliRunner()
 
@@ -157,3 +157,25 @@ def test_cli_ingest_groups_many_unsupported_files_into_one_line(tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert "skipped 7 files of unsupported formats (.png ×6, .css ×1)" in " ".join(result.output.split())
     assert "0.png" not in result.output
+
+
+def test_cli_ingest_without_a_folder_rereads_the_folder_that_built_the_index(corpus: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    index = str(tmp_path / "index")
+    monkeypatch.chdir(tmp_path)  # `seeds` (the default for a new index) does not exist here
+    assert runner.invoke(app, ["ingest", str(corpus), "--index-dir", index]).exit_code == 0
+    again = runner.invoke(app, ["ingest", "--index-dir", index, "--json"])
+    assert again.exit_code == 0 and json.loads(again.output)["sources"] == 3  # not seeds/, not an error
+    wipe = runner.invoke(app, ["ingest", str(SEEDS), "--index-dir", index])
+    assert wipe.exit_code == 1 and "would remove 3 of 3 indexed sources (chats, fromages, trains)" in \
+        " ".join(wipe.output.split()) and "--replace" in wipe.output
+    replaced = runner.invoke(app, ["ingest", str(SEEDS), "--index-dir", index, "--replace", "--json"])
+    assert replaced.exit_code == 0 and json.loads(replaced.output)["removed_sources"] == ["chats", "fromages", "trains"]
+    assert json.loads(runner.invoke(app, ["ingest", "--index-dir", index, "--json"]).output)["sources"] == 1
+
+
+def test_cli_ingest_of_a_new_index_without_a_folder_reads_the_seeds(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # what `make run` does on a fresh clone
+    result = runner.invoke(app, ["ingest", "--index-dir", str(tmp_path / "index"), "--json"])
+    assert result.exit_code == 0 and json.loads(result.output)["sources"] == 1

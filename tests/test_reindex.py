@@ -222,3 +222,26 @@ def test_reindex_runs_in_a_child_process_that_publishes_for_the_server(server: L
                    for c in seen), seen  # not this process's GIL, and behind the requests for CPU
         assert "Zéphyrin Valadier" in client.post("/v1/ask", json={"question": "Qui est le directeur financier "
                                                                               "d'OpenAI ?"}).json()["answer"]
+
+
+def test_reindex_rereads_the_folder_that_built_the_index_and_replaces_only_when_asked(
+        corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
+    settings = Settings(index_dir=tmp_path / "index", data_dir=tmp_path / "var", admin_token=SecretStr(ADMIN_TOKEN),
+                        rate_limit_per_minute=0)  # no SOURCIER_SOURCES_DIR: `make run` with the team's index
+    assert settings.sources_dir is None
+    engine = Engine(settings, embedder=embedder)
+    engine.ingest(corpus)
+    (corpus / "trains.txt").write_text("Le TGV relie Paris à Marseille en trois heures.\n", encoding="utf-8")
+    with LiveServer(create_app(settings, engine)) as live, live.client() as client:
+        job = wait_for_job(client, client.post("/v1/admin/reindex", headers=AUTH).json()["job_id"])
+        assert job["status"] == "done" and job["report"]["changed_sources"] == ["trains"], job
+        before = job["report"]["version"]
+        (corpus / "chats.md").unlink()
+        (corpus / "fromages.txt").unlink()
+        job = wait_for_job(client, client.post("/v1/admin/reindex", headers=AUTH).json()["job_id"])
+        assert job["status"] == "failed" and "would remove 2 of 3 indexed sources (chats, fromages)" in job["error"]
+        assert '{"replace": true}' in job["error"] and client.get("/readyz").json()["index_version"] == before
+        r = client.post("/v1/admin/reindex", headers=AUTH, json={"replace": True})
+        job = wait_for_job(client, r.json()["job_id"])
+        assert job["status"] == "done" and job["report"]["removed_sources"] == ["chats", "fromages"]
+        assert client.post("/v1/admin/reindex", headers=AUTH, json={"replace": 1, "x": 2}).status_code == 422

@@ -80,7 +80,9 @@ def friendly_errors() -> Iterator[None]:
 
 @app.command()
 def ingest(
-    sources: Annotated[Path | None, typer.Argument(help="folder or file of .txt/.md (SOURCIER_SOURCES_DIR)")] = None,
+    sources: Annotated[Path | None, typer.Argument(
+        help="folder or file to read (default: SOURCIER_SOURCES_DIR, else the folder the index was built from, "
+             "else seeds/)")] = None,
     index_dir: IndexDir = None,
     embedder: EmbedderOpt = None,
     chunk_size: ChunkSize = None,
@@ -88,11 +90,14 @@ def ingest(
     keep_versions: KeepVersions = None,
     index_type: IndexType = None,
     ingest_workers: IngestWorkers = None,
+    replace: Annotated[bool, typer.Option("--replace", metavar="", help=(
+        "allow replacing the index: reading another folder than the one it was built from, or removing "
+        "more than half of its sources"))] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Index sources: embeds only new or changed files, then publishes a new version.
 
-    Example: sourcier ingest seeds/
+    Example: sourcier ingest ~/docs --replace   (then `sourcier ingest` re-reads ~/docs)
     """
     settings = settings_from(sources_dir=sources, index_dir=index_dir, embedder=embedder, chunk_size=chunk_size,
                              chunk_overlap=chunk_overlap, keep_versions=keep_versions, index_type=index_type,
@@ -100,7 +105,7 @@ def ingest(
     with friendly_errors(), render.progress_bar(err, not as_json) as progress:
         engine = Engine(settings)
         faiss.omp_set_num_threads(settings.ingest_workers)  # a one-off job may use every core for the index
-        report = engine.ingest(progress=progress)
+        report = engine.ingest(progress=progress, replace=replace)
     if as_json:
         out.print_json(json.dumps(asdict(report), ensure_ascii=False))
     else:

@@ -28,11 +28,13 @@ _KEEP = 50
 
 def ingest_env(settings: Settings) -> dict[str, str]:
     """The environment that makes `sourcier ingest` in a child process build what these settings describe."""
-    values = {"INDEX_DIR": settings.index_dir, "SOURCES_DIR": settings.sources_dir, "EMBEDDER": settings.embedder,
+    values = {"INDEX_DIR": settings.index_dir, "EMBEDDER": settings.embedder,
               "CHUNK_SIZE": settings.chunk_size, "CHUNK_OVERLAP": settings.chunk_overlap,
               "INDEX_TYPE": settings.index_type, "INGEST_WORKERS": settings.ingest_workers,
               "KEEP_VERSIONS": settings.keep_versions, "MAX_SOURCE_MB": settings.max_source_mb,
               "INCLUDE": ",".join(settings.include), "EXCLUDE": ",".join(settings.exclude), "THREADS": settings.threads}
+    if settings.sources_dir is not None:  # unset: the child re-reads the folder the index was built from
+        values["SOURCES_DIR"] = settings.sources_dir
     return {f"SOURCIER_{name}": str(value) for name, value in values.items()}
 
 
@@ -46,12 +48,12 @@ def _child_setup(niceness: int) -> None:
         pass  # not Linux: the child finishes its ingest and exits on its own
 
 
-async def _ingest_in_child(settings: Settings) -> dict[str, object]:
+async def _ingest_in_child(settings: Settings, replace: bool) -> dict[str, object]:
     """Run `sourcier ingest --json` as a child process and return its report, or raise with its error line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCIER_")} | ingest_env(settings)
     env["COLUMNS"] = "100000"  # one error line, never wrapped by the console
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "ingest", "--json", env=env, stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "bot.cli", "ingest", "--json", *(["--replace"] if replace else []), env=env, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, preexec_fn=functools.partial(_child_setup, settings.reindex_nice))
     out, err = await child.communicate()
     if child.returncode != 0:
@@ -100,8 +102,8 @@ class ReindexJobs:
         except OSError as exc:
             log.warning("cannot record re-index job %s: %s", job.job_id, exc)
 
-    def start(self) -> Job:
-        """Queue a re-index now, or refuse while one is running."""
+    def start(self, replace: bool = False) -> Job:
+        """Queue a re-index now, or refuse while one is running; `replace` lets it replace the index."""
         running = [j for j in self._jobs.values() if j.status in ("queued", "running")]
         if running:
             raise JobRunningError(f"re-index job {running[0].job_id} is still {running[0].status}")
@@ -111,7 +113,7 @@ class ReindexJobs:
         for old in list(self._jobs)[:-_KEEP]:
             del self._jobs[old]
         self._prune_files()
-        task = asyncio.get_running_loop().create_task(self._run(job))
+        task = asyncio.get_running_loop().create_task(self._run(job, replace))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
@@ -140,13 +142,13 @@ class ReindexJobs:
             self._save(job)  # a server killed mid-job; no process holds the ingest lock any more
         return job
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job, replace: bool) -> None:
         """Ingest in a child process, so reading, chunking and embedding never hold this server's GIL; the
         new version is loaded once the child published it. A failure leaves the old version serving."""
         job.status = "running"
         self._save(job)
         try:
-            report = await _ingest_in_child(self._engine.settings)
+            report = await _ingest_in_child(self._engine.settings, replace)
             await asyncio.to_thread(self._engine.reload, str(report["version"]))
         except SourcierError as exc:  # a problem a person can fix: one line
             log.warning("re-index job %s failed: %s", job.job_id, exc)

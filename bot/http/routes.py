@@ -22,6 +22,7 @@ from bot.http.schemas import (
     JobOut,
     PassageOut,
     Readiness,
+    ReindexRequest,
     SearchResponse,
     SectionOut,
     SourceOut,
@@ -123,10 +124,11 @@ def _job_out(job: Job) -> JobOut:
 
 @router.post("/v1/admin/reindex", status_code=202, response_model=JobOut, tags=["admin"],
              dependencies=[Depends(_admin)], responses=errors(401, 403, 409))
-async def reindex(request: Request, response: Response) -> JobOut:
-    """Re-ingest the sources in the background; the old version serves until the new one is live."""
+async def reindex(request: Request, response: Response, body: ReindexRequest | None = None) -> JobOut:
+    """Re-ingest the folder the index was built from in the background; the old version serves until the new
+    one is live. An ingest that would replace the index fails unless the body says {"replace": true}."""
     jobs: ReindexJobs = request.app.state.jobs
-    job = jobs.start()
+    job = jobs.start(replace=body.replace if body else False)
     response.headers["Location"] = f"/v1/admin/reindex/{job.job_id}"
     return _job_out(job)
 

@@ -102,6 +102,15 @@ class SourceText(SourceOut):
     sections: list[SectionOut] = Field(default_factory=list)
 
 
+class ReindexRequest(BaseModel):
+    """Optional body of POST /v1/admin/reindex."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"replace": True}]})
+
+    replace: bool = Field(False, description="allow replacing the index: reading another folder than the one it "
+                                             "was built from, or removing more than half of its sources")
+
+
 class JobOut(BaseModel):
     """A re-index job and, once finished, its ingest report or its error."""
 
