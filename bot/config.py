@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     ingest_workers: int = Field(2, ge=1, le=64, description="embedding processes for large ingests")
     reindex_nice: int = Field(10, ge=0, le=19, description="CPU niceness of a re-index job's ingest process: "
                                                           "higher serves requests first, lower finishes sooner")
+    reindex_timeout_seconds: float = Field(3600, gt=0, description="a re-index job's ingest process is stopped "
+                                                                   "after this long; the old version keeps serving")
     keep_versions: int = Field(5, ge=1, le=100, description="index versions kept on disk for roll-back")
     max_question_chars: int = Field(1000, ge=10, le=MAX_QUESTION, description="longer questions are refused")
     max_body_bytes: int = Field(65536, ge=1024, description="larger request bodies get a 413")

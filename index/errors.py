@@ -11,6 +11,7 @@
     ├── IngestError          409  nothing to ingest, another ingest holds the lock, or the disk refused
     ├── ReplaceRefusedError  409  an ingest from another folder, or one removing over half the sources, unasked
     ├── JobRunningError      409  a re-index job is already running
+    ├── JobStateError        409  a re-index job that cannot be cancelled (finished, or run by another process)
     ├── QuestionError        422  an empty or over-long question
     ├── UnknownSourceError   404  a source filter names a source the index does not hold
     ├── GoldSetError         400  an evaluation file that is not a gold set or suite
@@ -93,6 +94,12 @@ class ReplaceRefusedError(SourcierError):
 
 class JobRunningError(SourcierError):
     """A re-index job is already running."""
+
+    status = 409
+
+
+class JobStateError(SourcierError):
+    """A re-index job cannot be cancelled: it has finished, or another server process runs it."""
 
     status = 409
 

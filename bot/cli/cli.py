@@ -94,6 +94,8 @@ def ingest(
         "allow replacing the index: reading another folder than the one it was built from, or removing "
         "more than half of its sources"))] = False,
     as_json: JsonOpt = False,
+    report_file: Annotated[Path | None, typer.Option(hidden=True, help="also write the JSON report here (re-index "
+                                                                       "jobs read it: stdout may carry noise)")] = None,
 ) -> None:
     """Index sources: embeds only new or changed files, then publishes a new version.
 
@@ -106,6 +108,10 @@ def ingest(
         engine = Engine(settings)
         faiss.omp_set_num_threads(settings.ingest_workers)  # a one-off job may use every core for the index
         report = engine.ingest(progress=progress, replace=replace)
+    if report_file is not None:
+        from index.versions import write_atomic
+
+        write_atomic(report_file, json.dumps(asdict(report), ensure_ascii=False).encode())
     if as_json:
         out.print_json(json.dumps(asdict(report), ensure_ascii=False))
     else:

@@ -143,6 +143,17 @@ async def reindex_status(job_id: str, request: Request) -> JobOut:
     return _job_out(job)
 
 
+@router.delete("/v1/admin/reindex/{job_id}", response_model=JobOut, tags=["admin"], dependencies=[Depends(_admin)],
+               responses=errors(401, 403, 404, 409))
+async def reindex_cancel(job_id: str, request: Request) -> JobOut:
+    """Cancel a queued or running re-index job: its ingest process is killed and the old version keeps serving."""
+    jobs: ReindexJobs = request.app.state.jobs
+    job = await jobs.cancel(job_id)
+    if job is None:
+        raise HTTPException(404, f"no re-index job {job_id!r} (only the last 50 are kept)")
+    return _job_out(job)
+
+
 @router.head("/healthz", include_in_schema=False)
 @router.get("/healthz", tags=["ops"])
 async def healthz() -> dict[str, str]:

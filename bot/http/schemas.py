@@ -115,7 +115,7 @@ class JobOut(BaseModel):
     """A re-index job and, once finished, its ingest report or its error."""
 
     job_id: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     created_at: str
     finished_at: str | None = None
     report: dict[str, object] | None = None
