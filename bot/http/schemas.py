@@ -21,7 +21,8 @@ class AskRequest(BaseModel):
     question: str = Field(..., description="the question, in French or English (SOURCIER_MAX_QUESTION_CHARS "
                                          "sets the limit, at most 10,000)", max_length=MAX_QUESTION)
     k: int | None = Field(None, ge=1, le=MAX_K, description="how many passages to cite (default: SOURCIER_K)")
-    sources: list[str] | None = Field(None, max_length=100, description="only search these source ids")
+    sources: list[str] | None = Field(None, max_length=100, description="only search these source ids or folder "
+                                                                               "prefixes (e.g. man/)")
 
     @field_validator("question")
     @classmethod
