@@ -78,7 +78,7 @@ def friendly_errors() -> Iterator[None]:
         raise typer.Exit(1) from exc
 
 
-@app.command()
+@app.command(short_help="Index sources: embed only new or changed files, then publish.")
 def ingest(
     sources: Annotated[Path | None, typer.Argument(
         help="folder or file to read (default: SOURCIER_SOURCES_DIR, else the folder the index was built from, "
@@ -113,12 +113,12 @@ def ingest(
 
         write_atomic(report_file, json.dumps(asdict(report), ensure_ascii=False).encode())
     if as_json:
-        out.print_json(json.dumps(asdict(report), ensure_ascii=False))
+        render.print_json(asdict(report))
     else:
         render.print_ingest(out, report)
 
 
-@app.command()
+@app.command(short_help="Answer a question with [n] markers and the cited passages.")
 def ask(question: str, k: KOpt = None, index_dir: IndexDir = None, embedder: EmbedderOpt = None,
         source: SourceOpt = None, as_json: JsonOpt = False) -> None:
     """Answer a question with [n] markers and the cited passages.
@@ -130,13 +130,13 @@ def ask(question: str, k: KOpt = None, index_dir: IndexDir = None, embedder: Emb
         engine = Engine(settings)
         answer = engine.ask(question, sources=source)
     if as_json:
-        out.print_json(json.dumps(answer.to_json(), ensure_ascii=False))
+        render.print_json(answer.to_json())
     else:
         paths = {sid: meta.path for sid, meta in engine.snapshot.manifest.sources.items()}
         render.print_answer(out, answer, paths)
 
 
-@app.command()
+@app.command(short_help="Ranked passages with their scores and the abstention signals.")
 def search(query: str, k: KOpt = None, index_dir: IndexDir = None, embedder: EmbedderOpt = None,
            source: SourceOpt = None, as_json: JsonOpt = False) -> None:
     """Ranked passages with dense, sentence, lexical and fused scores, and the signals behind the abstention
@@ -151,13 +151,12 @@ def search(query: str, k: KOpt = None, index_dir: IndexDir = None, embedder: Emb
                  **h.chunk.to_json()} for i, h in enumerate(result.hits, 1)]
         why = {"signals": result.signals.to_json(), "contributions": DEFAULT_ABSTAIN.contributions(result.signals),
                "bias": DEFAULT_ABSTAIN.bias} if result.signals else {}
-        out.print_json(json.dumps({"found": result.found, "confidence": result.confidence, **why, "hits": rows},
-                                  ensure_ascii=False))
+        render.print_json({"found": result.found, "confidence": result.confidence, **why, "hits": rows})
     else:
         render.print_search(out, result)
 
 
-@app.command()
+@app.command(short_help="List the indexed sources of the published version.")
 def sources(index_dir: IndexDir = None, as_json: JsonOpt = False) -> None:
     """List the indexed sources of the published version."""
     settings = settings_from(index_dir=index_dir)
@@ -166,31 +165,44 @@ def sources(index_dir: IndexDir = None, as_json: JsonOpt = False) -> None:
 
         manifest = load_snapshot(settings.index_dir).manifest
     if as_json:
-        out.print_json(json.dumps(manifest.to_json()["sources"], ensure_ascii=False))
+        render.print_json(manifest.to_json()["sources"])
         return
     for sid, meta in manifest.sources.items():
         out.print(f"{sid}\t{meta.chunks} chunks\t{meta.sha256[:12]}\t{meta.title}", highlight=False, markup=False)
 
 
-@app.command()
-def versions(index_dir: IndexDir = None) -> None:
-    """List index versions on disk (oldest first): * marks the published one; date, sources, passages."""
+def _version_row(index_dir: Path, name: str, live: str | None) -> dict[str, Any]:
+    """One version as `versions --json` shows it: name, live, date, counts, folder; or why it is unreadable."""
     from index.store import read_manifest
+
+    row: dict[str, Any] = {"version": name, "live": name == live}
+    try:
+        manifest = read_manifest(index_dir / name)
+        row |= {"created_at": manifest.created_at, "sources": manifest.counts["sources"],
+                "chunks": manifest.counts["chunks"], "sources_root": manifest.sources_root}
+    except (SourcierError, KeyError) as exc:
+        row["error"] = f"unreadable ({exc})"
+    return row
+
+
+@app.command(short_help="List index versions on disk; * marks the published one.")
+def versions(index_dir: IndexDir = None, as_json: JsonOpt = False) -> None:
+    """List index versions on disk (oldest first): * marks the published one; date, sources, passages."""
     from index.versions import current_version, list_versions
 
     settings = settings_from(index_dir=index_dir)
-    live = current_version(settings.index_dir)
-    for name in list_versions(settings.index_dir):
-        try:
-            manifest = read_manifest(settings.index_dir / name)
-            counts = manifest.counts
-            about = f"{manifest.created_at}  {counts['sources']} sources  {counts['chunks']} passages"
-        except (SourcierError, KeyError) as exc:
-            about = f"unreadable ({exc})"
-        out.print(f"{'*' if name == live else ' '} {name}  {about}", highlight=False, markup=False)
+    with friendly_errors():
+        live = current_version(settings.index_dir)
+    rows = [_version_row(settings.index_dir, name, live) for name in list_versions(settings.index_dir)]
+    if as_json:
+        render.print_json(rows)
+        return
+    for row in rows:
+        about = row.get("error") or f"{row['created_at']}  {row['sources']} sources  {row['chunks']} passages"
+        out.print(f"{'*' if row['live'] else ' '} {row['version']}  {about}", highlight=False, markup=False)
 
 
-@app.command()
+@app.command(short_help="Publish an older index version again.")
 def rollback(version: Annotated[str, typer.Argument(help="a name from `sourcier versions`")],
              index_dir: IndexDir = None) -> None:
     """Publish an older version again (servers pick it up on their next check)."""
