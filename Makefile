@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# `make run HOST=0.0.0.0 PORT=8080` listens elsewhere (the default is this machine only)
+HOST ?= 127.0.0.1
+PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -22,7 +25,7 @@ ingest: install           # re-reads the folder the index was built from (seeds/
 
 run: install
 	$(BIN)/sourcier ingest    # the folder the index was built from (seeds/ for a new one); incremental, about 0.02 s when nothing changed
-	$(BIN)/sourcier serve
+	$(BIN)/sourcier serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest -q
