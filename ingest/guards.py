@@ -79,5 +79,6 @@ def refuse_replacing(published: Manifest | None, root: Path, new_ids: set[str]) 
         raise ReplaceRefusedError(f"refusing to ingest {root}: the index was built from {recorded} and {what}; "
                                   f"run `sourcier ingest {recorded}` to update it, or {REPLACE_HINT}")
     if 2 * len(removed) > len(published.sources):
-        raise ReplaceRefusedError(f"refusing to ingest {root}: {what}, more than half; check the folder, or "
-                                  f"{REPLACE_HINT}")
+        check = "check the folder" if recorded else \
+            "the index does not record the folder it was built from: run `sourcier ingest DIR` with that folder once"
+        raise ReplaceRefusedError(f"refusing to ingest {root}: {what}, more than half; {check}, or {REPLACE_HINT}")

@@ -52,8 +52,8 @@ def test_api_ask_filters_by_source(client: httpx.Client) -> None:
         ({"question": "Qui ?", "k": 0}, 422, "k:"),
         ({"question": "Qui ?", "k": 21}, 422, "k:"),
         ({}, 422, "question: Field required"),
-        ({"question": "Qui ?", "sources": ["nope"]}, 404, "unknown source id(s): nope (a source id, or a folder "
-                                                          "prefix such as man/); GET /v1/sources lists them"),
+        ({"question": "Qui ?", "sources": ["nope"]}, 404, ("unknown source id(s): nope (a source id, or a folder "
+                                                           "prefix such as man/); GET /v1/sources lists them")),
         ({"question": "Qui ?", "extra": 1}, 422, "extra"),
     ],
 )

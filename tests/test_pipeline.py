@@ -168,3 +168,18 @@ def test_pipeline_removing_more_than_half_of_the_sources_is_refused_unless_repla
         build_index(corpus, tmp_path / "idx", embedder, CHUNKING)
     assert set(load_snapshot(tmp_path / "idx").texts) == {"chats", "fromages"}
     assert build_index(corpus, tmp_path / "idx", embedder, CHUNKING, replace=True).sources == 1
+
+
+def test_pipeline_index_made_before_roots_were_recorded_is_still_protected(corpus: Path, tmp_path: Path,
+                                                                          embedder: Embedder) -> None:
+    version = build_index(corpus, tmp_path / "idx", embedder, CHUNKING).version
+    manifest = tmp_path / "idx" / version / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    del data["sources_root"]
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    assert recorded_root(tmp_path / "idx") is None  # `make run` falls back to seeds/ ...
+    with pytest.raises(ReplaceRefusedError, match=r"does not record the folder .* `sourcier ingest DIR`"):
+        build_index(SEEDS, tmp_path / "idx", embedder, CHUNKING)  # ... and is stopped before it wipes the index
+    (corpus / "ours.txt").write_text("Le reblochon vient de Haute-Savoie.", encoding="utf-8")
+    assert build_index(corpus, tmp_path / "idx", embedder, CHUNKING).added_sources == ["ours"]
+    assert recorded_root(tmp_path / "idx") == corpus.resolve()
