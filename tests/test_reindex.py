@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -18,6 +19,8 @@ from pydantic import SecretStr
 from bot.config import Settings
 from bot.engine import Engine
 from bot.http.api import create_app
+from bot.http.jobs import Job, ReindexJobs
+from bot.http.metrics import Metrics
 from ingest.embed import Embedder
 from ingest.guards import ingest_lock
 from ingest.pipeline import build_index
@@ -344,3 +347,17 @@ def test_reindex_rereads_the_folder_that_built_the_index_and_replaces_only_when_
         job = wait_for_job(client, r.json()["job_id"])
         assert job["status"] == "done" and job["report"]["removed_sources"] == ["chats", "fromages"]
         assert client.post("/v1/admin/reindex", headers=AUTH, json={"replace": 1, "x": 2}).status_code == 422
+
+
+def test_reindex_cancel_before_the_job_started_reads_cancelled(settings: Settings, embedder: Embedder) -> None:
+    engine = Engine(settings, embedder=embedder)
+
+    async def start_and_cancel() -> Job | None:
+        jobs = ReindexJobs(engine, Metrics(), settings.data_dir / "jobs")
+        job = jobs.start()  # its task has not run a single step yet
+        return await jobs.cancel(job.job_id)
+
+    job = asyncio.run(start_and_cancel())
+    assert job is not None and job.status == "cancelled" and job.finished_at and "old version" in (job.error or "")
+    saved = json.loads((settings.data_dir / "jobs" / f"{job.job_id}.json").read_text(encoding="utf-8"))
+    assert saved["status"] == "cancelled" and not _children()

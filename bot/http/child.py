@@ -93,7 +93,8 @@ async def ingest_in_child(settings: Settings, replace: bool, report_path: Path) 
         _, err = await asyncio.wait_for(child.communicate(), settings.reindex_timeout_seconds)
     except TimeoutError:
         raise IngestError(f"timed out after {settings.reindex_timeout_seconds:g} s "
-                          "(SOURCIER_REINDEX_TIMEOUT_SECONDS): the ingest process was stopped") from None
+                          "(SOURCIER_REINDEX_TIMEOUT_SECONDS): the ingest process was stopped and the old "
+                          "version keeps serving") from None
     finally:
         if child.returncode is None:  # timed out, or the job was cancelled: SIGKILL is safe for an ingest
             child.kill()

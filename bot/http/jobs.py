@@ -20,6 +20,7 @@ from ingest.guards import ingest_running
 
 log = logging.getLogger(__name__)
 _KEEP = 50
+_CANCELLED = "cancelled: the ingest process was stopped; the old version keeps serving"
 
 
 def _now() -> str:
@@ -92,6 +93,9 @@ class ReindexJobs:
         self._cancelling.add(job_id)
         task.cancel()
         await asyncio.wait([task])  # the child is killed and waited for: seconds at most
+        if job.status in ("queued", "running"):  # cancelled before it started: nothing ran, nothing to settle
+            self._cancelling.discard(job_id)
+            self._finish(job, "cancelled", error=_CANCELLED)
         return job
 
     def _prune_files(self) -> None:
@@ -131,8 +135,7 @@ class ReindexJobs:
                 self._finish(job, "failed", error="interrupted: the server stopped during the job")
                 raise
             self._cancelling.discard(job.job_id)
-            self._settle(job, before, "cancelled", "cancelled: the ingest process was stopped; the old version "
-                                                    "keeps serving")
+            self._settle(job, before, "cancelled", _CANCELLED)
         except SourcierError as exc:  # a problem a person can fix: one line
             log.warning("re-index job %s failed: %s", job.job_id, exc)
             self._settle(job, before, "failed", str(exc))
