@@ -361,3 +361,14 @@ def test_reindex_cancel_before_the_job_started_reads_cancelled(settings: Setting
     assert job is not None and job.status == "cancelled" and job.finished_at and "old version" in (job.error or "")
     saved = json.loads((settings.data_dir / "jobs" / f"{job.job_id}.json").read_text(encoding="utf-8"))
     assert saved["status"] == "cancelled" and not _children()
+
+
+def test_reindex_job_polled_on_another_worker_right_away_is_running_not_interrupted(
+        server: LiveServer, settings: Settings, embedder: Embedder) -> None:
+    other = create_app(settings, Engine(settings, embedder=embedder))  # a second worker process, in effect
+    with LiveServer(other) as second, second.client() as polling, server.client() as client:
+        job_id = client.post("/v1/admin/reindex", headers=AUTH).json()["job_id"]
+        seen = polling.get(f"/v1/admin/reindex/{job_id}", headers=AUTH).json()  # before the child holds the lock
+        assert seen["status"] in ("queued", "running"), seen
+        assert "worker" not in seen
+        assert wait_for_job(polling, job_id)["status"] == "done"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import secrets
 from dataclasses import asdict, dataclass
@@ -15,7 +16,7 @@ from bot.engine import Engine
 from bot.http.child import ingest_in_child
 from bot.http.metrics import Metrics
 from index.errors import IngestError, JobRunningError, JobStateError, SourcierError
-from index.versions import current_version, list_versions
+from index.versions import current_version, list_versions, process_alive
 from ingest.guards import ingest_running
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Job:
     finished_at: str | None = None
     report: dict[str, object] | None = None
     error: str | None = None
+    worker: int = 0  # pid of the server process running it, so other workers never call it interrupted too soon
 
 
 class ReindexJobs:
@@ -69,7 +71,7 @@ class ReindexJobs:
         if ingest_running(self._engine.index_dir):  # a CLI ingest, or another worker's job: it would fail anyway
             raise IngestError("another ingest is running on this index (`sourcier ingest`, or a re-index job of "
                               "another server process); retry when it has finished")
-        job = Job(job_id=secrets.token_hex(8), created_at=_now())
+        job = Job(job_id=secrets.token_hex(8), created_at=_now(), worker=os.getpid())
         self._jobs[job.job_id] = job
         self._save(job)
         for old in list(self._jobs)[:-_KEEP]:
@@ -117,9 +119,10 @@ class ReindexJobs:
             job = Job(**json.loads((self._dir / f"{job_id}.json").read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
             return None
-        if job.status in ("queued", "running") and not ingest_running(self._engine.index_dir):
+        if job.status in ("queued", "running") and not process_alive(job.worker) \
+                and not ingest_running(self._engine.index_dir):
             job.status, job.error, job.finished_at = "failed", "interrupted: the server stopped during the job", _now()
-            self._save(job)  # a server killed mid-job; no process holds the ingest lock any more
+            self._save(job)  # a server killed mid-job: it is gone, and no process holds the ingest lock any more
         return job
 
     async def _run(self, job: Job, replace: bool) -> None:

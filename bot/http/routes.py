@@ -119,7 +119,7 @@ def _admin(request: Request, settings: SettingsDep,
 
 
 def _job_out(job: Job) -> JobOut:
-    return JobOut(**job.__dict__)
+    return JobOut(**{k: v for k, v in job.__dict__.items() if k != "worker"})  # a pid is nobody's business
 
 
 @router.post("/v1/admin/reindex", status_code=202, response_model=JobOut, tags=["admin"],
