@@ -383,3 +383,20 @@ def test_reindex_job_polled_on_another_worker_right_away_is_running_not_interrup
         assert seen["status"] in ("queued", "running"), seen
         assert "worker" not in seen
         assert wait_for_job(polling, job_id)["status"] == "done"
+
+
+def test_reindex_child_that_published_then_failed_reports_done(server: LiveServer, settings: Settings,
+                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dying = tmp_path / "dying"
+    dying.mkdir()
+    (dying / "sitecustomize.py").write_text(  # a library whose exit handler crashes the process after the ingest
+        "import atexit, os\natexit.register(lambda: os._exit(3))\n", encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", str(dying))
+    seed = next(settings.sources_dir.glob("*.txt"))
+    seed.write_text(seed.read_text(encoding="utf-8") + NEW_FACT, encoding="utf-8")
+    with server.client() as client:
+        before = client.get("/readyz").json()["index_version"]
+        job = wait_for_job(client, client.post("/v1/admin/reindex", headers=AUTH).json()["job_id"])
+        assert job["status"] == "done" and job["report"]["version"] != before, job
+        assert "exited with status 3" in job["report"]["note"]
+        assert client.get("/readyz").json()["index_version"] == job["report"]["version"]
