@@ -152,7 +152,8 @@ class ReindexJobs:
         """Serve the version the child published; the job is done once it does."""
         try:
             await asyncio.to_thread(self._engine.reload, str(report["version"]))
-        except SourcierError as exc:
+        except Exception as exc:  # the version is on disk but this server cannot serve it: say so, never hang
+            log.exception("re-index job %s: cannot serve %s", job.job_id, report["version"])
             self._finish(job, "failed", error=f"the new version {report['version']} cannot be served: {exc}")
         else:
             self._finish(job, "done", report=report)
