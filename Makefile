@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# `make run HOST=0.0.0.0 PORT=8080` listens elsewhere (the default is this machine only)
+HOST ?= 127.0.0.1
+PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -17,12 +20,12 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
-ingest: install
+ingest: install           # re-reads the folder the index was built from (seeds/ for a new index)
 	$(BIN)/sourcier ingest
 
 run: install
-	$(BIN)/sourcier ingest    # incremental: about 0.02 s when nothing changed, so new files in seeds/ are always picked up
-	$(BIN)/sourcier serve
+	$(BIN)/sourcier ingest    # the folder the index was built from (seeds/ for a new one); incremental, about 0.02 s when nothing changed
+	$(BIN)/sourcier serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from index.errors import SlackConfigError
 from ingest.embed import DEFAULT_EMBEDDER
 
+DEFAULT_SOURCES = Path("seeds")  # what a new, empty index is built from when no folder is named
 MAX_QUESTION = 10_000  # the most SOURCIER_MAX_QUESTION_CHARS may allow; request schemas refuse more outright
 
 
@@ -21,7 +22,8 @@ class Settings(BaseSettings):
 
     index_dir: Path = Field(Path("var/index"), description="where index versions and CURRENT live")
     data_dir: Path = Field(Path("var"), description="other state: feedback database, job reports")
-    sources_dir: Path = Field(Path("seeds"), description="what `ingest` and re-index read by default")
+    sources_dir: Path | None = Field(None, description="what `ingest` and re-index read; unset: the folder the "
+                                                        "index was built from (seeds for a new index)")
     include: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated globs on paths under sources_dir to read; empty = all")
     exclude: Annotated[list[str], NoDecode] = Field(
@@ -41,6 +43,8 @@ class Settings(BaseSettings):
     ingest_workers: int = Field(2, ge=1, le=64, description="embedding processes for large ingests")
     reindex_nice: int = Field(10, ge=0, le=19, description="CPU niceness of a re-index job's ingest process: "
                                                           "higher serves requests first, lower finishes sooner")
+    reindex_timeout_seconds: float = Field(3600, gt=0, description="a re-index job's ingest process is stopped "
+                                                                   "after this long; the old version keeps serving")
     keep_versions: int = Field(5, ge=1, le=100, description="index versions kept on disk for roll-back")
     max_question_chars: int = Field(1000, ge=10, le=MAX_QUESTION, description="longer questions are refused")
     max_body_bytes: int = Field(65536, ge=1024, description="larger request bodies get a 413")
@@ -60,6 +64,10 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))
     slack_app_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_APP_TOKEN"))
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (tests point it at a fake)")
+
+    def sources_root(self, recorded: Path | None) -> Path:
+        """The folder to ingest: the one named, else the one the index was built from, else the seeds."""
+        return self.sources_dir or recorded or DEFAULT_SOURCES
 
     def slack_enabled(self, socket_mode: bool = False) -> bool:
         """Whether Slack is configured; half a configuration is an error, not a silent no."""

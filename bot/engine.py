@@ -24,7 +24,7 @@ from index.lexical import FrenchAnalyzer
 from index.store import IndexSnapshot, load_snapshot
 from index.versions import CURRENT, IndexNotFoundError, current_version, take_lease
 from ingest.embed import Embedder, load_embedder
-from ingest.pipeline import ChunkingParams, IngestReport, Progress, build_index
+from ingest.pipeline import ChunkingParams, IngestReport, Progress, build_index, recorded_root
 from ingest.read import ReadParams
 
 log = logging.getLogger(__name__)
@@ -131,11 +131,13 @@ class Engine:
         """Which files the settings make sources."""
         return ReadParams(int(settings.max_source_mb * 2**20), tuple(settings.include), tuple(settings.exclude))
 
-    def ingest(self, source_root: Path | None = None, progress: Progress | None = None) -> IngestReport:
-        """Build a new version from the sources and swap to it."""
-        report = build_index(source_root or self.settings.sources_dir, self.index_dir, self.embedder,
-                             self.chunking(self.settings), self.settings.keep_versions, progress,
-                             self.settings.index_type, self.settings.ingest_workers, self.reading(self.settings))
+    def ingest(self, source_root: Path | None = None, progress: Progress | None = None,
+               replace: bool = False) -> IngestReport:
+        """Build a new version from the sources (by default the folder the index was built from) and swap to it."""
+        root = source_root or self.settings.sources_root(recorded_root(self.index_dir))
+        report = build_index(root, self.index_dir, self.embedder, self.chunking(self.settings),
+                             self.settings.keep_versions, progress, self.settings.index_type,
+                             self.settings.ingest_workers, self.reading(self.settings), replace)
         self.reload(report.version)
         return report
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -103,6 +103,16 @@ def _normalised(x: np.ndarray) -> np.ndarray:
     return x / top if top > 0 else np.zeros_like(x)
 
 
+def matching_sources(wanted: Iterable[str], ids: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The source ids named by exact id or folder prefix (`man/` or `man`), and the names that match none:
+    one rule for the CLI's --source, the API's `sources` and Slack's channel mapping."""
+    names = list(dict.fromkeys(wanted))
+    prefixes = [(w, w if w.endswith("/") else w + "/") for w in names]
+    matched = [sid for sid in ids if any(sid == w or sid.startswith(p) for w, p in prefixes)]
+    unknown = sorted(w for w, p in prefixes if not any(sid == w or sid.startswith(p) for sid in matched))
+    return matched, unknown
+
+
 def retrieve(
     question: str,
     snapshot: IndexSnapshot,
@@ -113,10 +123,12 @@ def retrieve(
 ) -> Retrieval:
     """Rank passages for a question, fusing dense and lexical evidence, and decide whether to abstain."""
     question = clean_question(question, params.max_question_chars)
-    wanted = set(sources) if sources is not None else None
-    unknown = sorted(wanted - set(snapshot.texts)) if wanted is not None else []
-    if unknown:
-        raise UnknownSourceError(f"unknown source id(s): {', '.join(unknown)}; see `sourcier sources`")
+    wanted = None
+    if sources is not None:
+        matched, unknown = matching_sources(sources, snapshot.texts)
+        if unknown:
+            raise UnknownSourceError(unknown)
+        wanted = set(matched)
     if not snapshot.lexical.analyzer.terms(question):
         return Retrieval(question, [], False, 0.0, {}, snapshot.version, searchable=False)
     clock = time.perf_counter()

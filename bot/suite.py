@@ -42,7 +42,7 @@ def run_corpus(corpus: Corpus, settings: Settings, embedder: Embedder | None, k:
     index_dir = settings.data_dir / "eval" / corpus.name
     engine = Engine(settings.model_copy(update={"index_dir": index_dir, "sources_dir": corpus.sources}), embedder)
     engine.params = params or engine.params
-    engine.ingest()
+    engine.ingest(replace=True)  # the corpus's own scratch index: a moved corpus simply replaces it
     questions = [q for path in corpus.gold for q in load_gold(path)]
     report = evaluate(questions, lambda q: engine.search(q, k=k), engine.compose)
     return report, engine

@@ -9,9 +9,11 @@
     ├── SourceError          422  one source file cannot be read (the others are still ingested)
     ├── ExtractionError      422  a format reader cannot get text out of a file (ingest adds the path)
     ├── IngestError          409  nothing to ingest, another ingest holds the lock, or the disk refused
+    ├── ReplaceRefusedError  409  an ingest from another folder, or one removing over half the sources, unasked
     ├── JobRunningError      409  a re-index job is already running
+    ├── JobStateError        409  a re-index job that cannot be cancelled (finished, or run by another process)
     ├── QuestionError        422  an empty or over-long question
-    ├── UnknownSourceError   404  a source filter names a source the index does not hold
+    ├── UnknownSourceError   404  a source filter names no source (by id or folder prefix) the index holds
     ├── GoldSetError         400  an evaluation file that is not a gold set or suite
     └── SlackConfigError     500  Slack half configured (names the missing variable)
 
@@ -29,6 +31,10 @@ class SourcierError(Exception):
     """A problem a person can fix, with the HTTP status it maps to."""
 
     status = 500
+
+    def http_detail(self) -> str:
+        """What an HTTP client reads: the message, unless it points at a command the client cannot run."""
+        return str(self)
 
 
 class IndexNotFoundError(SourcierError):
@@ -84,8 +90,20 @@ class IngestError(SourcierError):
     status = 409
 
 
+class ReplaceRefusedError(SourcierError):
+    """An ingest would replace the index (another folder, or most sources gone) and --replace was not given."""
+
+    status = 409
+
+
 class JobRunningError(SourcierError):
     """A re-index job is already running."""
+
+    status = 409
+
+
+class JobStateError(SourcierError):
+    """A re-index job cannot be cancelled: it has finished, or another server process runs it."""
 
     status = 409
 
@@ -100,6 +118,15 @@ class UnknownSourceError(SourcierError):
     """A source filter names a source the index does not hold."""
 
     status = 404
+
+    def __init__(self, unknown: list[str]) -> None:
+        self.unknown = unknown
+        super().__init__(f"unknown source id(s): {', '.join(unknown)} (a source id, or a folder prefix such as "
+                         "man/); see `sourcier sources`")
+
+    def http_detail(self) -> str:
+        """An HTTP client lists sources with GET /v1/sources, not the CLI."""
+        return str(self).replace("see `sourcier sources`", "GET /v1/sources lists them")
 
 
 class GoldSetError(SourcierError):

@@ -58,6 +58,7 @@ class Manifest:
     counts: dict[str, int]  # sources, chunks, units
     files: dict[str, int] = field(default_factory=dict)  # name -> size, to refuse truncated files
     format: int = FORMAT
+    sources_root: str = ""  # the folder (or file) it was built from, absolute; "" for versions made before it
 
     @property
     def texts(self) -> list[str]:
@@ -77,7 +78,8 @@ class Manifest:
                    dim=int(data["embedder"]["dim"]), chunking=dict(data["chunking"]),
                    dense=DenseParams(**data["dense"]),
                    sources={k: SourceEntry.from_json(v) for k, v in data["sources"].items()},
-                   counts=dict(data["counts"]), files=dict(data.get("files", {})), format=int(data["format"]))
+                   counts=dict(data["counts"]), files=dict(data.get("files", {})), format=int(data["format"]),
+                   sources_root=str(data.get("sources_root", "")))
 
     def write(self, version_dir: Path) -> None:
         """Write manifest.json (the last file of a version)."""

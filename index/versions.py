@@ -116,8 +116,10 @@ def clean_leftovers(index_dir: Path) -> list[str]:
     return [p.name for p in removed]
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process still exists (signal 0 checks without touching it)."""
+def process_alive(pid: int) -> bool:
+    """Whether a process of this host still exists (signal 0 checks without touching it)."""
+    if pid <= 0:  # 0 and negatives name process groups, never one process
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -143,7 +145,7 @@ def leased_versions(index_dir: Path) -> set[str]:
     held: set[str] = set()
     for lease in (index_dir / LEASES).glob("*.*") if (index_dir / LEASES).is_dir() else []:
         version, _, pid = lease.name.rpartition(".")
-        if pid.isdigit() and _alive(int(pid)):
+        if pid.isdigit() and process_alive(int(pid)):
             held.add(version)
         else:
             lease.unlink(missing_ok=True)

@@ -1,5 +1,5 @@
-"""What keeps an ingest safe to run beside servers: one at a time per index directory, and a full or
-read-only disk reported as one clear error while the published version keeps serving."""
+"""What keeps an ingest safe to run beside servers: one at a time per index directory, a full or read-only
+disk reported as one clear error while the published version keeps serving, and no index replaced unasked."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from index.errors import IngestError
+from index.errors import IngestError, ReplaceRefusedError
+from index.manifest import Manifest
+
+REPLACE_HINT = 'pass --replace (over HTTP: {"replace": true}) to replace it'
 
 
 @contextmanager
@@ -55,3 +58,27 @@ def ingest_running(index_dir: Path) -> bool:
     finally:
         os.close(fd)  # closing drops the lock this check may have taken
     return False
+
+
+def _named(ids: list[str]) -> str:
+    """Up to ten source ids, then how many more."""
+    more = f" and {len(ids) - 10} more" if len(ids) > 10 else ""
+    return ", ".join(ids[:10]) + more
+
+
+def refuse_replacing(published: Manifest | None, root: Path, new_ids: set[str]) -> None:
+    """Stop an ingest that would silently replace the team's index: one from another folder than the one the
+    index was built from, or one that would remove more than half of the indexed sources."""
+    if published is None or not published.sources:
+        return
+    removed = sorted(set(published.sources) - new_ids)
+    what = f"it would remove {len(removed)} of {len(published.sources)} indexed sources" + \
+           (f" ({_named(removed)})" if removed else "")
+    recorded = published.sources_root
+    if recorded and Path(recorded) != root.resolve():
+        raise ReplaceRefusedError(f"refusing to ingest {root}: the index was built from {recorded} and {what}; "
+                                  f"run `sourcier ingest {recorded}` to update it, or {REPLACE_HINT}")
+    if 2 * len(removed) > len(published.sources):
+        check = "check the folder" if recorded else \
+            "the index does not record the folder it was built from: run `sourcier ingest DIR` with that folder once"
+        raise ReplaceRefusedError(f"refusing to ingest {root}: {what}, more than half; {check}, or {REPLACE_HINT}")

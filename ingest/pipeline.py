@@ -18,7 +18,7 @@ from index.store import EmbedderMismatchError, IndexCorruptError, IndexSnapshot,
 from index.versions import IndexNotFoundError, clean_leftovers, current_version, prune
 from ingest.chunk import chunk_document
 from ingest.embed import Embedder, embed_stream
-from ingest.guards import disk_errors, ingest_lock
+from ingest.guards import disk_errors, ingest_lock, refuse_replacing
 from ingest.language import main_language
 from ingest.plaintext import layout_of
 from ingest.read import SUFFIXES, ReadParams, SourceDoc, SourceError, read_sources, scan_sources
@@ -102,12 +102,18 @@ def build_index(
     index_type: str = "auto",
     workers: int = 1,
     reading: ReadParams | None = None,
+    replace: bool = False,
 ) -> IngestReport:
-    """Ingest every source under source_root into a new published version of index_dir."""
+    """Ingest every source under source_root into a new published version of index_dir; unless `replace`,
+    refuse one from another folder than the index's, or one removing over half of its sources."""
     started = time.perf_counter()
     with disk_errors(index_dir), ingest_lock(index_dir):
         clean_leftovers(index_dir)
-        docs, errors = _read(source_root, reading, _known_ids(index_dir))
+        published = _published(index_dir)
+        known_ids = {entry.path: sid for sid, entry in published.sources.items()} if published else {}
+        docs, errors = _read(source_root, reading, known_ids)
+        if not replace:
+            refuse_replacing(published, source_root, {d.source_id for d in docs})
         report = IngestReport(errors=[str(e) for e in errors], index_dir=str(index_dir))
         prev = _previous(index_dir, embedder, params)
         parts = [_reusable(prev, d) or _Part(d, chunk_document(d, params.size, params.overlap, params.max_chars))
@@ -125,20 +131,25 @@ def build_index(
             report.changed, report.version = False, prev.version
         else:
             fill = _filler(parts, prev, embedder, progress, workers)
-            report.version = _save(index_dir, parts, fill, embedder, params, index_type, prev)
+            report.version = _save(index_dir, parts, fill, embedder, params, index_type, prev, source_root)
             prune(index_dir, keep_versions)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
 
-def _known_ids(index_dir: Path) -> dict[str, str]:
-    """Path -> source id in the published version, so ids stay put (none when nothing is readable)."""
+def _published(index_dir: Path) -> Manifest | None:
+    """The published version's manifest (its ids stay put, its root is the default), None when unreadable."""
     try:
         version = current_version(index_dir)
-        manifest = Manifest.read(index_dir / version) if version else None
+        return Manifest.read(index_dir / version) if version else None
     except IndexCorruptError:
-        return {}
-    return {entry.path: sid for sid, entry in manifest.sources.items()} if manifest else {}
+        return None
+
+
+def recorded_root(index_dir: Path) -> Path | None:
+    """The folder the published version was built from, so `sourcier ingest` with no folder re-reads it."""
+    manifest = _published(index_dir)
+    return Path(manifest.sources_root) if manifest and manifest.sources_root else None
 
 
 def _read(source_root: Path, reading: ReadParams | None,
@@ -198,8 +209,8 @@ def _filler(parts: list[_Part], prev: IndexSnapshot | None, embedder: Embedder, 
 
 
 def _save(index_dir: Path, parts: list[_Part], fill: VectorFill, embedder: Embedder, params: ChunkingParams,
-          index_type: str, prev: IndexSnapshot | None) -> str:
-    """Write the parts as a new published version."""
+          index_type: str, prev: IndexSnapshot | None, source_root: Path) -> str:
+    """Write the parts as a new published version, recording the folder they came from."""
     sources: dict[str, SourceEntry] = {}
     chunk_at = unit_at = 0
     for part in parts:
@@ -212,6 +223,7 @@ def _save(index_dir: Path, parts: list[_Part], fill: VectorFill, embedder: Embed
                                              part.language or main_language(c.text for c in part.chunks))
         chunk_at, unit_at = chunk_at + n_chunks, unit_at + part.n_units
     draft = Manifest(version="", created_at="", embedder=embedder.name, dim=embedder.dim, chunking=asdict(params),
-                     dense=DenseParams("flat"), sources=sources, counts={})
+                     dense=DenseParams("flat"), sources=sources, counts={},
+                     sources_root=str(source_root.resolve()))
     return save_version(index_dir, [c for p in parts for c in p.chunks], fill,
                         {p.doc.source_id: p.doc.text for p in parts}, draft, index_type, prev)

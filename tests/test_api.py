@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
+from bot.config import Settings
+from bot.engine import Engine
+from bot.http.api import NOT_JSON, create_app
+from ingest.embed import Embedder
 from tests.conftest import ADMIN_TOKEN, LiveServer
 
 
@@ -46,7 +52,8 @@ def test_api_ask_filters_by_source(client: httpx.Client) -> None:
         ({"question": "Qui ?", "k": 0}, 422, "k:"),
         ({"question": "Qui ?", "k": 21}, 422, "k:"),
         ({}, 422, "question: Field required"),
-        ({"question": "Qui ?", "sources": ["nope"]}, 404, "unknown source id(s): nope"),
+        ({"question": "Qui ?", "sources": ["nope"]}, 404, ("unknown source id(s): nope (a source id, or a folder "
+                                                           "prefix such as man/); GET /v1/sources lists them")),
         ({"question": "Qui ?", "extra": 1}, 422, "extra"),
     ],
 )
@@ -55,6 +62,37 @@ def test_api_ask_bad_input_gets_clear_4xx(client: httpx.Client, body: dict[str, 
     r = client.post("/v1/ask", json=body)
     assert r.status_code == status
     assert detail in r.json()["detail"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Content-Type": "text/plain"},
+                                     {"Content-Type": "application/x-www-form-urlencoded"}])
+def test_api_body_not_sent_as_json_gets_the_content_type_hint(client: httpx.Client, headers: dict[str, str]) -> None:
+    r = client.post("/v1/ask", content=b'{"question": "Qui ?"}', headers=headers)
+    assert r.status_code == 422 and r.json()["detail"] == NOT_JSON
+    assert "valid dictionary" not in r.json()["detail"] and "Content-Type: application/json" in NOT_JSON
+    admin = client.post("/v1/admin/reindex", content=b'{"replace": true}',
+                        headers={**headers, "Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert admin.status_code == 422 and admin.json()["detail"] == NOT_JSON
+
+
+def test_api_unknown_source_points_at_the_api_not_the_cli(client: httpx.Client) -> None:
+    detail = client.post("/v1/ask", json={"question": "Qui ?", "sources": ["nope/"]}).json()["detail"]
+    assert "GET /v1/sources" in detail and "sourcier sources" not in detail
+
+
+def test_api_sources_take_a_folder_prefix_like_the_slack_channel_mapping(tmp_path: Path, embedder: Embedder) -> None:
+    docs = tmp_path / "docs"
+    (docs / "man").mkdir(parents=True)
+    (docs / "man" / "chats.txt").write_text("Le chat dort sur le canapé toute la journée.", encoding="utf-8")
+    (docs / "chiens.txt").write_text("Le chien dort dans sa niche toute la journée.", encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", data_dir=tmp_path / "var", rate_limit_per_minute=0)
+    engine = Engine(settings, embedder=embedder)
+    engine.ingest(docs)
+    with LiveServer(create_app(settings, engine)) as live, live.client() as c:
+        for prefix in ("man/", "man"):
+            r = c.post("/v1/ask", json={"question": "Qui dort toute la journée ?", "sources": [prefix]})
+            assert r.status_code == 200 and {x["source_id"] for x in r.json()["citations"]} == {"man/chats"}
+        assert c.post("/v1/ask", json={"question": "Qui dort ?", "sources": ["ma/"]}).status_code == 404
 
 
 def test_api_ask_malformed_json_is_422(client: httpx.Client) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from bot.cli.cli import app
-from tests.conftest import DEV_SET, SEEDS
+from tests.conftest import DEV_SET, ROOT, SEEDS
 
 runner = CliRunner()
 
@@ -36,7 +39,16 @@ def test_cli_ask_prints_answer_and_sources(index_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Mira Murati" in result.output and "[1]" in result.output
     assert "Sources" in result.output and "openai-altman-microsoft.txt" in result.output
-    assert "**Mira Murati, directrice technique" in result.output  # piped: the cited sentence marked as text
+    assert "    Mira Murati, directrice technique" in result.output and "**" not in result.output  # piped: plain
+
+
+def test_cli_json_keeps_accents_as_they_are_whatever_the_locale(index_dir: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "Qui dirige OpenAI par intérim ?", "--json",
+                             "--index-dir", str(index_dir)], check=False, capture_output=True, timeout=120, cwd=ROOT,
+                            env={**os.environ, "PYTHONIOENCODING": "ascii", "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr.decode()
+    assert "par intérim" in result.stdout.decode("utf-8") and b"\\u00e9" not in result.stdout
+    assert json.loads(result.stdout)["question"] == "Qui dirige OpenAI par intérim ?"
 
 
 def test_cli_ask_json_and_k(index_dir: Path) -> None:
@@ -47,10 +59,40 @@ def test_cli_ask_json_and_k(index_dir: Path) -> None:
     assert {"n", "source_id", "title", "text", "start", "end", "score", "sentence_start"} <= set(data["citations"][0])
 
 
+def test_cli_search_through_a_pipe_is_plain_lines(index_dir: Path) -> None:
+    result = runner.invoke(app, ["search", "GPU Microsoft", "-k", "2", "--index-dir", str(index_dir)])
+    lines = result.output.splitlines()
+    assert result.exit_code == 0 and lines[0].startswith("1. fused ") and "openai-altman-microsoft" in lines[0]
+    assert lines[1].startswith("    ") and len(lines[1]) > 200 and lines[2].startswith("2. fused ")
+    assert not any(c in result.output for c in "┃│━─")  # no table drawn for a pipe
+
+
 def test_cli_search_shows_scores(index_dir: Path) -> None:
     result = runner.invoke(app, ["search", "GPU Microsoft", "--json", "--index-dir", str(index_dir)])
     hits = json.loads(result.output)["hits"]
     assert hits[0]["rank"] == 1 and {"dense", "lexical", "score", "sentence"} <= set(hits[0])
+
+
+def test_cli_versions_json_lists_each_version(index_dir: Path) -> None:
+    result = runner.invoke(app, ["versions", "--json", "--index-dir", str(index_dir)])
+    rows = json.loads(result.output)
+    assert result.exit_code == 0 and rows[-1]["live"] and rows[-1]["sources"] == 1 and rows[-1]["chunks"] > 10
+    assert rows[-1]["sources_root"] == str(SEEDS.resolve()) and rows[-1]["version"] in result.output
+
+
+def test_cli_source_takes_a_folder_prefix_like_the_slack_channel_mapping(tmp_path: Path) -> None:
+    docs, index = tmp_path / "docs", str(tmp_path / "index")
+    (docs / "man").mkdir(parents=True)
+    (docs / "man" / "chats.txt").write_text("Le chat dort sur le canapé toute la journée.", encoding="utf-8")
+    (docs / "chiens.txt").write_text("Le chien dort dans sa niche toute la journée.", encoding="utf-8")
+    assert runner.invoke(app, ["ingest", str(docs), "--index-dir", index]).exit_code == 0
+    for prefix in ("man/", "man"):
+        result = runner.invoke(app, ["ask", "Qui dort toute la journée ?", "--source", prefix, "--json",
+                                     "--index-dir", index])
+        cited = {c["source_id"] for c in json.loads(result.output)["citations"]}
+        assert result.exit_code == 0 and cited == {"man/chats"}, result.output
+    wrong = runner.invoke(app, ["ask", "Qui dort ?", "--source", "ma/", "--index-dir", index])
+    assert wrong.exit_code == 1 and "unknown source id(s): ma/" in wrong.output
 
 
 def test_cli_sources_and_versions(index_dir: Path) -> None:
@@ -130,6 +172,13 @@ def test_cli_ingest_help_names_every_format_it_reads() -> None:
     assert all(ext in help_text for ext in (".txt", ".md", ".html", ".pdf", ".docx", ".odt"))
 
 
+def test_cli_help_command_summaries_are_never_cut() -> None:
+    listing = runner.invoke(app, ["--help"], terminal_width=80).output.split("Commands:")[1]
+    assert "..." not in listing and "…" not in listing
+    assert "Index sources: embed only new or changed files, then publish." in " ".join(listing.split())
+    assert len(listing.strip().splitlines()) == 9  # one line per command at 80 columns
+
+
 def test_cli_versions_and_rollback_name_what_exists(index_dir: Path) -> None:
     listing = runner.invoke(app, ["versions", "--index-dir", str(index_dir)]).output
     assert listing.startswith("* ") and "1 sources" in listing and "passages" in listing
@@ -163,3 +212,25 @@ def test_cli_ingest_groups_many_unsupported_files_into_one_line(tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert "skipped 7 files of unsupported formats (.png ×6, .css ×1)" in " ".join(result.output.split())
     assert "0.png" not in result.output
+
+
+def test_cli_ingest_without_a_folder_rereads_the_folder_that_built_the_index(corpus: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    index = str(tmp_path / "index")
+    monkeypatch.chdir(tmp_path)  # `seeds` (the default for a new index) does not exist here
+    assert runner.invoke(app, ["ingest", str(corpus), "--index-dir", index]).exit_code == 0
+    again = runner.invoke(app, ["ingest", "--index-dir", index, "--json"])
+    assert again.exit_code == 0 and json.loads(again.output)["sources"] == 3  # not seeds/, not an error
+    wipe = runner.invoke(app, ["ingest", str(SEEDS), "--index-dir", index])
+    assert wipe.exit_code == 1 and "would remove 3 of 3 indexed sources (chats, fromages, trains)" in \
+        " ".join(wipe.output.split()) and "--replace" in wipe.output
+    replaced = runner.invoke(app, ["ingest", str(SEEDS), "--index-dir", index, "--replace", "--json"])
+    assert replaced.exit_code == 0 and json.loads(replaced.output)["removed_sources"] == ["chats", "fromages", "trains"]
+    assert json.loads(runner.invoke(app, ["ingest", "--index-dir", index, "--json"]).output)["sources"] == 1
+
+
+def test_cli_ingest_of_a_new_index_without_a_folder_reads_the_seeds(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # what `make run` does on a fresh clone
+    result = runner.invoke(app, ["ingest", "--index-dir", str(tmp_path / "index"), "--json"])
+    assert result.exit_code == 0 and json.loads(result.output)["sources"] == 1

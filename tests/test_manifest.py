@@ -16,7 +16,8 @@ def _manifest() -> Manifest:
     source = SourceEntry("seeds/a.txt", "Titre", "ab" * 32, 120, (0, 3), (0, 9), "2026-11-30T04:00:00+00:00",
                          language="fr")
     return Manifest("v1", "2026-11-30T04:00:00+00:00", "use-multilingual-v3", 512, {"size": 700, "overlap": 3},
-                    DenseParams("flat"), {"a": source}, {"sources": 1, "chunks": 3, "units": 9}, {"units.faiss": 10})
+                    DenseParams("flat"), {"a": source}, {"sources": 1, "chunks": 3, "units": 9}, {"units.faiss": 10},
+                    sources_root="/srv/docs")
 
 
 def test_manifest_round_trips_through_its_json_file(tmp_path: Path) -> None:
@@ -36,3 +37,11 @@ def test_manifest_malformed_is_a_corruption_error(tmp_path: Path, damage) -> Non
     (tmp_path / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="manifest|format"):
         Manifest.read(tmp_path)
+
+
+def test_manifest_reads_a_version_made_before_it_recorded_its_root(tmp_path: Path) -> None:
+    data = _manifest().to_json()
+    assert data["sources_root"] == "/srv/docs"
+    del data["sources_root"]
+    (tmp_path / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
+    assert Manifest.read(tmp_path).sources_root == ""

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from index.errors import ReplaceRefusedError
 from index.store import EmbedderMismatchError, IndexCorruptError, load_snapshot
 from index.versions import current_version, list_versions
 from ingest.embed import Embedder
 from ingest.guards import ingest_lock
-from ingest.pipeline import IngestError, build_index
+from ingest.pipeline import IngestError, build_index, recorded_root
 from ingest.read import source_id_for
-from tests.conftest import CHUNKING
+from tests.conftest import CHUNKING, SEEDS
 
 
 def test_pipeline_reingest_unchanged_embeds_nothing(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
@@ -134,3 +135,51 @@ def test_pipeline_faiss_write_error_is_the_clear_disk_error(tmp_path: Path, embe
                                           r"MB free\); the current version keeps serving"):
         build_index(docs, tmp_path / "index", embedder, CHUNKING)
     assert current_version(tmp_path / "index") == old
+
+
+def test_pipeline_manifest_records_the_sources_root(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
+    build_index(corpus, tmp_path / "idx", embedder, CHUNKING)
+    assert load_snapshot(tmp_path / "idx").manifest.sources_root == str(corpus.resolve())
+    assert recorded_root(tmp_path / "idx") == corpus.resolve()
+    assert recorded_root(tmp_path / "none") is None
+
+
+def test_pipeline_ingest_from_another_root_is_refused_unless_replace(corpus: Path, tmp_path: Path,
+                                                                    embedder: Embedder) -> None:
+    team = build_index(corpus, tmp_path / "idx", embedder, CHUNKING).version
+    with pytest.raises(ReplaceRefusedError, match=r"built from .*docs and it would remove 3 of 3 indexed sources "
+                                                  r"\(chats, fromages, trains\).*--replace"):
+        build_index(SEEDS, tmp_path / "idx", embedder, CHUNKING)
+    assert current_version(tmp_path / "idx") == team
+    replaced = build_index(SEEDS, tmp_path / "idx", embedder, CHUNKING, replace=True)
+    assert replaced.removed_sources == ["chats", "fromages", "trains"]
+    assert recorded_root(tmp_path / "idx") == SEEDS.resolve()
+
+
+def test_pipeline_removing_more_than_half_of_the_sources_is_refused_unless_replace(
+        corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
+    build_index(corpus, tmp_path / "idx", embedder, CHUNKING)
+    (corpus / "trains.txt").unlink()
+    assert build_index(corpus, tmp_path / "idx", embedder, CHUNKING).removed_sources == ["trains"]  # 1 of 3: fine
+    (corpus / "extra.txt").write_text("Le beaufort vient de Savoie.", encoding="utf-8")
+    (corpus / "chats.md").unlink()
+    (corpus / "fromages.txt").unlink()
+    with pytest.raises(ReplaceRefusedError, match=r"remove 2 of 2 indexed sources \(chats, fromages\), more than half"):
+        build_index(corpus, tmp_path / "idx", embedder, CHUNKING)
+    assert set(load_snapshot(tmp_path / "idx").texts) == {"chats", "fromages"}
+    assert build_index(corpus, tmp_path / "idx", embedder, CHUNKING, replace=True).sources == 1
+
+
+def test_pipeline_index_made_before_roots_were_recorded_is_still_protected(corpus: Path, tmp_path: Path,
+                                                                          embedder: Embedder) -> None:
+    version = build_index(corpus, tmp_path / "idx", embedder, CHUNKING).version
+    manifest = tmp_path / "idx" / version / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    del data["sources_root"]
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    assert recorded_root(tmp_path / "idx") is None  # `make run` falls back to seeds/ ...
+    with pytest.raises(ReplaceRefusedError, match=r"does not record the folder .* `sourcier ingest DIR`"):
+        build_index(SEEDS, tmp_path / "idx", embedder, CHUNKING)  # ... and is stopped before it wipes the index
+    (corpus / "ours.txt").write_text("Le reblochon vient de Haute-Savoie.", encoding="utf-8")
+    assert build_index(corpus, tmp_path / "idx", embedder, CHUNKING).added_sources == ["ours"]
+    assert recorded_root(tmp_path / "idx") == corpus.resolve()

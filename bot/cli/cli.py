@@ -79,10 +79,11 @@ def friendly_errors() -> Iterator[None]:
         raise typer.Exit(1) from exc
 
 
-SOURCES_HELP = f"folder or file of documents: {' '.join(SUFFIXES)} (SOURCIER_SOURCES_DIR)"
+SOURCES_HELP = (f"folder or file of documents ({' '.join(SUFFIXES)}); default: SOURCIER_SOURCES_DIR, else the "
+                "folder the index was built from, else seeds/")
 
 
-@app.command()
+@app.command(short_help="Index sources: embed only new or changed files, then publish.")
 def ingest(
     sources: Annotated[Path | None, typer.Argument(help=SOURCES_HELP)] = None,
     index_dir: IndexDir = None,
@@ -92,11 +93,16 @@ def ingest(
     keep_versions: KeepVersions = None,
     index_type: IndexType = None,
     ingest_workers: IngestWorkers = None,
+    replace: Annotated[bool, typer.Option("--replace", metavar="", help=(
+        "allow replacing the index: reading another folder than the one it was built from, or removing "
+        "more than half of its sources"))] = False,
     as_json: JsonOpt = False,
+    report_file: Annotated[Path | None, typer.Option(hidden=True, help="also write the JSON report here (re-index "
+                                                                       "jobs read it: stdout may carry noise)")] = None,
 ) -> None:
     """Index sources: embeds only new or changed files, then publishes a new version.
 
-    Example: sourcier ingest seeds/
+    Example: sourcier ingest ~/docs --replace   (then `sourcier ingest` re-reads ~/docs)
     """
     settings = settings_from(sources_dir=sources, index_dir=index_dir, embedder=embedder, chunk_size=chunk_size,
                              chunk_overlap=chunk_overlap, keep_versions=keep_versions, index_type=index_type,
@@ -104,14 +110,18 @@ def ingest(
     with friendly_errors(), render.progress_bar(err, not as_json) as progress:
         engine = Engine(settings)
         faiss.omp_set_num_threads(settings.ingest_workers)  # a one-off job may use every core for the index
-        report = engine.ingest(progress=progress)
+        report = engine.ingest(progress=progress, replace=replace)
+    if report_file is not None:
+        from index.versions import write_atomic
+
+        write_atomic(report_file, json.dumps(asdict(report), ensure_ascii=False).encode())
     if as_json:
-        out.print_json(json.dumps(asdict(report), ensure_ascii=False))
+        render.print_json(asdict(report))
     else:
         render.print_ingest(out, report)
 
 
-@app.command()
+@app.command(short_help="Answer a question with [n] markers and the cited passages.")
 def ask(question: str, k: KOpt = None, index_dir: IndexDir = None, embedder: EmbedderOpt = None,
         source: SourceOpt = None, as_json: JsonOpt = False) -> None:
     """Answer a question with [n] markers and the cited passages.
@@ -123,13 +133,13 @@ def ask(question: str, k: KOpt = None, index_dir: IndexDir = None, embedder: Emb
         engine = Engine(settings)
         answer = engine.ask(question, sources=source)
     if as_json:
-        out.print_json(json.dumps(answer.to_json(), ensure_ascii=False))
+        render.print_json(answer.to_json())
     else:
         paths = {sid: meta.path for sid, meta in engine.snapshot.manifest.sources.items()}
         render.print_answer(out, answer, paths)
 
 
-@app.command()
+@app.command(short_help="Ranked passages, their scores, and what the reader read.")
 def search(query: str, k: KOpt = None, index_dir: IndexDir = None, embedder: EmbedderOpt = None,
            source: SourceOpt = None, as_json: JsonOpt = False) -> None:
     """Ranked passages with dense, sentence, lexical and fused scores, the reader's best sentences, and the
@@ -144,13 +154,12 @@ def search(query: str, k: KOpt = None, index_dir: IndexDir = None, embedder: Emb
         why = {"signals": reading.inputs, "contributions": reading.contributions,
                "sentences": [{"passage": c.n, "start": c.span[0], "end": c.span[1], "score": round(c.score, 4)}
                              for c in reading.candidates[:3]]} if reading else {}
-        out.print_json(json.dumps({"found": result.found, "confidence": result.confidence, **why, "hits": rows},
-                                  ensure_ascii=False))
+        render.print_json({"found": result.found, "confidence": result.confidence, **why, "hits": rows})
     else:
         render.print_search(out, result)
 
 
-@app.command()
+@app.command(short_help="List the indexed sources of the published version.")
 def sources(index_dir: IndexDir = None, as_json: JsonOpt = False) -> None:
     """List the indexed sources of the published version."""
     settings = settings_from(index_dir=index_dir)
@@ -159,31 +168,44 @@ def sources(index_dir: IndexDir = None, as_json: JsonOpt = False) -> None:
 
         manifest = load_snapshot(settings.index_dir).manifest
     if as_json:
-        out.print_json(json.dumps(manifest.to_json()["sources"], ensure_ascii=False))
+        render.print_json(manifest.to_json()["sources"])
         return
     for sid, meta in manifest.sources.items():
         out.print(f"{sid}\t{meta.chunks} chunks\t{meta.sha256[:12]}\t{meta.title}", highlight=False, markup=False)
 
 
-@app.command()
-def versions(index_dir: IndexDir = None) -> None:
-    """List index versions on disk (oldest first): * marks the published one; date, sources, passages."""
+def _version_row(index_dir: Path, name: str, live: str | None) -> dict[str, Any]:
+    """One version as `versions --json` shows it: name, live, date, counts, folder; or why it is unreadable."""
     from index.store import read_manifest
+
+    row: dict[str, Any] = {"version": name, "live": name == live}
+    try:
+        manifest = read_manifest(index_dir / name)
+        row |= {"created_at": manifest.created_at, "sources": manifest.counts["sources"],
+                "chunks": manifest.counts["chunks"], "sources_root": manifest.sources_root}
+    except (SourcierError, KeyError) as exc:
+        row["error"] = f"unreadable ({exc})"
+    return row
+
+
+@app.command(short_help="List index versions on disk; * marks the published one.")
+def versions(index_dir: IndexDir = None, as_json: JsonOpt = False) -> None:
+    """List index versions on disk (oldest first): * marks the published one; date, sources, passages."""
     from index.versions import current_version, list_versions
 
     settings = settings_from(index_dir=index_dir)
-    live = current_version(settings.index_dir)
-    for name in list_versions(settings.index_dir):
-        try:
-            manifest = read_manifest(settings.index_dir / name)
-            counts = manifest.counts
-            about = f"{manifest.created_at}  {counts['sources']} sources  {counts['chunks']} passages"
-        except (SourcierError, KeyError) as exc:
-            about = f"unreadable ({exc})"
-        out.print(f"{'*' if name == live else ' '} {name}  {about}", highlight=False, markup=False)
+    with friendly_errors():
+        live = current_version(settings.index_dir)
+    rows = [_version_row(settings.index_dir, name, live) for name in list_versions(settings.index_dir)]
+    if as_json:
+        render.print_json(rows)
+        return
+    for row in rows:
+        about = row.get("error") or f"{row['created_at']}  {row['sources']} sources  {row['chunks']} passages"
+        out.print(f"{'*' if row['live'] else ' '} {row['version']}  {about}", highlight=False, markup=False)
 
 
-@app.command()
+@app.command(short_help="Publish an older index version again.")
 def rollback(version: Annotated[str, typer.Argument(help="a name from `sourcier versions`")],
              index_dir: IndexDir = None) -> None:
     """Publish an older version again (servers pick it up on their next check)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,7 @@ from bot.cli.options import EmbedderOpt, IndexDir, JsonOpt, KOpt
 from bot.engine import Engine
 
 
-@app.command("eval")
+@app.command("eval", short_help="Measure retrieval, abstention and latency on gold sets.")
 def evaluate_cmd(gold: Annotated[list[Path] | None, typer.Argument(help="JSONL gold sets, run on the live index")] = None,
                  suite: Annotated[Path | None, typer.Option(help="a suite file: several corpora, each ingested and "
                                                              "questioned (e.g. tests/data/eval/suite.json)")] = None,
@@ -51,7 +50,7 @@ def evaluate_cmd(gold: Annotated[list[Path] | None, typer.Argument(help="JSONL g
     if plot:
         plot_curves(reports, engine.params.min_confidence, plot)
     if as_json:
-        out.print_json(json.dumps({name: asdict(r) for name, r in reports.items()}, ensure_ascii=False))
+        render.print_json({name: asdict(r) for name, r in reports.items()})
         return
     for name, report in reports.items():
         render.print_report(out, name, report)

@@ -32,4 +32,5 @@ IndexType = Annotated[str | None, setting("index_type", "--index-type")]
 IngestWorkers = Annotated[int | None, setting("ingest_workers", "--ingest-workers")]
 JsonOpt = Annotated[bool, typer.Option("--json", metavar="", help="print JSON instead of text")]
 SourceOpt = Annotated[list[str] | None, typer.Option("--source", metavar="ID",
-                                                     help="only search this source id (repeatable; see `sourcier sources`)")]
+                                                     help="only search this source id or folder prefix such as man/ "
+                                                          "(repeatable; see `sourcier sources`)")]

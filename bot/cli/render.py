@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,12 +25,19 @@ from ingest.pipeline import IngestReport
 log = logging.getLogger("sourcier")
 
 
+def print_json(data: object) -> None:
+    """JSON as UTF-8 (accents as themselves, whatever the locale), for scripts and jq."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(json.dumps(data, ensure_ascii=False, indent=2).encode() + b"\n")
+    sys.stdout.buffer.flush()
+
+
 def emphasised(citation: Citation, terminal: bool = True) -> str:
-    """The passage as Rich markup, the cited sentence in bold (between ** when the output is not a terminal)."""
+    """The passage as Rich markup, the cited sentence in bold on a terminal (plain text through a pipe)."""
     a = citation.sentence_start - citation.start
     b = citation.sentence_end - citation.start
     text = citation.text
-    start, end = ("[bold]", "[/bold]") if terminal else ("**", "**")
+    start, end = ("[bold]", "[/bold]") if terminal else ("", "")
     return f"{escape(text[:a])}{start}{escape(text[a:b])}{end}{escape(text[b:])}"
 
 
@@ -72,17 +81,20 @@ def print_report(console: Console, name: str, report: EvalReport) -> None:
         console.print(f"  missed: {escape(str(miss['q']))} ({miss['why']})", highlight=False, soft_wrap=True)
 
 
-def print_search(console: Console, result: Retrieval) -> None:
-    """Ranked passages with the dense, lexical and fused scores that ordered them."""
-    table = Table(show_lines=True)
-    for column in ("#", "fused", "dense", "sentence", "lexical", "source", "passage"):
-        table.add_column(column, overflow="fold")
+def _search_lines(console: Console, result: Retrieval) -> None:
+    """Ranked passages through a pipe: one line of scores, then the passage on one indented line."""
     for rank, hit in enumerate(result.hits, 1):
-        table.add_row(
-            str(rank), f"{hit.score:.3f}", f"{hit.dense:.3f}", f"{hit.sentence_cos:.3f}", f"{hit.lexical:.2f}",
-            f"{hit.chunk.source_id} {hit.chunk.start}–{hit.chunk.end}", escape(hit.chunk.text),
-        )
-    console.print(table)
+        console.print(f"{rank}. fused {hit.score:.3f}  dense {hit.dense:.3f}  sentence {hit.sentence_cos:.3f}  "
+                      f"lexical {hit.lexical:.2f}  {hit.chunk.source_id} {hit.chunk.start}–{hit.chunk.end}\n"
+                      f"    {' '.join(hit.chunk.text.split())}", highlight=False, markup=False)
+
+
+def print_search(console: Console, result: Retrieval) -> None:
+    """Ranked passages with the dense, lexical and fused scores that ordered them: a table on a terminal."""
+    if not console.is_terminal:
+        _search_lines(console, result)
+    else:
+        _search_table(console, result)
     console.print(f"confidence {result.confidence:.3f} — {'supported' if result.found else 'would abstain'}")
     reading = result.reading
     if reading is not None and reading.candidates:
@@ -93,6 +105,19 @@ def print_search(console: Console, result: Retrieval) -> None:
         parts = sorted(reading.contributions.items(), key=lambda kv: -abs(kv[1]))[:8]
         console.print(f"asks {reading.kind}; decided by " + ", ".join(f"{n} {v:+.2f}" for n, v in parts),
                       highlight=False)
+
+
+def _search_table(console: Console, result: Retrieval) -> None:
+    """Ranked passages as a table, for a terminal."""
+    table = Table(show_lines=True)
+    for column in ("#", "fused", "dense", "sentence", "lexical", "source", "passage"):
+        table.add_column(column, overflow="fold")
+    for rank, hit in enumerate(result.hits, 1):
+        table.add_row(
+            str(rank), f"{hit.score:.3f}", f"{hit.dense:.3f}", f"{hit.sentence_cos:.3f}", f"{hit.lexical:.2f}",
+            f"{hit.chunk.source_id} {hit.chunk.start}–{hit.chunk.end}", escape(hit.chunk.text),
+        )
+    console.print(table)
 
 
 _UNSUPPORTED = re.compile(r"unsupported format \(([^)]*)\)")

@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.engine import Engine
 
 
-@app.command()
+@app.command(short_help="Run the HTTP API and the web page (and Slack HTTP events).")
 def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
@@ -43,7 +43,7 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), http=PROTOCOL)
 
 
-@app.command()
+@app.command(short_help="Run the Slack app over Socket Mode (no public URL needed).")
 def slack(index_dir: IndexDir = None, embedder: EmbedderOpt = None) -> None:
     """Run the Slack app over Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN; no public URL).
 

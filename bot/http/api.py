@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -28,6 +29,8 @@ from index.errors import EmbedderMismatchError, IndexCorruptError, SourcierError
 from index.versions import IndexNotFoundError
 
 log = logging.getLogger(__name__)
+NOT_JSON = "body: not a JSON document in UTF-8 (send Content-Type: application/json with a UTF-8 body)"
+
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The whole HTTP service; pass an engine to share a loaded model (tests), or let the lifespan load one."""
@@ -80,10 +83,13 @@ def _add_errors(app: FastAPI) -> None:
 
     async def named(request: Request, exc: Exception) -> JSONResponse:
         status = exc.status if isinstance(exc, SourcierError) else 500
-        return JSONResponse({"detail": public_detail(str(exc), request.app.state.settings)}, status_code=status)
+        message = exc.http_detail() if isinstance(exc, SourcierError) else str(exc)
+        return JSONResponse({"detail": public_detail(message, request.app.state.settings)}, status_code=status)
 
-    async def invalid(_: Request, exc: Exception) -> JSONResponse:
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
         errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        if _unparsed_body(request, errors):  # FastAPI only parses JSON it is told is JSON
+            return JSONResponse({"detail": NOT_JSON, "errors": _jsonable(list(errors))}, status_code=422)
         parts = []
         for error in errors:
             where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
@@ -96,13 +102,19 @@ def _add_errors(app: FastAPI) -> None:
         # FastAPI answers 400 "There was an error parsing the body" for bytes that are not JSON in UTF-8
         # (Latin-1, gzip, huge integers): the same bad input as malformed JSON, so the same documented 422.
         if isinstance(exc, StarletteHTTPException) and exc.status_code == 400 and "parsing the body" in str(exc.detail):
-            return JSONResponse({"detail": "body: not a JSON document in UTF-8 (send Content-Type: application/json "
-                                           "with a UTF-8 body)", "errors": []}, status_code=422)
+            return JSONResponse({"detail": NOT_JSON, "errors": []}, status_code=422)
         return await http_exception_handler(request, exc)  # type: ignore[arg-type]
 
     app.add_exception_handler(SourcierError, named)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, unparsable)
+
+
+def _unparsed_body(request: Request, errors: Sequence[Any]) -> bool:
+    """A body refused as a whole because it was not sent as JSON (« Input should be a valid dictionary »)."""
+    whole = any(tuple(e.get("loc", ())) == ("body",) and e.get("type") == "model_attributes_type" for e in errors)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return whole and not (content_type == "application/json" or content_type.endswith("+json"))
 
 
 def _jsonable(errors: list[dict[str, object]]) -> list[dict[str, object]]:

@@ -3,64 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import functools
 import json
 import logging
 import os
 import re
 import secrets
-import signal
-import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.config import Settings
 from bot.engine import Engine
+from bot.http.child import ingest_in_child
 from bot.http.metrics import Metrics
-from index.errors import IngestError, JobRunningError, SourcierError
+from index.errors import IngestError, JobRunningError, JobStateError, SourcierError
+from index.versions import current_version, list_versions, process_alive
 from ingest.guards import ingest_running
 
 log = logging.getLogger(__name__)
 _KEEP = 50
-
-
-def ingest_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes `sourcier ingest` in a child process build what these settings describe."""
-    values = {"INDEX_DIR": settings.index_dir, "SOURCES_DIR": settings.sources_dir, "EMBEDDER": settings.embedder,
-              "CHUNK_SIZE": settings.chunk_size, "CHUNK_OVERLAP": settings.chunk_overlap,
-              "INDEX_TYPE": settings.index_type, "INGEST_WORKERS": settings.ingest_workers,
-              "KEEP_VERSIONS": settings.keep_versions, "MAX_SOURCE_MB": settings.max_source_mb,
-              "INCLUDE": ",".join(settings.include), "EXCLUDE": ",".join(settings.exclude), "THREADS": settings.threads}
-    return {f"SOURCIER_{name}": str(value) for name, value in values.items()}
-
-
-def _child_setup(niceness: int) -> None:
-    """In the child, before exec: a lower CPU priority than the requests it shares the cores with, and
-    SIGTERM from Linux when the server that started it dies."""
-    os.nice(niceness)
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass  # not Linux: the child finishes its ingest and exits on its own
-
-
-async def _ingest_in_child(settings: Settings) -> dict[str, object]:
-    """Run `sourcier ingest --json` as a child process and return its report, or raise with its error line."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOURCIER_")} | ingest_env(settings)
-    env["COLUMNS"] = "100000"  # one error line, never wrapped by the console
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "ingest", "--json", env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, preexec_fn=functools.partial(_child_setup, settings.reindex_nice))
-    out, err = await child.communicate()
-    if child.returncode != 0:
-        lines = [line.strip() for line in err.decode(errors="replace").splitlines() if line.strip()]
-        start = max((i for i, line in enumerate(lines) if line.startswith("error:")), default=max(len(lines) - 1, 0))
-        message = " ".join(lines[start:]).removeprefix("error: ")
-        raise IngestError(message or f"ingest exited with status {child.returncode}")
-    report: dict[str, object] = json.loads(out)
-    return report
+_CANCELLED = "cancelled: the ingest process was stopped; the old version keeps serving"
 
 
 def _now() -> str:
@@ -77,6 +38,7 @@ class Job:
     finished_at: str | None = None
     report: dict[str, object] | None = None
     error: str | None = None
+    worker: int = 0  # pid of the server process running it, so other workers never call it interrupted too soon
 
 
 class ReindexJobs:
@@ -87,7 +49,8 @@ class ReindexJobs:
         self._engine = engine
         self._metrics = metrics
         self._jobs: dict[str, Job] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._cancelling: set[str] = set()
         self._dir = directory
 
     def _save(self, job: Job) -> None:
@@ -100,20 +63,41 @@ class ReindexJobs:
         except OSError as exc:
             log.warning("cannot record re-index job %s: %s", job.job_id, exc)
 
-    def start(self) -> Job:
-        """Queue a re-index now, or refuse while one is running."""
+    def start(self, replace: bool = False) -> Job:
+        """Queue a re-index now, or refuse while one is running; `replace` lets it replace the index."""
         running = [j for j in self._jobs.values() if j.status in ("queued", "running")]
         if running:
             raise JobRunningError(f"re-index job {running[0].job_id} is still {running[0].status}")
-        job = Job(job_id=secrets.token_hex(8), created_at=_now())
+        if ingest_running(self._engine.index_dir):  # a CLI ingest, or another worker's job: it would fail anyway
+            raise IngestError("another ingest is running on this index (`sourcier ingest`, or a re-index job of "
+                              "another server process); retry when it has finished")
+        job = Job(job_id=secrets.token_hex(8), created_at=_now(), worker=os.getpid())
         self._jobs[job.job_id] = job
         self._save(job)
         for old in list(self._jobs)[:-_KEEP]:
             del self._jobs[old]
         self._prune_files()
-        task = asyncio.get_running_loop().create_task(self._run(job))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task = asyncio.get_running_loop().create_task(self._run(job, replace))
+        self._tasks[job.job_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job.job_id, None))
+        return job
+
+    async def cancel(self, job_id: str) -> Job | None:
+        """Stop a queued or running job of this process: its child is killed and the old version keeps serving."""
+        job = self.get(job_id)
+        if job is None:
+            return None
+        task = self._tasks.get(job_id)
+        if task is None:
+            where = "it runs in another server process; send the request again" if job.status in (
+                "queued", "running") else f"it is already {job.status}"
+            raise JobStateError(f"re-index job {job_id} cannot be cancelled: {where}")
+        self._cancelling.add(job_id)
+        task.cancel()
+        await asyncio.wait([task])  # the child is killed and waited for: seconds at most
+        if job.status in ("queued", "running"):  # cancelled before it started: nothing ran, nothing to settle
+            self._cancelling.discard(job_id)
+            self._finish(job, "cancelled", error=_CANCELLED)
         return job
 
     def _prune_files(self) -> None:
@@ -135,27 +119,64 @@ class ReindexJobs:
             job = Job(**json.loads((self._dir / f"{job_id}.json").read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
             return None
-        if job.status in ("queued", "running") and not ingest_running(self._engine.index_dir):
+        if job.status in ("queued", "running") and not process_alive(job.worker) \
+                and not ingest_running(self._engine.index_dir):
             job.status, job.error, job.finished_at = "failed", "interrupted: the server stopped during the job", _now()
-            self._save(job)  # a server killed mid-job; no process holds the ingest lock any more
+            self._save(job)  # a server killed mid-job: it is gone, and no process holds the ingest lock any more
         return job
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job, replace: bool) -> None:
         """Ingest in a child process, so reading, chunking and embedding never hold this server's GIL; the
         new version is loaded once the child published it. A failure leaves the old version serving."""
         job.status = "running"
         self._save(job)
+        before = set(list_versions(self._engine.index_dir))
         try:
-            report = await _ingest_in_child(self._engine.settings)
-            await asyncio.to_thread(self._engine.reload, str(report["version"]))
+            report = await ingest_in_child(self._engine.settings, replace, self._dir / "reports" / f"{job.job_id}.json")
+        except asyncio.CancelledError:
+            if job.job_id not in self._cancelling:  # the server is stopping: the job did not finish
+                self._finish(job, "failed", error="interrupted: the server stopped during the job")
+                raise
+            self._cancelling.discard(job.job_id)
+            self._settle(job, before, "cancelled", _CANCELLED)
         except SourcierError as exc:  # a problem a person can fix: one line
             log.warning("re-index job %s failed: %s", job.job_id, exc)
-            job.status, job.error = "failed", str(exc)
+            self._settle(job, before, "failed", str(exc))
         except Exception as exc:  # any failure must reach the job status, not vanish in a task
             log.exception("re-index job %s failed", job.job_id)
-            job.status, job.error = "failed", str(exc) or type(exc).__name__
+            self._settle(job, before, "failed", str(exc) or type(exc).__name__)
         else:
-            job.status, job.report = "done", report
-        job.finished_at = _now()
+            await self._publish(job, report)
+
+    async def _publish(self, job: Job, report: dict[str, object]) -> None:
+        """Serve the version the child published; the job is done once it does."""
+        try:
+            await asyncio.to_thread(self._engine.reload, str(report["version"]))
+        except Exception as exc:  # the version is on disk but this server cannot serve it: say so, never hang
+            log.exception("re-index job %s: cannot serve %s", job.job_id, report["version"])
+            self._finish(job, "failed", error=f"the new version {report['version']} cannot be served: {exc}")
+        else:
+            self._finish(job, "done", report=report)
+
+    def _settle(self, job: Job, before: set[str], status: str, error: str) -> None:
+        """A job that did not end well, unless its child had published a new version first: then it is done."""
+        live = _current_or_none(self._engine.index_dir)
+        if live is not None and live not in before:  # only the child could add a version: it held the lock
+            self._finish(job, "done", report={"version": live, "note": f"published, then: {error}"})
+        else:
+            self._finish(job, status, error=error)
+
+    def _finish(self, job: Job, status: str, report: dict[str, object] | None = None,
+                error: str | None = None) -> None:
+        """Record how a job ended."""
+        job.status, job.report, job.error, job.finished_at = status, report, error, _now()
         self._save(job)
-        self._metrics.reindex_jobs.labels(status=job.status).inc()
+        self._metrics.reindex_jobs.labels(status=status).inc()
+
+
+def _current_or_none(index_dir: Path) -> str | None:
+    """The published version, or None when CURRENT is missing or unreadable."""
+    try:
+        return current_version(index_dir)
+    except SourcierError:
+        return None

@@ -22,6 +22,7 @@ from bot.http.schemas import (
     JobOut,
     PassageOut,
     Readiness,
+    ReindexRequest,
     SearchResponse,
     SectionOut,
     SourceOut,
@@ -119,15 +120,16 @@ def _admin(request: Request, settings: SettingsDep,
 
 
 def _job_out(job: Job) -> JobOut:
-    return JobOut(**job.__dict__)
+    return JobOut(**{k: v for k, v in job.__dict__.items() if k != "worker"})  # a pid is nobody's business
 
 
 @router.post("/v1/admin/reindex", status_code=202, response_model=JobOut, tags=["admin"],
              dependencies=[Depends(_admin)], responses=errors(401, 403, 409))
-async def reindex(request: Request, response: Response) -> JobOut:
-    """Re-ingest the sources in the background; the old version serves until the new one is live."""
+async def reindex(request: Request, response: Response, body: ReindexRequest | None = None) -> JobOut:
+    """Re-ingest the folder the index was built from in the background; the old version serves until the new
+    one is live. An ingest that would replace the index fails unless the body says {"replace": true}."""
     jobs: ReindexJobs = request.app.state.jobs
-    job = jobs.start()
+    job = jobs.start(replace=body.replace if body else False)
     response.headers["Location"] = f"/v1/admin/reindex/{job.job_id}"
     return _job_out(job)
 
@@ -137,6 +139,17 @@ async def reindex(request: Request, response: Response) -> JobOut:
 async def reindex_status(job_id: str, request: Request) -> JobOut:
     """A re-index job's status and, when finished, its report or error."""
     job = request.app.state.jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no re-index job {job_id!r} (only the last 50 are kept)")
+    return _job_out(job)
+
+
+@router.delete("/v1/admin/reindex/{job_id}", response_model=JobOut, tags=["admin"], dependencies=[Depends(_admin)],
+               responses=errors(401, 403, 404, 409))
+async def reindex_cancel(job_id: str, request: Request) -> JobOut:
+    """Cancel a queued or running re-index job: its ingest process is killed and the old version keeps serving."""
+    jobs: ReindexJobs = request.app.state.jobs
+    job = await jobs.cancel(job_id)
     if job is None:
         raise HTTPException(404, f"no re-index job {job_id!r} (only the last 50 are kept)")
     return _job_out(job)

@@ -21,7 +21,8 @@ class AskRequest(BaseModel):
     question: str = Field(..., description="the question, in French or English (SOURCIER_MAX_QUESTION_CHARS "
                                          "sets the limit, at most 10,000)", max_length=MAX_QUESTION)
     k: int | None = Field(None, ge=1, le=MAX_K, description="how many passages to cite (default: SOURCIER_K)")
-    sources: list[str] | None = Field(None, max_length=100, description="only search these source ids")
+    sources: list[str] | None = Field(None, max_length=100, description="only search these source ids or folder "
+                                                                               "prefixes (e.g. man/)")
 
     @field_validator("question")
     @classmethod
@@ -106,11 +107,20 @@ class SourceText(SourceOut):
     sections: list[SectionOut] = Field(default_factory=list)
 
 
+class ReindexRequest(BaseModel):
+    """Optional body of POST /v1/admin/reindex."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"replace": True}]})
+
+    replace: bool = Field(False, description="allow replacing the index: reading another folder than the one it "
+                                             "was built from, or removing more than half of its sources")
+
+
 class JobOut(BaseModel):
     """A re-index job and, once finished, its ingest report or its error."""
 
     job_id: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     created_at: str
     finished_at: str | None = None
     report: dict[str, object] | None = None

@@ -25,6 +25,7 @@ from bot.answer import Answer
 from bot.config import Settings
 from bot.engine import Engine
 from bot.ratelimit import RateLimiter
+from bot.retrieve import matching_sources
 from bot.slack.blocks import Block, answer_blocks, fallback_text
 from bot.slack.store import SlackStore
 
@@ -79,9 +80,7 @@ class SlackAnswerer:
         wanted = self.settings.slack_channel_sources.get(channel or "")
         if not wanted:
             return None
-        ids = self.engine.snapshot.manifest.sources
-        return [sid for sid in ids if any(sid == w or sid.startswith(w if w.endswith("/") else w + "/")
-                                          for w in wanted)]
+        return matching_sources(wanted, self.engine.snapshot.manifest.sources)[0]
 
     async def _follow_up(self, question: str, earlier: list[str], sources: list[str] | None) -> Answer | None:
         """The answer with the thread's earlier questions as context, kept only when the cited sentences hold
