@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.evaluate import GoldQuestion, load_gold
 from bot.reader_features import candidates, reach
-from bot.retrieve import Hit
+from bot.retrieve import Hit, RetrievalParams
 from bot.suite import load_suite
 from ingest.embed import load_embedder
 

@@ -106,7 +106,7 @@ def test_cli_eval_reports_metrics(index_dir: Path) -> None:
     result = runner.invoke(app, ["eval", str(DEV_SET), "--json", "--index-dir", str(index_dir)])
     report = json.loads(result.output)["index"]
     assert result.exit_code == 0 and report["hit_at_1"] >= 0.8 and report["abstained"] == 4
-    assert len(report["outcomes"]) == 36 and set(report["outcomes"][0]["signals"]) >= {"sentence_cos", "coverage"}
+    assert len(report["outcomes"]) == 36 and set(report["outcomes"][0]["signals"]) >= {"select", "cov_passage", "kind_evidence"}
 
 
 def test_cli_eval_suite_runs_each_corpus_and_plots_the_curves(tmp_path: Path) -> None:
