@@ -91,11 +91,15 @@ class Evidence:
         return float(getattr(self, kind, 0.0))
 
 
+# A question word anywhere makes an inverted question (« Que pose-t-il ? ») a question for content, not yes/no.
+_WH = re.compile(r"\b(?:qu(?:el|elle|els|elles|e|oi|i)|lequel|laquelle|lesquels|lesquelles|what|which|who)\b|qu['’]", _I)
+
+
 @lru_cache(maxsize=4096)
 def asks(question: str) -> str:
     """The kind of answer a question wants, one of KINDS."""
     for kind, pattern in _ASKS:
-        if pattern.search(question):
+        if pattern.search(question) and not (kind == "yesno" and _WH.search(question)):
             return kind
     return "other"
 

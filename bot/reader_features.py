@@ -9,7 +9,7 @@ sentence and its passage rank. bench/reader_data.py reads the same rows to train
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -72,6 +72,14 @@ def _missing(q: Question, terms: set[str]) -> tuple[float, float]:
     return names, rare
 
 
+def _checkable(q: Question) -> Question:
+    """Across languages only names, numbers and acronyms can be found word for word: overlap counts those."""
+    if not q.names:
+        return q
+    return replace(q, weights=q.names, plain=dict.fromkeys(q.names, 1.0),
+                   pairs=frozenset(p for p in q.pairs if set(p) <= set(q.names)), rarest=max(q.names.values()))
+
+
 def _passage(q: Question, hit: Hit, n: int, top: float, lexical: LexicalIndex) -> list[tuple[tuple[int, int],
                                                                                             list[float]]]:
     """(span, inputs) of every quotable sentence of one passage; cos_gap is set by `candidates`."""
@@ -82,6 +90,7 @@ def _passage(q: Question, hit: Hit, n: int, top: float, lexical: LexicalIndex) -
     present = set(lexical.analyzer.terms(chunk.context))
     other = language(chunk.text) != q.lang
     untranslated = share(q.weights, set(q.weights) - present - set(q.names)) if other else 0.0
+    q = _checkable(q) if other else q
     cos = hit.sentence_cosines
     passage = [hit.dense, hit.score / top if top > 0 else 0.0, 1.0 / n, float(n == 1)]
     whole = [share(q.weights, present), share(q.plain, present), *_missing(q, present), untranslated, float(other)]
