@@ -9,6 +9,7 @@ from urllib.parse import quote
 from bot.language import language
 from bot.reader import Reading
 from bot.retrieve import Retrieval
+from index.records import Chunk
 
 NOT_FOUND = {
     "fr": "Je ne sais pas : je n'ai pas trouvé la réponse dans les sources.",
@@ -38,6 +39,7 @@ class Citation:
     sentence_start: int
     sentence_end: int
     cited: bool = False  # the answer quotes this passage; the others are "voir aussi"
+    code: bool = False  # the quoted sentence is a code line (a command): edges show it as code
     section: str = ""  # the headings above the passage, "Titre › Section"
     page: int = 0  # the PDF page of the passage; 0 for other formats
     anchor: str = ""  # the section heading's anchor in the original document
@@ -113,6 +115,7 @@ def compose(retrieval: Retrieval, max_sentences: int = 2, keep_ratio: float = 0.
             sentence_start=quoted.get(n, hit.sentence)[0],
             sentence_end=quoted.get(n, hit.sentence)[1],
             cited=n in quoted,
+            code=n in quoted and _is_code(hit.chunk, quoted[n]),
             section=hit.chunk.section,
             page=hit.chunk.page,
             anchor=hit.chunk.anchor,
@@ -120,12 +123,19 @@ def compose(retrieval: Retrieval, max_sentences: int = 2, keep_ratio: float = 0.
         for n, hit in enumerate(hits, 1)
     ]
     by_n = {c.n: c for c in citations}
-    parts = [f"{_quote(by_n[n], span)} [{n}]" for n, span in sorted(chosen, key=lambda c: (c[0], c[1][0]))]
+    parts = [f"{_quote(by_n[n], span, _is_code(hits[n - 1].chunk, span))} [{n}]"
+             for n, span in sorted(chosen, key=lambda c: (c[0], c[1][0]))]
     text = " ".join(parts) if chosen else (NOT_FOUND if retrieval.searchable else HELP)[lang]
     return Answer(retrieval.question, text, bool(chosen), citations, lang, retrieval.confidence,
                   retrieval.timings_ms, retrieval.index_version)
 
 
-def _quote(citation: Citation, span: tuple[int, int]) -> str:
-    """The exact sentence text, cut from the cited passage itself."""
-    return citation.text[span[0] - citation.start : span[1] - citation.start]
+def _is_code(chunk: Chunk, span: tuple[int, int]) -> bool:
+    """Whether the sentence at `span` is one of the chunk's code lines."""
+    return span in chunk.sentences and chunk.sentences.index(span) in chunk.code
+
+
+def _quote(citation: Citation, span: tuple[int, int], code: bool) -> str:
+    """The exact sentence text, cut from the cited passage itself; a command between backticks, shown as code."""
+    text = citation.text[span[0] - citation.start : span[1] - citation.start]
+    return f"`{text}`" if code else text

@@ -73,6 +73,14 @@ _COMMAND = re.compile(r"(?:^|\s)(?:[a-z][\w.+-]*(?:-[\w]+)+|apt|apt-get|dpkg|sys
 _WORD = re.compile(r"[\w'’-]+")
 
 
+_PROMPT = re.compile(r"^(?:\$|#|>>>|C:\\>)\s+\S")
+
+
+def command_like(line: str) -> bool:
+    """A code line worth quoting to a how-to question: a prompt, or a command with an option or an argument."""
+    return bool(_PROMPT.match(line) or _COMMAND.match(" " + line.strip()))
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """How much of each kind of answer a sentence holds, in the words it adds to the question (0–1 each)."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.abstain import meaningful, neutral_words
-from bot.answer_types import KINDS, asks, evidence, question_words
+from bot.answer_types import KINDS, asks, command_like, evidence, question_words
 from bot.language import language
 from index.lexical import LexicalIndex
 from ingest.text import quotable
@@ -96,10 +96,11 @@ def _passage(q: Question, hit: Hit, n: int, top: float, lexical: LexicalIndex) -
     whole = [share(q.weights, present), share(q.plain, present), *_missing(q, present), untranslated, float(other)]
     rows = []
     for i, (span, text) in enumerate(zip(chunk.sentences, texts, strict=True)):
-        if not quotable(text):
+        code = i in chunk.code
+        if not (quotable(text) and not code or code and q.kind == "how" and command_like(text)):
             continue
         window = terms[i].union(*terms[max(0, i - 1) : i + 2])
-        ev = evidence(text, q.words)
+        ev = evidence(text, q.words, code)
         pairs = len(q.pairs & set(pairwise(ordered[i]))) / len(q.pairs) if q.pairs else 0.0
         rows.append((span, [
             cos[i], 0.0, cos[i - 1] if i else 0.0, cos[i + 1] if i + 1 < len(cos) else 0.0, *passage,

@@ -21,6 +21,7 @@ class Chunk:
     section: str = ""  # the headings above the chunk, "Titre › Section"
     anchor: str = ""  # the section heading's anchor in the original (HTML id, Markdown slug), if any
     page: int = 0  # the PDF page the chunk is on (chunks never cross pages); 0 for other formats
+    code: tuple[int, ...] = ()  # which of `sentences` are code lines (quoted as code, only when they answer)
 
     @property
     def context(self) -> str:
@@ -32,13 +33,14 @@ class Chunk:
         return {"chunk_id": self.chunk_id, "source_id": self.source_id, "title": self.title, "text": self.text,
                 "start": self.start, "end": self.end, "ordinal": self.ordinal,
                 "sentences": [list(s) for s in self.sentences], "section": self.section,
-                "anchor": self.anchor, "page": self.page}
+                "anchor": self.anchor, "page": self.page, **({"code": list(self.code)} if self.code else {})}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Chunk:
         """Inverse of to_json; tolerant of the tuple/list difference JSON introduces."""
         fields = dict(data)
         fields["sentences"] = tuple(tuple(s) for s in fields.get("sentences", ()))
+        fields["code"] = tuple(fields.get("code", ()))
         return cls(**fields)
 
 

@@ -38,13 +38,31 @@ def split_long(text: str, span: Span, max_chars: int) -> list[Span]:
     return [Span(s, e) for s, e in pieces if e > s]
 
 
-def _units(text: str, regions: list[Region], max_chars: int) -> list[Span]:
-    """Sentences of the body regions, with any sentence over max_chars cut into clauses."""
+def _code_lines(text: str, region: Region) -> list[Span]:
+    """Each non-blank line of a code block: a command line is the unit a how-to question is answered by."""
+    lines, at = [], region.start
+    for line in text[region.start : region.end].split("\n"):
+        if line.strip():
+            lead = len(line) - len(line.lstrip())
+            lines.append(Span(at + lead, at + len(line.rstrip())))
+        at += len(line) + 1
+    return lines
+
+
+def _units(text: str, regions: list[Region], max_chars: int) -> tuple[list[Span], set[Span]]:
+    """Sentences of the body regions (any over max_chars cut into clauses), and which of them are code lines."""
     units: list[Span] = []
+    code: set[Span] = set()
     for region in regions:
-        for span in [Span(region.start, region.end)] if region.whole else sentences(text, region.start, region.end):
-            units.extend(split_long(text, span, max_chars) if span.end - span.start > max_chars else [span])
-    return _trimmed(text, units)
+        if region.code:
+            spans = _code_lines(text, region)
+        else:
+            spans = [Span(region.start, region.end)] if region.whole else sentences(text, region.start, region.end)
+        for span in spans:
+            pieces = _trimmed(text, split_long(text, span, max_chars) if span.end - span.start > max_chars else [span])
+            units.extend(pieces)
+            code.update(pieces if region.code else ())
+    return units, code
 
 
 def _trimmed(text: str, units: list[Span]) -> list[Span]:
@@ -64,8 +82,8 @@ def chunk_document(doc: SourceDoc, size: int, overlap: int, max_chars: int = 120
     chunks: list[Chunk] = []
     layout = doc.layout or layout_of(doc.text, doc.path)
     for (path, anchor, page), regions in groupby(layout.regions, key=lambda r: (r.path, r.anchor, r.page)):
-        units = _units(doc.text, list(regions), min(size, max_chars))
-        where = Where(SEPARATOR.join(path), anchor, page)
+        units, code = _units(doc.text, list(regions), min(size, max_chars))
+        where = Where(SEPARATOR.join(path), anchor, page, frozenset(code))
         chunks.extend(_pack(doc, units, size, overlap, where, len(chunks)))
     return chunks
 
@@ -77,6 +95,7 @@ class Where:
     section: str
     anchor: str
     page: int
+    code: frozenset[Span] = frozenset()  # the units that are code lines
 
 
 def _pack(doc: SourceDoc, units: list[Span], size: int, overlap: int, where: Where, first: int) -> list[Chunk]:
@@ -102,6 +121,7 @@ def _pack(doc: SourceDoc, units: list[Span], size: int, overlap: int, where: Whe
                 section=where.section,
                 anchor=where.anchor,
                 page=where.page,
+                code=tuple(n for n, u in enumerate(units[i : j + 1]) if u in where.code),
             )
         )
         if j + 1 >= len(units):

@@ -1,4 +1,4 @@
-"""Document structure: headings become section paths, body lines become text to split; code, tables skipped.
+"""Document structure: headings become section paths, body lines become text to split, code lines units of their own.
 
 Plain text and man pages are laid out in ingest/plaintext.py, ingest/manpage.py and ingest/paragraphs.py.
 
@@ -33,6 +33,7 @@ class Region:
     anchor: str = ""
     page: int = 0
     whole: bool = False  # a table row: one unit, never split into sentences
+    code: bool = False  # a code block: each line one unit, quoted only as code when it answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +192,9 @@ def assemble(blocks: Iterable[Block], title: str = "", given_first: bool = False
             first = first or body
             path, levels = _nest(path, levels, block.level, body)
             anchor = block.anchor
-        elif block.kind != "code":
-            regions.append(Region(at, at + len(body), path, anchor, block.page, whole=block.kind == "row"))
+        else:
+            regions.append(Region(at, at + len(body), path, anchor, block.page, whole=block.kind == "row",
+                                  code=block.kind == "code"))
         at += len(body)
         previous = block.kind
     return "".join(parts) + "\n", Layout((title or first) if given_first else (first or title), tuple(regions))

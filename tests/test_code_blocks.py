@@ -25,7 +25,7 @@ def test_code_blocks_are_stored_but_never_quoted(name: str, command: str) -> Non
     doc = read_source(FIXTURES / name, FIXTURES)
     at = doc.text.index(command)
     assert doc.layout is not None and doc.layout.regions
-    assert not any(r.start <= at < r.end for r in doc.layout.regions)
+    assert not any(r.start <= at < r.end and not r.code for r in doc.layout.regions)
     assert not any(command.split("\n")[0] in heading for r in doc.layout.regions for heading in r.path)
 
 

@@ -28,10 +28,10 @@ def test_markdown_links_emphasis_and_code_spans_read_as_text_and_fences_stay_cod
     assert ("Les sauvegardes des serveurs partent chaque nuit à 2 h vers le stockage objet du centre de données de "
             "Lille. Une copie mensuelle est gardée un an.") in bodies
     at = doc.text.index("restic restore latest --target /srv/restauration")
-    assert not any(r.start <= at < r.end for r in doc.layout.regions)
+    assert not any(r.start <= at < r.end and not r.code for r in doc.layout.regions)
 
 
 def test_markdown_man_page_synopsis_is_code_never_quoted() -> None:
     doc = read_source(FIXTURES / "adduser.8.md", FIXTURES)
     at = doc.text.index("adduser [ --add-extra-groups ]")
-    assert doc.layout is not None and not any(r.start <= at < r.end for r in doc.layout.regions)
+    assert doc.layout is not None and not any(r.start <= at < r.end and not r.code for r in doc.layout.regions)

@@ -81,7 +81,10 @@ function render(data) {
       answer.append(el("button", { type: "button", class: "marker", "data-n": m[1],
         "aria-label": `${words.marker} ${m[1]}` }, part));
     } else {
-      answer.append(document.createTextNode(part));
+      for (const piece of part.split(/(`[^`\n]+`)/)) {  // a quoted command comes between backticks: show it as code
+        const code = piece.match(/^`([^`\n]+)`$/);
+        answer.append(code ? el("code", {}, code[1]) : document.createTextNode(piece));
+      }
     }
   }
   for (const c of cited) $("citations").append(citationItem(c, words));
