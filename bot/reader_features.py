@@ -97,7 +97,7 @@ def _passage(q: Question, hit: Hit, n: int, top: float, lexical: LexicalIndex) -
     rows = []
     for i, (span, text) in enumerate(zip(chunk.sentences, texts, strict=True)):
         code = i in chunk.code
-        if not (quotable(text) and not code or code and q.kind == "how" and command_like(text)):
+        if i in chunk.headings or not (quotable(text) and not code or code and q.kind == "how" and command_like(text)):
             continue
         window = terms[i].union(*terms[max(0, i - 1) : i + 2])
         ev = evidence(text, q.words, code)

@@ -55,7 +55,8 @@ class Hit:
     @property
     def sentence(self) -> tuple[int, int]:
         """Source offsets of the chunk's sentence closest in meaning to the question."""
-        return self.chunk.sentences[int(np.argmax(self.sentence_cosines))]
+        body = [i for i in range(len(self.chunk.sentences)) if i not in self.chunk.headings] or [0]
+        return self.chunk.sentences[max(body, key=lambda i: self.sentence_cosines[i])]
 
 
 @dataclass

@@ -22,6 +22,7 @@ class Chunk:
     anchor: str = ""  # the section heading's anchor in the original (HTML id, Markdown slug), if any
     page: int = 0  # the PDF page the chunk is on (chunks never cross pages); 0 for other formats
     code: tuple[int, ...] = ()  # which of `sentences` are code lines (quoted as code, only when they answer)
+    headings: tuple[int, ...] = ()  # which of `sentences` are the section's heading (read by retrieval, never quoted)
 
     @property
     def context(self) -> str:
@@ -33,7 +34,8 @@ class Chunk:
         return {"chunk_id": self.chunk_id, "source_id": self.source_id, "title": self.title, "text": self.text,
                 "start": self.start, "end": self.end, "ordinal": self.ordinal,
                 "sentences": [list(s) for s in self.sentences], "section": self.section,
-                "anchor": self.anchor, "page": self.page, **({"code": list(self.code)} if self.code else {})}
+                "anchor": self.anchor, "page": self.page, **({"code": list(self.code)} if self.code else {}),
+                **({"headings": list(self.headings)} if self.headings else {})}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Chunk:
@@ -41,6 +43,7 @@ class Chunk:
         fields = dict(data)
         fields["sentences"] = tuple(tuple(s) for s in fields.get("sentences", ()))
         fields["code"] = tuple(fields.get("code", ()))
+        fields["headings"] = tuple(fields.get("headings", ()))
         return cls(**fields)
 
 

@@ -49,10 +49,11 @@ def _code_lines(text: str, region: Region) -> list[Span]:
     return lines
 
 
-def _units(text: str, regions: list[Region], max_chars: int) -> tuple[list[Span], set[Span]]:
-    """Sentences of the body regions (any over max_chars cut into clauses), and which of them are code lines."""
+def _units(text: str, regions: list[Region], max_chars: int) -> tuple[list[Span], set[Span], set[Span]]:
+    """Sentences of the regions (any over max_chars cut into clauses), which are code lines, which headings."""
     units: list[Span] = []
     code: set[Span] = set()
+    headings: set[Span] = set()
     for region in regions:
         if region.code:
             spans = _code_lines(text, region)
@@ -62,7 +63,8 @@ def _units(text: str, regions: list[Region], max_chars: int) -> tuple[list[Span]
             pieces = _trimmed(text, split_long(text, span, max_chars) if span.end - span.start > max_chars else [span])
             units.extend(pieces)
             code.update(pieces if region.code else ())
-    return units, code
+            headings.update(pieces if region.heading else ())
+    return units, code, headings
 
 
 def _trimmed(text: str, units: list[Span]) -> list[Span]:
@@ -81,9 +83,12 @@ def chunk_document(doc: SourceDoc, size: int, overlap: int, max_chars: int = 120
         raise ValueError("overlap must be >= 0")
     chunks: list[Chunk] = []
     layout = doc.layout or layout_of(doc.text, doc.path)
-    for (path, anchor, page), regions in groupby(layout.regions, key=lambda r: (r.path, r.anchor, r.page)):
-        units, code = _units(doc.text, list(regions), min(size, max_chars))
-        where = Where(SEPARATOR.join(path), anchor, page, frozenset(code))
+    for (path, anchor, page), run in groupby(layout.regions, key=lambda r: (r.path, r.anchor, r.page)):
+        regions = list(run)
+        if all(r.heading for r in regions):
+            continue  # a heading with no body under it answers nothing on its own
+        units, code, headings = _units(doc.text, regions, min(size, max_chars))
+        where = Where(SEPARATOR.join(path), anchor, page, frozenset(code), frozenset(headings))
         chunks.extend(_pack(doc, units, size, overlap, where, len(chunks)))
     return chunks
 
@@ -96,6 +101,7 @@ class Where:
     anchor: str
     page: int
     code: frozenset[Span] = frozenset()  # the units that are code lines
+    headings: frozenset[Span] = frozenset()  # the units that are the section's heading
 
 
 def _pack(doc: SourceDoc, units: list[Span], size: int, overlap: int, where: Where, first: int) -> list[Chunk]:
@@ -122,6 +128,7 @@ def _pack(doc: SourceDoc, units: list[Span], size: int, overlap: int, where: Whe
                 anchor=where.anchor,
                 page=where.page,
                 code=tuple(n for n, u in enumerate(units[i : j + 1]) if u in where.code),
+                headings=tuple(n for n, u in enumerate(units[i : j + 1]) if u in where.headings),
             )
         )
         if j + 1 >= len(units):

@@ -34,7 +34,7 @@ class ChunkingParams:
     size: int  # target characters per chunk; defaults live in bot/config.py
     overlap: int  # sentences repeated between neighbouring chunks
     max_chars: int = 1200  # the hard cap: a passage longer than this is not useful to quote
-    scheme: int = 2  # 2: code lines are units of their own; a change re-chunks every source
+    scheme: int = 3  # 2: code lines are units of their own, 3: headings too; a change re-chunks every source
 
 
 @dataclass

@@ -52,6 +52,8 @@ def text_layout(text: str) -> Layout:
             heading = " ".join(lines[first].split())
             path = (heading,) if not title else (title, heading)
             title = title or heading
+            begin = starts[first] + len(lines[first]) - len(lines[first].lstrip())
+            regions.append(Region(begin, starts[first] + len(lines[first].rstrip()), path, whole=True, heading=True))
         else:
             regions.extend(paragraph_regions(text, starts, first, last, path, width))
     return Layout(title, tuple(regions))
@@ -60,7 +62,7 @@ def text_layout(text: str) -> Layout:
 def layout_of(text: str, path: str) -> Layout:
     """The layout for a source, by its file type; a document of headings only keeps its lines as body."""
     layout = markdown_layout(text) if path.lower().endswith((".md", ".markdown")) else text_layout(text)
-    if layout.regions:
+    if any(not r.heading for r in layout.regions):
         return layout
     starts = line_starts(text)
     lines = (Region(a, a + len(text[a:b].rstrip()), ()) for a, b in pairwise(starts) if text[a:b].strip())

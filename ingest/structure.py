@@ -34,6 +34,7 @@ class Region:
     page: int = 0
     whole: bool = False  # a table row: one unit, never split into sentences
     code: bool = False  # a code block: each line one unit, quoted only as code when it answers
+    heading: bool = False  # the section's heading: a unit retrieval reads like a sentence, never quoted
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,12 @@ def markdown_layout(text: str) -> Layout:
             title = title or heading
             path, levels = _nest(path, levels, int(token.tag[1:]), heading)
             anchor = slug(heading, anchors)
+            line = text[starts[first] : starts[first + 1]].rstrip()
+            if token.markup.startswith("#") and heading:  # ATX: the heading's words on its line, past the #s
+                at = starts[first] + line.find(tokens[i + 1].content) if tokens[i + 1].content in line else -1
+                if at >= starts[first]:
+                    regions.append(Region(at, at + len(tokens[i + 1].content), path, anchor, whole=True,
+                                          heading=True))
         elif token.type == "paragraph_open" and path == (title,) and title.upper() in NAME_SECTIONS:
             title = " ".join(tokens[i + 1].content.split())  # a man page through pandoc: « # NOM », then its line
             path = (title, path[0])
@@ -192,6 +199,7 @@ def assemble(blocks: Iterable[Block], title: str = "", given_first: bool = False
             first = first or body
             path, levels = _nest(path, levels, block.level, body)
             anchor = block.anchor
+            regions.append(Region(at, at + len(body), path, anchor, block.page, whole=True, heading=True))
         else:
             regions.append(Region(at, at + len(body), path, anchor, block.page, whole=block.kind == "row",
                                   code=block.kind == "code"))
@@ -202,7 +210,7 @@ def assemble(blocks: Iterable[Block], title: str = "", given_first: bool = False
 
 def sections_of(layout: Layout) -> tuple[Section, ...]:
     """The runs of body text under one heading and page, for `/v1/sources/{id}` and the viewer."""
-    runs = groupby(layout.regions, key=lambda r: (r.path, r.anchor, r.page))
+    runs = groupby((r for r in layout.regions if not r.heading), key=lambda r: (r.path, r.anchor, r.page))
     return tuple(Section(rs[0].start, rs[-1].end, SEPARATOR.join(p), a, pg)
                  for (p, a, pg), rs in ((k, list(g)) for k, g in runs))
 

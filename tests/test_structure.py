@@ -35,7 +35,7 @@ Environ 12 000 visiteurs viennent chaque année.
 
 def _bodies(text: str, path: str) -> list[tuple[str, str]]:
     layout = layout_of(text, path)
-    return [(text[r.start:r.end].strip(), " › ".join(r.path)) for r in layout.regions]
+    return [(text[r.start:r.end].strip(), " › ".join(r.path)) for r in layout.regions if not r.heading]
 
 
 def test_structure_markdown_headings_become_paths_and_code_tables_front_matter_are_skipped() -> None:
@@ -74,3 +74,13 @@ def test_structure_chunks_stay_inside_sections_and_carry_their_path() -> None:
 
 def test_structure_document_of_headings_only_keeps_its_lines() -> None:
     assert _bodies("Titre seul\n", "t.txt") == [("Titre seul", "")]
+
+
+def test_structure_headings_are_regions_retrieval_reads_and_no_answer_quotes() -> None:
+    layout = layout_of(MARKDOWN, "fete.md")
+    headings = [(MARKDOWN[r.start:r.end], r.path[-1]) for r in layout.regions if r.heading]
+    assert ("Origines", "Origines") in headings and ("Fréquentation", "Fréquentation") in headings
+    chunks = chunk_document(SourceDoc("fete", "fete.md", "La fête", MARKDOWN, "0"), size=700, overlap=1)
+    for chunk in chunks:
+        marked = {MARKDOWN[chunk.sentences[i][0]:chunk.sentences[i][1]] for i in chunk.headings}
+        assert marked == {chunk.section.split(" › ")[-1]}  # the section's heading is a unit, flagged
