@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
+from bot.answer_types import answer_span
 from bot.language import language
 from bot.reader import Reading
-from bot.retrieve import Retrieval
+from bot.retrieve import Hit, Retrieval
 from index.records import Chunk
 
 NOT_FOUND = {
@@ -40,6 +41,8 @@ class Citation:
     sentence_end: int
     cited: bool = False  # the answer quotes this passage; the others are "voir aussi"
     code: bool = False  # the quoted sentence is a code line (a command): edges show it as code
+    answer_start: int = 0  # the short answer inside the quoted sentence (a name, a date, a number), source offsets;
+    answer_end: int = 0  # both 0 when the question asks for no such thing or the sentence has none
     section: str = ""  # the headings above the passage, "Titre › Section"
     page: int = 0  # the PDF page of the passage; 0 for other formats
     anchor: str = ""  # the section heading's anchor in the original document
@@ -76,6 +79,7 @@ class Answer:
     confidence: float
     timings_ms: dict[str, float] = field(default_factory=dict)
     index_version: str = ""
+    short: str = ""  # the short answer (a name, a date, a number) inside the first quoted sentence, to highlight
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON for the CLI: the answer text is `answer`, as in the API."""
@@ -122,12 +126,29 @@ def compose(retrieval: Retrieval, max_sentences: int = 2, keep_ratio: float = 0.
         )
         for n, hit in enumerate(hits, 1)
     ]
+    short = _short(retrieval, hits, chosen[0]) if chosen else None
+    if short is not None:
+        first = chosen[0][0] - 1
+        citations[first] = replace(citations[first], answer_start=short[0], answer_end=short[1])
     by_n = {c.n: c for c in citations}
     parts = [f"{_quote(by_n[n], span, _is_code(hits[n - 1].chunk, span))} [{n}]"
              for n, span in sorted(chosen, key=lambda c: (c[0], c[1][0]))]
     text = " ".join(parts) if chosen else (NOT_FOUND if retrieval.searchable else HELP)[lang]
+    short_text = hits[chosen[0][0] - 1].chunk.text[short[0] - hits[chosen[0][0] - 1].chunk.start :
+                                                   short[1] - hits[chosen[0][0] - 1].chunk.start] if short else ""
     return Answer(retrieval.question, text, bool(chosen), citations, lang, retrieval.confidence,
-                  retrieval.timings_ms, retrieval.index_version)
+                  retrieval.timings_ms, retrieval.index_version, short_text)
+
+
+def _short(retrieval: Retrieval, hits: list[Hit], best: tuple[int, tuple[int, int]]) -> tuple[int, int] | None:
+    """Source offsets of the short answer inside the best quoted sentence, when the question asks for one."""
+    n, (start, end) = best
+    chunk = hits[n - 1].chunk
+    if retrieval.reading is None or _is_code(chunk, (start, end)):
+        return None
+    found = answer_span(chunk.text[start - chunk.start : end - chunk.start], retrieval.reading.kind,
+                        retrieval.question)
+    return (start + found[0], start + found[1]) if found else None
 
 
 def _is_code(chunk: Chunk, span: tuple[int, int]) -> bool:

@@ -149,3 +149,40 @@ def evidence(sentence: str, question_words: frozenset[str], code: bool = False) 
         why=float(bool(_CAUSE.search(added))),
         define=float(bool(_DEFINE.search(added))),
     )
+
+
+_DAY_SPAN = re.compile(rf"\b(?:{_DAYS})s?\b(?:\s*(?:,|et|ou|and|or)\s*(?:le |les )?\b(?:{_DAYS})s?\b)*", _I)
+_DATE_SPAN = re.compile(rf"\b(?:(?:le |du |au )?(?:1er|\d{{1,2}})\s+(?:{_MONTHS})(?:\s+(?:1[0-9]{{3}}|20[0-9]{{2}}))?|"
+                        rf"(?:{_MONTHS})\s+(?:1[0-9]{{3}}|20[0-9]{{2}})|(?:1[0-9]{{3}}|20[0-9]{{2}})|"
+                        rf"[IVXL]+e\s+siècle|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})\b", _I)
+_NUMBER_SPAN = re.compile(r"(?:(?:plus|moins|près|environ|au moins|more than|about|over)\s+(?:de\s+|d['’])?)?"
+                          r"\d[\d\s.,]*\d?(?:\s?(?:%|€|\$|euros?|dollars?|millions?|milliards?|billion|million|"
+                          r"[a-zA-Zéû]+))?", _I)
+_NAME_SPAN = re.compile(r"(?:[A-ZÀ-Ý][\w’'.-]*)(?:\s+(?:de |d['’]|du |von |van |le |la )?[A-ZÀ-Ý][\w’'.-]*)*")
+
+
+# « Qui est Emmett Shear ? » asks what he is, not a name: no short span to highlight.
+_WHO_IS = re.compile(r"^\W*(?:qui (?:est|était|sont)|c['’]est qui|who (?:is|was|are)) \S", _I)
+
+
+def _novel(text: str, question_words: frozenset[str]) -> bool:
+    """Whether a span brings a word the question does not have."""
+    return any(_fold(w) not in question_words for w in _WORD.findall(text))
+
+
+def answer_span(sentence: str, kind: str, question: str) -> tuple[int, int] | None:
+    """Where in the sentence the short answer is (a name, a date, a number, days), when the question asks one."""
+    words = question_words(question)
+    pattern = {"date": _DATE_SPAN, "days": _DAY_SPAN, "number": _NUMBER_SPAN, "person": _NAME_SPAN,
+               "place": _NAME_SPAN}.get(kind)
+    if pattern is None or (kind == "person" and _WHO_IS.search(question)):
+        return None
+    for match in pattern.finditer(sentence):
+        text = match.group(0).rstrip(" ,.")
+        if kind == "number" and not any(c.isdigit() for c in text):
+            continue
+        if match.start() == 0 and kind in ("person", "place") and " " not in text:
+            continue  # a capitalised first word is the sentence's, not a name
+        if text and _novel(text, words):
+            return match.start(), match.start() + len(text)
+    return None

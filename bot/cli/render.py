@@ -50,7 +50,10 @@ def _where(citation: Citation, paths: dict[str, str]) -> str:
 
 def print_answer(console: Console, answer: Answer, paths: dict[str, str]) -> None:
     """The answer; the passages it quotes (cited sentence in bold); then the others, dimmed, as "voir aussi"."""
-    console.print(escape(answer.text) if answer.found else f"[yellow]{escape(answer.text)}[/yellow]")
+    text = escape(answer.text)
+    if answer.found and answer.short and console.is_terminal:  # the short answer in bold; piped output stays plain
+        text = text.replace(escape(answer.short), f"[bold]{escape(answer.short)}[/bold]", 1)
+    console.print(text if answer.found else f"[yellow]{text}[/yellow]")
     labels = LABELS[answer.language]
     cited = [c for c in answer.citations if c.cited]
     others = [c for c in answer.citations if not c.cited]

@@ -54,7 +54,7 @@ def _answer_out(answer: Answer, settings: Settings, version: str) -> AskResponse
     citations = [replace(c, url=c.link(settings.public_url)) for c in answer.citations]
     return AskResponse(question=answer.question, answer=answer.text, found=answer.found, language=answer.language,
                        confidence=answer.confidence, citations=citations, index_version=version,
-                       timings_ms=answer.timings_ms)
+                       timings_ms=answer.timings_ms, short=answer.short)
 
 
 @router.post("/v1/ask", response_model=AskResponse, tags=["questions"], responses=errors(404, 503))

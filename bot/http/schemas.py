@@ -44,6 +44,8 @@ class AskResponse(BaseModel):
     citations: list[Citation]
     index_version: str
     timings_ms: dict[str, float]
+    short: str = Field("", description="the short answer (a name, a date, a number) inside the first quoted "
+                                       "sentence, for highlighting; empty when the question asks for none")
 
 
 class PassageOut(BaseModel):

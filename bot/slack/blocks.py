@@ -72,13 +72,20 @@ def source_line(citation: Citation, link: str | None) -> str:
     return f"[{citation.n}] {label}{more}"
 
 
+def _highlighted(answer: Answer) -> str:
+    """The escaped answer with its short answer (a name, a date, a number) in bold, once."""
+    text = escape(answer.text)
+    short = escape(answer.short) if answer.found and answer.short else ""
+    return text.replace(short, f"*{short}*", 1) if short and "*" not in short else text
+
+
 def answer_blocks(answer: Answer, answer_id: str, links: dict[int, str], shareable: bool = False,
                   expanded: bool = False, context: list[str] | None = None) -> list[Block]:
     """The message: the answer (or an honest abstention), its sources one line each, then the buttons.
 
     Expanded (after « Plus de sources »), every passage is listed with its excerpt, cited sentence in bold.
     """
-    blocks: list[Block] = [{"type": "section", "text": mrkdwn(escape(answer.text))}]
+    blocks: list[Block] = [{"type": "section", "text": mrkdwn(_highlighted(answer))}]
     if context:
         used = " · ".join(f"« {plain(clip(q, 150))} »" for q in context)
         blocks.append({"type": "context", "block_id": "context-note",

@@ -75,6 +75,7 @@ function render(data) {
   $("citations-title").textContent = data.found ? words.sources : words.closest;
   $("citations-title").hidden = data.found ? !cited.length : !others.length;
   const answer = $("answer");
+  let short = data.found ? data.short : "";
   for (const part of data.answer.split(/(\[\d+\])/)) {
     const m = part.match(/^\[(\d+)\]$/);
     if (m) {
@@ -83,7 +84,13 @@ function render(data) {
     } else {
       for (const piece of part.split(/(`[^`\n]+`)/)) {  // a quoted command comes between backticks: show it as code
         const code = piece.match(/^`([^`\n]+)`$/);
-        answer.append(code ? el("code", {}, code[1]) : document.createTextNode(piece));
+        const at = !code && short ? piece.indexOf(short) : -1;
+        if (code) answer.append(el("code", {}, code[1]));
+        else if (at < 0) answer.append(document.createTextNode(piece));
+        else {  // the short answer (a name, a date, a number) is highlighted where it first appears
+          answer.append(piece.slice(0, at), el("mark", { class: "short" }, short), piece.slice(at + short.length));
+          short = "";
+        }
       }
     }
   }
