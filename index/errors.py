@@ -22,7 +22,13 @@ Slack posts a short apology in the thread. Anything else is a bug and is logged 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+
+def printable_path(path: Path) -> str:
+    """The path as text any UTF-8 writer accepts: a Latin-1 name's bytes as \\xe9, never lone surrogates."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 class SourcierError(Exception):
@@ -67,7 +73,7 @@ class SourceError(SourcierError):
     status = 422
 
     def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{printable_path(path)}: {reason}")
         self.path = path
         self.reason = reason
 
