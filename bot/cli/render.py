@@ -1,15 +1,19 @@
-"""Terminal rendering for the CLI: answers with sources, ranked passages, ingest reports."""
+"""Terminal rendering for the CLI: answers with sources, ranked passages, ingest reports; nothing from the data
+reaches the terminal as a control sequence."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
+from rich.highlighter import JSONHighlighter
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -21,6 +25,48 @@ from bot.retrieve import DEFAULT_ABSTAIN, Retrieval
 from ingest.pipeline import IngestReport
 
 log = logging.getLogger("sourcier")
+# C0 but tab and newline, DEL, C1 (0x9b is CSI, 0x9d OSC), bidi overrides and isolates, lone surrogates
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _shown(match: re.Match[str]) -> str:
+    """A control character as inert text: `\\x1b`; a non-UTF-8 file name's byte as `\\xe9`."""
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's escape for an undecodable byte
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: str) -> str:
+    """Text from sources, file names or questions with every control character shown, never obeyed: a title
+    holding `ESC [2J` (clear screen), OSC 8 (a forged link) or OSC 52 (write the clipboard) prints as text."""
+    return _UNSAFE.sub(_shown, text)
+
+
+class SafeConsole(Console):
+    """Rich's console with `clean` on every string printed: the CLI's one filter between data and the terminal.
+
+    Rich's own styles are added after this, so colours and bold still work; markup never needs a control
+    character, so cleaning a whole markup string is safe.
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(clean(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+    def print_json(self, json: str | None = None, *, data: Any = None, **kwargs: Any) -> None:
+        """Still valid JSON with the same data: unsafe characters become `\\u` escapes (Rich would re-emit them)."""
+        text = _escaped_json(json if json is not None else _dumps(data))
+        super().print(JSONHighlighter()(Text(text)), soft_wrap=True, **kwargs)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _escaped_json(text: str) -> str:
+    """Pretty JSON whose control and bidi characters are written as `\\uXXXX`, which JSON readers decode back."""
+    pretty = json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", pretty)
 
 
 def emphasised(citation: Citation, terminal: bool = True) -> str:
@@ -80,7 +126,7 @@ def print_search(console: Console, result: Retrieval) -> None:
     for rank, hit in enumerate(result.hits, 1):
         table.add_row(
             str(rank), f"{hit.score:.3f}", f"{hit.dense:.3f}", f"{hit.sentence_cos:.3f}", f"{hit.lexical:.2f}",
-            f"{hit.chunk.source_id} {hit.chunk.start}–{hit.chunk.end}", escape(hit.chunk.text),
+            clean(f"{hit.chunk.source_id} {hit.chunk.start}–{hit.chunk.end}"), clean(escape(hit.chunk.text)),
         )
     console.print(table)
     console.print(f"confidence {result.confidence:.3f} — {'supported' if result.found else 'would abstain'}")
