@@ -106,6 +106,15 @@ class GuardedHttp(HttpToolsProtocol):
 PROTOCOL = "bot.http.server:GuardedHttp"  # an import string, so uvicorn's worker processes load it too
 
 
-def server_config(app: Any, **kwargs: Any) -> uvicorn.Config:
-    """uvicorn's config with the guarded protocol, as `sourcier serve` runs it."""
-    return uvicorn.Config(app, http=PROTOCOL, **kwargs)
+def proxy_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
+    """uvicorn's proxy options: X-Forwarded-For is believed only from these addresses, from none by default.
+
+    uvicorn's own default believes 127.0.0.1, so any local client, or a proxy that passes the header on, could
+    name a new address with each request and never meet the per-address rate limit.
+    """
+    return {"proxy_headers": bool(forwarded_allow_ips), "forwarded_allow_ips": forwarded_allow_ips or ""}
+
+
+def server_config(app: Any, forwarded_allow_ips: str | None = None, **kwargs: Any) -> uvicorn.Config:
+    """uvicorn's config with the guarded protocol and the proxy options, as `sourcier serve` runs it."""
+    return uvicorn.Config(app, http=PROTOCOL, **proxy_options(forwarded_allow_ips), **kwargs)
