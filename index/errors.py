@@ -22,13 +22,9 @@ Slack posts a short apology in the thread. Anything else is a bug and is logged 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-
-def printable_path(path: Path) -> str:
-    """The path as text any UTF-8 writer accepts: a Latin-1 name's bytes as \\xe9, never lone surrogates."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+from index.printable import printable_path
 
 
 class SourcierError(Exception):

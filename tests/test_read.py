@@ -138,3 +138,12 @@ def test_scan_walks_a_tree_990_deep_without_recursing_and_reports_where_it_stopp
     assert [f.path.name for f in found] == ["milieu.txt", "haut.txt"]
     assert len(skipped) == 1 and f"more than {MAX_DEPTH} levels" in skipped[0].reason
     assert len(skipped[0].path.relative_to(tmp_path).parts) == MAX_DEPTH + 1
+
+
+def test_scan_reasons_show_newlines_and_bidi_overrides_in_names_as_escapes(tmp_path: Path) -> None:
+    name = "facture\n\u202egpj.exe"  # raw, the override shows it as « facture / exe.jpg »
+    (tmp_path / name).write_bytes(b"MZ")
+    _, skipped = scan_sources(tmp_path)
+    assert [e.path.name for e in skipped] == [name]  # the real path is kept for whoever needs it
+    assert "facture\\n\\u202egpj.exe: unsupported format" in str(skipped[0])
+    assert "\n" not in str(skipped[0]) and "\u202e" not in str(skipped[0])

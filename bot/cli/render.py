@@ -22,36 +22,20 @@ from rich.text import Text
 from bot.answer import LABELS, Answer, Citation
 from bot.evaluate import EvalReport
 from bot.retrieve import DEFAULT_ABSTAIN, Retrieval
+from index.printable import UNSAFE, printable, printable_path
 from ingest.pipeline import IngestReport
 
 log = logging.getLogger("sourcier")
-# C0 but tab and newline, DEL, C1 (0x9b is CSI, 0x9d OSC), bidi overrides and isolates, lone surrogates
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
-def _shown(match: re.Match[str]) -> str:
-    """A control character as inert text: `\\x1b`; a non-UTF-8 file name's byte as `\\xe9`."""
-    code = ord(match.group())
-    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's escape for an undecodable byte
-        return f"\\x{code - 0xDC00:02x}"
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def clean(text: str) -> str:
-    """Text from sources, file names or questions with every control character shown, never obeyed: a title
-    holding `ESC [2J` (clear screen), OSC 8 (a forged link) or OSC 52 (write the clipboard) prints as text."""
-    return _UNSAFE.sub(_shown, text)
-
 
 class SafeConsole(Console):
-    """Rich's console with `clean` on every string printed: the CLI's one filter between data and the terminal.
+    """Rich's console with `printable` on every string printed: the CLI's one filter between data and the terminal.
 
     Rich's own styles are added after this, so colours and bold still work; markup never needs a control
     character, so cleaning a whole markup string is safe.
     """
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
-        super().print(*(clean(o) if isinstance(o, str) else o for o in objects), **kwargs)
+        super().print(*(printable(o) if isinstance(o, str) else o for o in objects), **kwargs)
 
     def print_json(self, json: str | None = None, *, data: Any = None, **kwargs: Any) -> None:
         """Still valid JSON with the same data: unsafe characters become `\\u` escapes (Rich would re-emit them)."""
@@ -66,7 +50,7 @@ def _dumps(data: Any) -> str:
 def _escaped_json(text: str) -> str:
     """Pretty JSON whose control and bidi characters are written as `\\uXXXX`, which JSON readers decode back."""
     pretty = json.dumps(json.loads(text), ensure_ascii=False, indent=2)
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", pretty)
+    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", pretty)
 
 
 def emphasised(citation: Citation, terminal: bool = True) -> str:
@@ -80,7 +64,8 @@ def emphasised(citation: Citation, terminal: bool = True) -> str:
 
 def _where(citation: Citation, paths: dict[str, str]) -> str:
     """Title › section — file, offsets."""
-    where = f"{escape(citation.place)} — {escape(paths.get(citation.source_id, citation.source_id))}, " \
+    path = printable_path(paths.get(citation.source_id, citation.source_id))  # one line, even for `a\nb.txt`
+    where = f"{escape(citation.place)} — {escape(path)}, " \
             f"chars {citation.start}–{citation.end}"
     return f"{where} — {escape(citation.source_url)}" if citation.source_url else where
 
@@ -126,7 +111,7 @@ def print_search(console: Console, result: Retrieval) -> None:
     for rank, hit in enumerate(result.hits, 1):
         table.add_row(
             str(rank), f"{hit.score:.3f}", f"{hit.dense:.3f}", f"{hit.sentence_cos:.3f}", f"{hit.lexical:.2f}",
-            clean(f"{hit.chunk.source_id} {hit.chunk.start}–{hit.chunk.end}"), clean(escape(hit.chunk.text)),
+            printable(f"{hit.chunk.source_id} {hit.chunk.start}–{hit.chunk.end}"), printable(escape(hit.chunk.text)),
         )
     console.print(table)
     console.print(f"confidence {result.confidence:.3f} — {'supported' if result.found else 'would abstain'}")
