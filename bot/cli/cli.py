@@ -192,7 +192,7 @@ def rollback(version: Annotated[str, typer.Argument(help="a name from `sourcier 
         if version not in known:
             raise IndexNotFoundError(f"no version {version!r} in {settings.index_dir}; valid versions: "
                                      f"{', '.join(known) or 'none (run `sourcier ingest`)'}")
-        load_snapshot(settings.index_dir, version)  # refuse to publish a broken version
+        load_snapshot(settings.index_dir, version, verify=True)  # refuse to publish a broken version
         publish(settings.index_dir, version)
     out.print(f"CURRENT -> {version}")
 
