@@ -40,7 +40,7 @@ def _nan_row(path: Path) -> None:
 
 
 @pytest.mark.parametrize(("name", "damage"), [
-    ("chunks.jsonl", lambda p: _same_size_damage(p, "fromage".encode(), "fromagf".encode())),
+    ("chunks.jsonl", lambda p: _same_size_damage(p, b"fromage", b"fromagf")),
     ("unit_vectors.npy", _nan_row)])
 def test_integrity_rollback_refuses_a_same_size_damaged_version(corpus: Path, tmp_path: Path, embedder: Embedder,
                                                                name: str, damage) -> None:  # type: ignore[no-untyped-def]
