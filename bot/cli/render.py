@@ -37,19 +37,19 @@ class SafeConsole(Console):
     def print(self, *objects: Any, **kwargs: Any) -> None:
         super().print(*(printable(o) if isinstance(o, str) else o for o in objects), **kwargs)
 
-    def print_json(self, json: str | None = None, *, data: Any = None, **kwargs: Any) -> None:
+    def print_json(self, json: str | None = None, *, data: Any = None, **options: Any) -> None:
         """Still valid JSON with the same data: unsafe characters become `\\u` escapes (Rich would re-emit them)."""
-        text = _escaped_json(json if json is not None else _dumps(data))
-        super().print(JSONHighlighter()(Text(text)), soft_wrap=True, **kwargs)
+        text = _escaped_json(json if json is not None else _dumps(data), options.get("indent", 2))
+        super().print(JSONHighlighter()(Text(text)), soft_wrap=True)
 
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def _escaped_json(text: str) -> str:
+def _escaped_json(text: str, indent: int | None = 2) -> str:
     """Pretty JSON whose control and bidi characters are written as `\\uXXXX`, which JSON readers decode back."""
-    pretty = json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+    pretty = json.dumps(json.loads(text), ensure_ascii=False, indent=indent)
     return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", pretty)
 
 
