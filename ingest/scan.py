@@ -110,17 +110,18 @@ def scan_sources(root: Path, params: ReadParams | None = None) -> tuple[list[Fou
             continue
         try:
             target = path.resolve()
-            st: os.stat_result | None = os.stat(target)
-        except (OSError, RuntimeError):  # RuntimeError: a link loop (Python 3.11)
-            target, st = path, None
-        if st is None and path.is_symlink():
-            skipped.append(SourceError(path, "dangling symbolic link; skipped"))
-        elif not target.is_relative_to(inside):
+            st = os.stat(target)
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a link loop (Python 3.11)
+            why = "dangling symbolic link" if path.is_symlink() else \
+                f"cannot be read ({getattr(exc, 'strerror', None) or exc})"
+            skipped.append(SourceError(path, f"{why}; skipped"))
+            continue
+        if not target.is_relative_to(inside):
             skipped.append(SourceError(path, "links outside the sources folder; skipped (links are followed only "
                                              "inside it)"))
-        elif st is not None and stat.S_ISDIR(st.st_mode):
+        elif stat.S_ISDIR(st.st_mode):
             continue
-        elif st is None or not stat.S_ISREG(st.st_mode):
+        elif not stat.S_ISREG(st.st_mode):
             skipped.append(SourceError(path, "not a regular file (FIFO, socket or device); skipped"))
         elif path.suffix.lower() not in READERS:
             skipped.append(SourceError(path, f"unsupported format ({path.suffix or 'no extension'}); skipped"))

@@ -147,3 +147,11 @@ def test_scan_reasons_show_newlines_and_bidi_overrides_in_names_as_escapes(tmp_p
     assert [e.path.name for e in skipped] == [name]  # the real path is kept for whoever needs it
     assert "facture\\n\\u202egpj.exe: unsupported format" in str(skipped[0])
     assert "\n" not in str(skipped[0]) and "\u202e" not in str(skipped[0])
+
+
+def test_scan_skips_a_link_loop_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Un texte.", encoding="utf-8")
+    (tmp_path / "boucle.txt").symlink_to(tmp_path / "boucle.txt")  # resolve() raises on Python 3.11
+    found, skipped = scan_sources(tmp_path)
+    assert [f.path.name for f in found] == ["a.txt"]
+    assert [(e.path.name, e.reason) for e in skipped] == [("boucle.txt", "dangling symbolic link; skipped")]
