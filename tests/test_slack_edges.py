@@ -74,6 +74,9 @@ WRONG_SHAPES = [
     (*_payload({"type": "view_submission", "view": "x"}), "`view`"),
     (*_payload({"type": "message_action", "callback_id": "ask_sourcier", "message": {"text": ["a"]}}),
      "`message.text`"),
+    (*_payload({"type": "message_action", "callback_id": "ask_sourcier", "channel": {"id": 5}}), "`channel.id`"),
+    (*_payload({"type": "view_submission", "view": {"callback_id": 5}}), "`view.callback_id`"),
+    (*_payload({"type": "block_suggestion", "action_id": 5}), "`action_id`"),
 ]
 
 

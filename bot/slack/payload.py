@@ -8,7 +8,8 @@ import json
 from typing import Any
 from urllib.parse import parse_qs
 
-_TEXT = ("type", "event_id", "team_id", "api_app_id", "token", "response_url", "trigger_id", "callback_id")
+_TEXT = ("type", "event_id", "team_id", "api_app_id", "token", "response_url", "trigger_id", "callback_id",
+         "action_id", "value")  # the last two: block_suggestion
 _OBJECTS = ("user", "team", "channel", "container", "message", "view", "enterprise")
 _HANDLED = ("app_mention", "message", "app_home_opened")  # other events may carry objects in `user`, `channel`
 _EVENT_TEXT = ("user", "channel", "ts", "thread_ts", "text", "channel_type", "subtype", "bot_id", "event_ts", "tab")
@@ -26,8 +27,8 @@ def payload_problem(body: bytes, content_type: str) -> str | None:
         return None
     if not isinstance(data, dict):
         return "the payload is not a JSON object"
-    return _fields(data, "", _TEXT, _OBJECTS) or _event(data.get("event")) or _actions(data.get("actions")) \
-        or _message(data.get("message"))
+    return _fields(data, "", _TEXT, _OBJECTS) or _ids(data) or _event(data.get("event")) \
+        or _actions(data.get("actions")) or _message(data.get("message"))
 
 
 def _decode(body: bytes, content_type: str) -> Any:
@@ -46,6 +47,14 @@ def _fields(data: dict[str, Any], where: str, text: tuple[str, ...], objects: tu
     for name in objects:
         if name in data and data[name] is not None and not isinstance(data[name], dict):
             return f"`{where}{name}` must be an object"
+    return None
+
+
+def _ids(data: dict[str, Any]) -> str | None:
+    """The `id` of `user`, `team`, `channel`… and the view's `callback_id`: strings (Bolt matches on them)."""
+    for name in _OBJECTS:
+        if isinstance(data.get(name), dict) and (p := _fields(data[name], f"{name}.", ("id", "callback_id"))):
+            return p
     return None
 
 
