@@ -58,7 +58,7 @@ class Citation:
 
     def original(self, base: str, path: str) -> str:
         """The published original (an intranet URL) at the passage's heading or PDF page."""
-        return f"{base.rstrip('/')}/{quote(path)}" + (f"#{self.anchor}" if self.anchor else "")
+        return f"{base.rstrip('/')}/{quote(path)}" + (f"#{quote(self.anchor, safe='=')}" if self.anchor else "")
 
     def link(self, base_url: str | None) -> str:
         """A link that opens the web page on this passage; absolute when a public base URL is known."""

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from index.printable import printable_path
+
 
 class SourcierError(Exception):
     """A problem a person can fix, with the HTTP status it maps to."""
@@ -73,7 +75,7 @@ class SourceError(SourcierError):
     status = 422
 
     def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{printable_path(path)}: {reason}")
         self.path = path
         self.reason = reason
 

@@ -57,6 +57,7 @@ class Manifest:
     sources: dict[str, SourceEntry]
     counts: dict[str, int]  # sources, chunks, units
     files: dict[str, int] = field(default_factory=dict)  # name -> size, to refuse truncated files
+    checksums: dict[str, str] = field(default_factory=dict)  # name -> sha256 (none before 2026-12-03)
     format: int = FORMAT
     sources_root: str = ""  # the folder (or file) it was built from, absolute; "" for versions made before it
 
@@ -78,7 +79,8 @@ class Manifest:
                    dim=int(data["embedder"]["dim"]), chunking=dict(data["chunking"]),
                    dense=DenseParams(**data["dense"]),
                    sources={k: SourceEntry.from_json(v) for k, v in data["sources"].items()},
-                   counts=dict(data["counts"]), files=dict(data.get("files", {})), format=int(data["format"]),
+                   counts=dict(data["counts"]), files=dict(data.get("files", {})),
+                   checksums=dict(data.get("checksums", {})), format=int(data["format"]),
                    sources_root=str(data.get("sources_root", "")))
 
     def write(self, version_dir: Path) -> None:

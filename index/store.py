@@ -13,7 +13,8 @@ import faiss
 import numpy as np
 
 from index.dense import build_dense, load_dense
-from index.errors import EmbedderMismatchError, IndexCorruptError
+from index.errors import EmbedderMismatchError, IndexCorruptError, IngestError
+from index.integrity import file_checksums, non_finite_rows, verify_checksums
 from index.lexical import LexicalIndex
 from index.manifest import Manifest
 from index.records import Chunk, unit_keys
@@ -186,6 +187,8 @@ def save_version(
         fill(chunk_vectors, unit_vectors)
         chunk_vectors.flush()
         unit_vectors.flush()
+        if bad := non_finite_rows(chunk_vectors) + non_finite_rows(unit_vectors):
+            raise IngestError(f"the embedder gave {bad} vectors with NaN or infinite values; nothing was published")
         np.save(tmp / "chunk_units.npy", ranges)
         dense, dense_params = build_dense(unit_vectors, index_type, previous.unit_index if previous else None)
         _write_faiss(dense, tmp / "units.faiss")
@@ -194,7 +197,7 @@ def save_version(
         LexicalIndex.build([c.context for c in chunks]).save(tmp / "lexical")
         replace(draft, version=version, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 dense=dense_params, counts={"sources": len(texts), "chunks": len(chunks), "units": n_units},
-                files={name: (tmp / name).stat().st_size for name in _FILES}).write(tmp)
+                files={name: (tmp / name).stat().st_size for name in _FILES}, checksums=file_checksums(tmp)).write(tmp)
     publish(index_dir, version)
     return version
 
@@ -215,8 +218,10 @@ def _check_files(version_dir: Path, manifest: Manifest) -> None:
             )
 
 
-def load_snapshot(index_dir: Path, version: str | None = None, embedder: str | None = None) -> IndexSnapshot:
-    """Load a version (default: CURRENT), refusing corrupt files or vectors from another embedder."""
+def load_snapshot(index_dir: Path, version: str | None = None, embedder: str | None = None,
+                  verify: bool = False) -> IndexSnapshot:
+    """Load a version (default: CURRENT), refusing corrupt files or vectors from another embedder; `verify`
+    also reads every file against its checksum (rollback: seconds on a large index, so not on each swap)."""
     version = version or require_current(index_dir)
     vdir = index_dir / version
     manifest = Manifest.read(vdir)
@@ -227,6 +232,8 @@ def load_snapshot(index_dir: Path, version: str | None = None, embedder: str | N
             f"set SOURCIER_EMBEDDER={built_with} or re-ingest with the new embedder"
         )
     _check_files(vdir, manifest)
+    if verify:
+        verify_checksums(vdir, manifest.checksums)
     try:
         chunks = Table(vdir / "chunks.jsonl", Chunk.from_json)
         texts = SourceTexts(Table(vdir / "texts.jsonl", lambda row: str(row["text"]), cache=64), manifest.texts)

@@ -15,6 +15,8 @@ from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
+from index.errors import IndexCorruptError
+
 T = TypeVar("T")
 
 
@@ -46,12 +48,17 @@ class Table(Sequence[T], Generic[T]):
         with open(path, "rb") as handle:
             self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None
         self._decode = decode
+        self._name = f"{path.parent.name}/{path.name}"
         self._row = lru_cache(maxsize=cache)(self._read)
 
     def _read(self, i: int) -> T:
         start, end = int(self._offsets[i]), int(self._offsets[i + 1])
         assert self._map is not None
-        return self._decode(json.loads(self._map[start:end]))
+        try:
+            return self._decode(json.loads(self._map[start:end]))
+        except (ValueError, KeyError, TypeError) as exc:  # a damaged row: a clear 503, not a 500 on every question
+            raise IndexCorruptError(f"{self._name}: row {i} is damaged ({type(exc).__name__}); roll back with "
+                                    "`sourcier rollback` or re-run `sourcier ingest`") from exc
 
     def __len__(self) -> int:
         return len(self._offsets) - 1

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import fnmatch
+import errno
 import hashlib
 import logging
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from index.errors import ExtractionError, SourceError
 from ingest.formats import READERS
+from ingest.scan import MAX_DEPTH, Found, ReadParams, find_sources, identify, scan_sources
 from ingest.structure import Layout
 
 log = logging.getLogger(__name__)
 SUFFIXES = tuple(READERS)
-
-
-@dataclass(frozen=True, slots=True)
-class ReadParams:
-    """Which files are sources and how large one may be; defaults live in bot/config.py."""
-
-    max_bytes: int
-    include: tuple[str, ...] = ()  # fnmatch globs on the path relative to the root; empty = every file
-    exclude: tuple[str, ...] = ()
+__all__ = ["MAX_DEPTH", "SUFFIXES", "Found", "ReadParams", "SourceDoc", "SourceError", "find_sources", "identify",
+           "read_source", "read_sources", "scan_sources", "source_id_for", "title_of"]  # scanning lives in scan.py
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # NONBLOCK: a FIFO swapped in never hangs
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,20 +61,15 @@ def _shown_path(path: Path, root: Path) -> str:
     return (path.relative_to(root) if path.is_relative_to(root) else Path(path.name)).as_posix()
 
 
-def read_source(path: Path, root: Path, max_bytes: int | None = None) -> SourceDoc:
+def read_source(path: Path | Found, root: Path, max_bytes: int | None = None) -> SourceDoc:
     """Read one file with its format's reader, or raise SourceError with the reason in one line."""
+    found = path if isinstance(path, Found) else identify(path)
+    path = found.path
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise SourceError(path, f"unsupported format ({path.suffix or 'no extension'}); skipped (sourcier reads "
                                 f"{', '.join(SUFFIXES)})")
-    try:
-        size = path.stat().st_size
-        if max_bytes is not None and size > max_bytes:
-            raise SourceError(path, f"is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB cap "
-                                    "(SOURCIER_MAX_SOURCE_MB); skipped")
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SourceError(path, f"cannot be read ({exc.strerror})") from exc
+    raw = _read_once(found, max_bytes)
     try:
         text, layout = reader.extract(raw, path.name)
     except ExtractionError as exc:
@@ -97,56 +89,46 @@ def read_source(path: Path, root: Path, max_bytes: int | None = None) -> SourceD
     )
 
 
-def find_sources(root: Path) -> list[Path]:
-    """Every supported file under root (or root itself) that can be read, in a stable order."""
-    return scan_sources(root)[0]
+def _read_once(found: Found, max_bytes: int | None) -> bytes:
+    """The bytes of the file the scan saw: opened once, without following a last link, checked by inode.
 
-
-def _wanted(rel: str, params: ReadParams | None) -> bool:
-    """Whether the include and exclude globs keep this relative path."""
-    if params is None:
-        return True
-    included = not params.include or any(fnmatch.fnmatchcase(rel, g) for g in params.include)
-    return included and not any(fnmatch.fnmatchcase(rel, g) for g in params.exclude)
-
-
-def scan_sources(root: Path, params: ReadParams | None = None) -> tuple[list[Path], list[SourceError]]:
-    """The source files under root, and the entries skipped with their reason.
-
-    Hidden files and folders (`.git`) and files the globs leave out are passed over silently; anything
-    else that is not read is reported. Symbolic links are followed only while they stay inside the
-    sources folder: a link to /etc/passwd must not be indexed and served. Dangling links, FIFOs, sockets
-    and devices are skipped, never read (reading a FIFO would block the ingest).
+    Between the scan and the read a file can be swapped for a link to /etc/passwd or for a FIFO; reopening
+    the path would follow the swap. One descriptor, and the same device and inode as at scan time, or no read.
     """
-    if root.is_file():
-        return [root], []
-    inside = root.resolve()
-    paths: list[Path] = []
-    skipped: list[SourceError] = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if any(part.startswith(".") for part in path.relative_to(root).parts) or not _wanted(rel, params):
-            continue
-        if path.is_dir() and not path.is_symlink():
-            continue
-        target = path.resolve()
-        if path.is_symlink() and not target.exists():
-            skipped.append(SourceError(path, "dangling symbolic link; skipped"))
-        elif not target.is_relative_to(inside):
-            skipped.append(SourceError(path, "links outside the sources folder; skipped (links are followed only "
-                                             "inside it)"))
-        elif target.is_dir():
-            continue
-        elif not target.is_file():
-            skipped.append(SourceError(path, "not a regular file (FIFO, socket or device); skipped"))
-        elif path.suffix.lower() not in READERS:
-            skipped.append(SourceError(path, f"unsupported format ({path.suffix or 'no extension'}); skipped"))
-        else:
-            paths.append(path)
-    return paths, skipped
+    try:
+        fd = os.open(found.target, _OPEN_FLAGS)
+    except OSError as exc:
+        why = "was replaced by a symbolic link after the scan" if exc.errno == errno.ELOOP else exc.strerror
+        raise SourceError(found.path, f"cannot be read ({why}); skipped") from exc
+    try:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != (found.dev, found.ino) or not stat.S_ISREG(st.st_mode):
+            raise SourceError(found.path, "was replaced by another file while ingest ran; skipped (the next ingest "
+                                          "reads it)")
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise SourceError(found.path, f"is {st.st_size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB cap "
+                                          "(SOURCIER_MAX_SOURCE_MB); skipped")
+        return _read_all(fd, found.path, max_bytes)
+    except OSError as exc:
+        raise SourceError(found.path, f"cannot be read ({exc.strerror})") from exc
+    finally:
+        os.close(fd)
 
 
-def read_sources(paths: Iterable[Path], root: Path, params: ReadParams | None = None,
+def _read_all(fd: int, path: Path, max_bytes: int | None) -> bytes:
+    """Read to the end, stopping past the cap: a file growing after fstat is still bounded."""
+    parts: list[bytes] = []
+    size = 0
+    while chunk := os.read(fd, 1 << 20):
+        parts.append(chunk)
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            raise SourceError(path, f"grew over the {max_bytes / 2**20:g} MB cap (SOURCIER_MAX_SOURCE_MB) while "
+                                    "being read; skipped")
+    return b"".join(parts)
+
+
+def read_sources(paths: Iterable[Path | Found], root: Path, params: ReadParams | None = None,
                  known: Mapping[str, str] | None = None) -> tuple[list[SourceDoc], list[SourceError]]:
     """Read every path; one bad file skips only itself.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import HELP, language
+from bot.answer import HELP, Citation, language
 from bot.config import Settings
 from bot.engine import Engine
 from bot.retrieve import QuestionError, UnknownSourceError
@@ -141,3 +141,11 @@ def test_answer_source_filter_applies_before_candidates_are_taken(tmp_path: Path
     result = engine.search("Où est caché le trésor ?", k=5, sources=["cible"])
     assert [h.chunk.source_id for h in result.hits] == ["cible"]
     assert "vieille cave du moulin" in result.hits[0].chunk.text
+
+
+def test_answer_source_url_percent_encodes_the_anchor() -> None:
+    cited = Citation(1, "s", "T", "x", 0, 1, 1.0, 0, 1, anchor='été "2024"> #1|<@U1> 100%')
+    url = cited.original("https://intranet.example.org/docs", "notes/a b.md")
+    assert url == "https://intranet.example.org/docs/notes/a%20b.md#%C3%A9t%C3%A9%20%222024%22%3E%20%231%7C%3C%40U1%3E%20100%25"
+    assert Citation(1, "s", "T", "x", 0, 1, 1.0, 0, 1, anchor="page=2").original("https://i", "g.pdf") == \
+        "https://i/g.pdf#page=2"  # a PDF page stays readable

@@ -183,3 +183,27 @@ def test_browser_pdf_citation_shows_section_page_and_links_the_original(  # type
     sentence.wait_for(state="visible", timeout=10000)
     assert "trousse de secours" in sentence.inner_text()
     page.close()
+
+
+def test_browser_shows_newlines_and_bidi_overrides_in_names_inert(  # type: ignore[no-untyped-def]
+        browser, tmp_path: Path, embedder) -> None:
+    from bot.config import Settings
+    from bot.engine import Engine
+    from bot.http.api import create_app
+
+    name = "a\nb\u202eexe.md"  # shown raw, the override reverses the rest of the line: « a / b dm.exe … »
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / name).write_text("# Titre\u202eesrever\n\nLe coffre ouvre à huit heures.\n", encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", sources_dir=tmp_path / "seeds", rate_limit_per_minute=0)
+    engine = Engine(settings, embedder=embedder)
+    engine.ingest()
+    with LiveServer(create_app(settings, engine)) as server:
+        listed = httpx.get(server.url + "/v1/sources").json()
+        assert [s["path"] for s in listed] == [name]  # the API keeps the real path
+        page = browser.new_page()
+        page.goto(f"{server.url}/#cite={listed[0]['source_id']}:0-10:0-5")
+        page.locator("#source-text mark.sentence").wait_for(state="visible", timeout=10000)
+        meta, title = page.locator("#viewer-meta").inner_text(), page.locator("#viewer-title").inner_text()
+        assert "a\\nb\\u202eexe.md" in meta and "\n" not in meta and "\u202e" not in meta + title
+        assert title == "Titre\\u202eesrever" and page.locator("#viewer-meta bdi").count() == 1
+        page.close()

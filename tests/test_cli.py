@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -234,3 +235,28 @@ def test_cli_ingest_of_a_new_index_without_a_folder_reads_the_seeds(tmp_path: Pa
     monkeypatch.chdir(ROOT)  # what `make run` does on a fresh clone
     result = runner.invoke(app, ["ingest", "--index-dir", str(tmp_path / "index"), "--json"])
     assert result.exit_code == 0 and json.loads(result.output)["sources"] == 1
+
+
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # what a terminal would obey
+
+
+def test_cli_never_prints_control_sequences_from_titles_and_file_names(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    title = "\x1b[2J\x1b]8;;https://evil.example\x07Cliquez\x1b]8;;\x07 \x9b31m\u202eexe.txt"
+    (docs / "\x1b]52;c;ZXZpbA==\x07coffre.md").write_text(
+        f"# {title}\n\nLe mot de passe du coffre est tournesol. Il change chaque lundi.\n", encoding="utf-8")
+    (docs / "\x1b[2Jimage.xlsx").write_bytes(b"PK")  # skipped: its name is in the report
+    index = str(tmp_path / "i")
+    outputs = {"ingest": runner.invoke(app, ["ingest", str(docs), "--index-dir", index]),
+               "sources": runner.invoke(app, ["sources", "--index-dir", index]),
+               "ask": runner.invoke(app, ["ask", "Quel est le mot de passe du coffre ?", "--index-dir", index]),
+               "search": runner.invoke(app, ["search", "mot de passe du coffre", "--index-dir", index])}
+    for command, result in outputs.items():
+        assert result.exit_code == 0, (command, result.output)
+        assert not CONTROL.search(result.output), (command, result.output)
+    assert "\\x1b[2Jimage.xlsx" in outputs["ingest"].output and "\\x1b[2J\\x1b]8;;" in outputs["sources"].output
+    assert "tournesol" in outputs["ask"].output and "\\x1b]52;c;" in outputs["ask"].output
+    as_json = runner.invoke(app, ["ask", "Quel est le mot de passe du coffre ?", "--json", "--index-dir", index])
+    assert not CONTROL.search(as_json.output)
+    assert json.loads(as_json.output)["citations"][0]["title"] == title  # the data itself is exact

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,16 @@ def test_pipeline_skips_bad_files_and_refuses_empty_corpus(tmp_path: Path, embed
     (empty / "ok.txt").write_text("Un texte correct.", encoding="utf-8")
     report = build_index(empty, tmp_path / "idx", embedder, CHUNKING)
     assert report.sources == 1 and "bad.txt" in report.errors[0]
+
+
+def test_pipeline_ingests_beside_a_file_name_that_is_not_utf8(corpus: Path, tmp_path: Path,
+                                                              embedder: Embedder) -> None:
+    with open(os.path.join(os.fsencode(corpus), "résumé.txt".encode("latin-1")), "wb") as handle:
+        handle.write("Mon résumé.".encode())  # a name from a Latin-1 system: it decodes to lone surrogates
+    report = build_index(corpus, tmp_path / "idx", embedder, CHUNKING)
+    assert report.sources == 3 and set(load_snapshot(tmp_path / "idx").texts) == {"chats", "fromages", "trains"}
+    assert ["r\\xe9sum\\xe9.txt: name is not valid UTF-8" in e for e in report.errors] == [True]
+    json.dumps(asdict(report), ensure_ascii=False).encode("utf-8")  # the job file and `--json` write this
 
 
 def test_pipeline_refuses_truncated_version_and_keeps_previous(corpus: Path, tmp_path: Path,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-from ingest.read import find_sources, read_sources, scan_sources
+from ingest.read import MAX_DEPTH, find_sources, read_sources, scan_sources
 
 
 def test_read_accepts_bom_and_crlf(tmp_path: Path) -> None:
@@ -42,8 +43,8 @@ def test_find_sources_reports_unsupported_formats_and_passes_over_hidden_files(t
     (tmp_path / "b.xlsx").write_bytes(b"PK")
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "HEAD.txt").write_text("ref", encoding="utf-8")
-    paths, skipped = scan_sources(tmp_path)
-    assert [p.name for p in paths] == ["a.txt"]
+    found, skipped = scan_sources(tmp_path)
+    assert [f.path.name for f in found] == ["a.txt"]
     assert [(e.path.name, e.reason) for e in skipped] == [("b.xlsx", "unsupported format (.xlsx); skipped")]
 
 
@@ -68,8 +69,8 @@ def test_find_sources_skips_links_leaving_the_root_dangling_links_and_fifos(tmp_
     (root / "dangling.md").symlink_to(root / "nope.md")
     (root / "inside.txt").symlink_to(root / "a.txt")  # links inside the root are fine
     os.mkfifo(root / "sub" / "pipe.txt")
-    paths, skipped = scan_sources(root)
-    assert [p.name for p in paths] == ["a.txt", "inside.txt"]
+    found, skipped = scan_sources(root)
+    assert [f.path.name for f in found] == ["a.txt", "inside.txt"]
     reasons = {e.path.name: e.reason for e in skipped}
     assert set(reasons) == {"passwd.txt", "secret.txt", "dehors", "dangling.md", "pipe.txt"}
     assert "outside the sources folder" in reasons["passwd.txt"] and "dangling" in reasons["dangling.md"]
@@ -80,3 +81,77 @@ def test_read_decodes_utf16_with_a_byte_order_mark(tmp_path: Path) -> None:
     (tmp_path / "windows.txt").write_bytes("Le café est offert.".encode("utf-16"))
     docs, errors = read_sources(find_sources(tmp_path), tmp_path)
     assert not errors and docs[0].text == "Le café est offert."
+
+
+def test_read_refuses_files_swapped_after_the_scan(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SLACK_SIGNING_SECRET=abc", encoding="utf-8")
+    for name in ("lien.txt", "autre.txt", "tube.txt", "stable.txt"):
+        (root / name).write_text(f"Le texte de {name}.", encoding="utf-8")
+    found, _ = scan_sources(root)
+    (root / "lien.txt").unlink()
+    (root / "lien.txt").symlink_to(secret)  # a link swapped in once the scan has checked the links
+    (tmp_path / "neuf.txt").write_text("Un autre fichier.", encoding="utf-8")
+    os.replace(tmp_path / "neuf.txt", root / "autre.txt")  # another inode under the same name
+    (root / "tube.txt").unlink()
+    os.mkfifo(root / "tube.txt")  # reading a FIFO would hang the ingest
+    docs, errors = read_sources(found, root)
+    assert [d.path for d in docs] == ["stable.txt"]
+    assert not any("SLACK_SIGNING_SECRET" in d.text for d in docs)
+    reasons = {e.path.name: e.reason for e in errors}
+    assert set(reasons) == {"lien.txt", "autre.txt", "tube.txt"}
+    assert "symbolic link" in reasons["lien.txt"] and "replaced" in reasons["autre.txt"]
+
+
+def test_scan_skips_a_name_that_is_not_utf8_with_a_printable_reason(tmp_path: Path) -> None:
+    (tmp_path / "bon.txt").write_text("Un texte.", encoding="utf-8")
+    with open(os.path.join(os.fsencode(tmp_path), "résumé.txt".encode("latin-1")), "wb") as handle:
+        handle.write("Mon résumé.".encode())
+    os.mkdir(os.path.join(os.fsencode(tmp_path), b"donn\xe9es"))
+    found, skipped = scan_sources(tmp_path)
+    assert [f.path.name for f in found] == ["bon.txt"]
+    assert len(skipped) == 2 and all("not valid UTF-8" in e.reason for e in skipped)
+    message = json.dumps([str(e) for e in skipped], ensure_ascii=False)
+    assert "r\\\\xe9sum\\\\xe9.txt" in message  # the bytes shown as \xe9, the way a person can find the file
+    message.encode("utf-8")  # what the manifest, the job file and the terminal write: must not raise
+
+
+def test_scan_walks_a_tree_990_deep_without_recursing_and_reports_where_it_stopped(tmp_path: Path) -> None:
+    (tmp_path / "haut.txt").write_text("En haut.", encoding="utf-8")
+    deep = os.fsencode(tmp_path) + b"/d" * 990
+    for level in range(1, 991):  # os.makedirs recurses too
+        os.mkdir(os.fsencode(tmp_path) + b"/d" * level)
+    with open(deep + b"/fond.txt", "wb") as handle:
+        handle.write(b"Tout au fond.")
+    shallow = tmp_path / "a" / "b"
+    shallow.mkdir(parents=True)
+    (shallow / "milieu.txt").write_text("Au milieu.", encoding="utf-8")
+    try:
+        found, skipped = scan_sources(tmp_path)
+    finally:  # removed leaf first: shutil.rmtree recurses and would fail on this tree too
+        for level in range(990, 0, -1):
+            if level == 990:
+                os.unlink(deep + b"/fond.txt")
+            os.rmdir(os.fsencode(tmp_path) + b"/d" * level)
+    assert [f.path.name for f in found] == ["milieu.txt", "haut.txt"]
+    assert len(skipped) == 1 and f"more than {MAX_DEPTH} levels" in skipped[0].reason
+    assert len(skipped[0].path.relative_to(tmp_path).parts) == MAX_DEPTH + 1
+
+
+def test_scan_reasons_show_newlines_and_bidi_overrides_in_names_as_escapes(tmp_path: Path) -> None:
+    name = "facture\n\u202egpj.exe"  # raw, the override shows it as « facture / exe.jpg »
+    (tmp_path / name).write_bytes(b"MZ")
+    _, skipped = scan_sources(tmp_path)
+    assert [e.path.name for e in skipped] == [name]  # the real path is kept for whoever needs it
+    assert "facture\\n\\u202egpj.exe: unsupported format" in str(skipped[0])
+    assert "\n" not in str(skipped[0]) and "\u202e" not in str(skipped[0])
+
+
+def test_scan_skips_a_link_loop_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Un texte.", encoding="utf-8")
+    (tmp_path / "boucle.txt").symlink_to(tmp_path / "boucle.txt")  # resolve() raises on Python 3.11
+    found, skipped = scan_sources(tmp_path)
+    assert [f.path.name for f in found] == ["a.txt"]
+    assert [(e.path.name, e.reason) for e in skipped] == [("boucle.txt", "dangling symbolic link; skipped")]

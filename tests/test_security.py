@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -194,6 +196,31 @@ def test_security_client_that_never_finishes_its_head_is_closed(seed_settings: S
             assert silent.recv(4096).startswith(b"HTTP/1.1 408 ")
         keep_alive = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         assert _raw(server, keep_alive).count(b"HTTP/1.1 200 ") == 2
+
+
+def test_security_client_that_never_sends_its_announced_body_is_closed(
+        seed_settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from bot.http import server as guarded
+
+    monkeypatch.setattr(guarded, "BODY_TIMEOUT_S", 0.5, raising=False)  # without it: times out
+    head = b"POST /v1/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+    with caplog.at_level(logging.WARNING), LiveServer(create_app(seed_settings, engine)) as server:
+        stuck = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(20)]
+        for sock in stuck:
+            sock.sendall(head + b'{"question": "Qui')  # and the other 183 bytes never come
+        started = time.monotonic()
+        for sock in stuck:
+            reply = b"".join(iter(partial(sock.recv, 65536), b""))  # read until the server closes (timeout 5 s)
+            assert reply.startswith(b"HTTP/1.1 408 ") and b"request body not complete" in reply
+            sock.close()
+        assert time.monotonic() - started < 5
+        body = json.dumps({"question": "Qui a fondé Twitch.tv ?"}).encode()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:  # a body in time is served
+            sock.sendall(head.replace(b"200", str(len(body)).encode()) + body[:10])
+            sock.sendall(body[10:])
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 def test_security_503_details_never_show_the_server_index_path(tmp_path: Path, embedder: Embedder) -> None:

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import faiss
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 
 from bot.cli import render
@@ -39,8 +38,8 @@ from ingest.read import SUFFIXES
 app = typer.Typer(help="sourcier: answers from your French sources, with exact cited passages.",
                   no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   context_settings={"help_option_names": ["-h", "--help"]})
-out = Console(soft_wrap=not sys.stdout.isatty(), emoji=False)  # piped output: one line per line, for grep and scripts
-err = Console(stderr=True, emoji=False)
+out = render.SafeConsole(soft_wrap=not sys.stdout.isatty(), emoji=False)  # piped: one line per line, for grep
+err = render.SafeConsole(stderr=True, emoji=False)  # SafeConsole: control characters from data shown, never obeyed
 log = logging.getLogger("sourcier")
 
 
@@ -219,7 +218,7 @@ def rollback(version: Annotated[str, typer.Argument(help="a name from `sourcier 
         if version not in known:
             raise IndexNotFoundError(f"no version {version!r} in {settings.index_dir}; valid versions: "
                                      f"{', '.join(known) or 'none (run `sourcier ingest`)'}")
-        load_snapshot(settings.index_dir, version)  # refuse to publish a broken version
+        load_snapshot(settings.index_dir, version, verify=True)  # refuse to publish a broken version
         publish(settings.index_dir, version)
     out.print(f"CURRENT -> {version}")
 

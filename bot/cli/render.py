@@ -1,4 +1,5 @@
-"""Terminal rendering for the CLI: answers with sources, ranked passages, ingest reports."""
+"""Terminal rendering for the CLI: answers with sources, ranked passages, ingest reports; nothing from the data
+reaches the terminal as a control sequence."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
+from rich.highlighter import JSONHighlighter
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -20,9 +23,35 @@ from rich.text import Text
 from bot.answer import LABELS, Answer, Citation
 from bot.evaluate import EvalReport
 from bot.retrieve import Retrieval
+from index.printable import UNSAFE, printable, printable_path
 from ingest.pipeline import IngestReport
 
 log = logging.getLogger("sourcier")
+
+class SafeConsole(Console):
+    """Rich's console with `printable` on every string printed: the CLI's one filter between data and the terminal.
+
+    Rich's own styles are added after this, so colours and bold still work; markup never needs a control
+    character, so cleaning a whole markup string is safe.
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(printable(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+    def print_json(self, json: str | None = None, *, data: Any = None, **options: Any) -> None:
+        """Still valid JSON with the same data: unsafe characters become `\\u` escapes (Rich would re-emit them)."""
+        text = _escaped_json(json if json is not None else _dumps(data), options.get("indent", 2))
+        super().print(JSONHighlighter()(Text(text)), soft_wrap=True)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+def _escaped_json(text: str, indent: int | None = 2) -> str:
+    """Pretty JSON whose control and bidi characters are written as `\\uXXXX`, which JSON readers decode back."""
+    pretty = json.dumps(json.loads(text), ensure_ascii=False, indent=indent)
+    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", pretty)
 
 
 def print_json(data: object) -> None:
@@ -43,7 +72,8 @@ def emphasised(citation: Citation, terminal: bool = True) -> str:
 
 def _where(citation: Citation, paths: dict[str, str]) -> str:
     """Title › section — file, offsets."""
-    where = f"{escape(citation.place)} — {escape(paths.get(citation.source_id, citation.source_id))}, " \
+    path = printable_path(paths.get(citation.source_id, citation.source_id))  # one line, even for `a\nb.txt`
+    where = f"{escape(citation.place)} — {escape(path)}, " \
             f"chars {citation.start}–{citation.end}"
     return f"{where} — {escape(citation.source_url)}" if citation.source_url else where
 
@@ -118,7 +148,7 @@ def _search_table(console: Console, result: Retrieval) -> None:
     for rank, hit in enumerate(result.hits, 1):
         table.add_row(
             str(rank), f"{hit.score:.3f}", f"{hit.dense:.3f}", f"{hit.sentence_cos:.3f}", f"{hit.lexical:.2f}",
-            f"{hit.chunk.source_id} {hit.chunk.start}–{hit.chunk.end}", escape(hit.chunk.text),
+            printable(f"{hit.chunk.source_id} {hit.chunk.start}–{hit.chunk.end}"), printable(escape(hit.chunk.text)),
         )
     console.print(table)
 

@@ -17,18 +17,21 @@ def serve(
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(help="worker processes (each loads the model, one thread each)")] = 1,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        help="comma-separated addresses of your reverse proxies (or *) whose X-Forwarded-For is believed, so the "
+             "rate limit sees client addresses; default: none, the connecting address counts")] = None,
     index_dir: IndexDir = None,
     embedder: EmbedderOpt = None,
 ) -> None:
     """Run the HTTP API and the web page (and Slack events when configured).
 
-    Example: sourcier serve --port 8000 --workers 2
+    Example: sourcier serve --port 8000 --workers 2 --forwarded-allow-ips 10.0.0.5
     """
     import os
 
     import uvicorn
 
-    from bot.http.server import PROTOCOL
+    from bot.http.server import PROTOCOL, proxy_options
 
     settings = settings_from(index_dir=index_dir, embedder=embedder)
     with friendly_errors():
@@ -36,11 +39,12 @@ def serve(
     if workers > 1:  # workers are new processes: hand them the overrides through the environment
         os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder})
         uvicorn.run("bot.http.api:app_factory", factory=True, host=host, port=port, workers=workers,
-                    log_level=settings.log_level.lower(), http=PROTOCOL)
+                    log_level=settings.log_level.lower(), http=PROTOCOL, **proxy_options(forwarded_allow_ips))
         return
     from bot.http.api import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), http=PROTOCOL)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), http=PROTOCOL,
+                **proxy_options(forwarded_allow_ips))
 
 
 @app.command(short_help="Run the Slack app over Socket Mode (no public URL needed).")

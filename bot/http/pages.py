@@ -18,6 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from bot.config import Settings
 from bot.ratelimit import RateLimiter
+from bot.slack.payload import payload_problem
 
 WEB = Path(__file__).parent / "web"
 log = logging.getLogger(__name__)
@@ -62,6 +63,10 @@ def add_pages(app: FastAPI) -> None:
                 return JSONResponse({"detail": "too many invalid Slack requests"}, status_code=429,
                                     headers={"Retry-After": str(math.ceil(wait))})
             return JSONResponse({"detail": "invalid or missing Slack signature"}, status_code=401)
+        problem = payload_problem(body, request.headers.get("content-type", ""))
+        if problem:
+            log.warning("malformed signed Slack request: %s", problem)
+            return JSONResponse({"detail": f"malformed Slack request: {problem}"}, status_code=400)
         try:
             response: Response = await handler.handle(request)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:  # signed, but not a payload Bolt can read
@@ -74,8 +79,11 @@ def _signed(settings: Settings, body: bytes, headers: Mapping[str, str]) -> bool
     """Slack's v0 HMAC over timestamp and body, timestamp within 5 minutes; malformed headers are just invalid."""
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     timestamp, signature = headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
-    if not secret or not timestamp or not signature or not timestamp.isdigit() or \
+    # isascii: `²` and `١٢` pass isdigit(); headers arrive decoded as Latin-1, so a non-ASCII signature is possible
+    if not secret or not timestamp or not signature or not (timestamp.isascii() and timestamp.isdigit()) or \
             abs(time.time() - int(timestamp)) > 300:
         return False
     expected = "v0=" + hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)  # over raw bytes: slack_sdk's verifier fails on non-UTF-8
+    # bytes, not str: compare_digest raises TypeError on non-ASCII text (an unauthenticated 500, never counted);
+    # and over the raw body, since slack_sdk's verifier fails on non-UTF-8
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "backslashreplace"))

@@ -1,8 +1,9 @@
 """The HTTP server process: uvicorn with a request-head guard, so one client cannot hold memory or connections.
 
-httptools reads a request head of any size, and uvicorn waits for a head forever; `GuardedHttp` refuses a
-head over 32 KiB with 431 and closes a connection whose head is not complete 10 s after its first byte
-(or after connecting), with 408. `sourcier serve` and the tests' live servers both use `server_config`.
+httptools reads a request head of any size, and uvicorn waits for a head, and for the body it announces,
+forever; `GuardedHttp` refuses a head over 32 KiB with 431 and closes a connection whose head is not complete
+10 s after its first byte (or after connecting), or whose body is not complete 10 s after its head, with 408.
+`sourcier serve` and the tests' live servers both use `server_config`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 log = logging.getLogger(__name__)
 MAX_HEAD_BYTES = 32 * 1024  # request line and headers; nginx's default large_client_header_buffers is 4 × 8 KiB
 HEAD_TIMEOUT_S = 10.0
+BODY_TIMEOUT_S = 10.0  # from the end of the head to the end of the body: 64 KiB (the body cap) at 6.5 KB/s
 LINGER_S = 1.0  # after refusing, keep reading (and dropping) this long before closing
 
 
@@ -67,8 +69,14 @@ class GuardedHttp(HttpToolsProtocol):
         self._in_head = False
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
+        self._timer = self.loop.call_later(BODY_TIMEOUT_S, self._body_too_slow)  # cancelled when the body is in
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
@@ -78,6 +86,15 @@ class GuardedHttp(HttpToolsProtocol):
     def _too_slow(self) -> None:
         if self._in_head and not self.transport.is_closing():
             self._refuse(408, "Request Timeout", f"request head not complete after {HEAD_TIMEOUT_S:g} s")
+
+    def _body_too_slow(self) -> None:
+        """A body announced (Content-Length, chunked) that never ends would hold the app and the socket forever."""
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.response_started:  # answered without reading it: just close
+            self.transport.close()
+            return
+        self._refuse(408, "Request Timeout", f"request body not complete {BODY_TIMEOUT_S:g} s after its head")
 
     def _refuse(self, code: int, reason: str, detail: str) -> None:
         log.warning("%s from %s: %s", code, self.client[0] if self.client else "?", detail)
@@ -89,6 +106,15 @@ class GuardedHttp(HttpToolsProtocol):
 PROTOCOL = "bot.http.server:GuardedHttp"  # an import string, so uvicorn's worker processes load it too
 
 
-def server_config(app: Any, **kwargs: Any) -> uvicorn.Config:
-    """uvicorn's config with the guarded protocol, as `sourcier serve` runs it."""
-    return uvicorn.Config(app, http=PROTOCOL, **kwargs)
+def proxy_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
+    """uvicorn's proxy options: X-Forwarded-For is believed only from these addresses, from none by default.
+
+    uvicorn's own default believes 127.0.0.1, so any local client, or a proxy that passes the header on, could
+    name a new address with each request and never meet the per-address rate limit.
+    """
+    return {"proxy_headers": bool(forwarded_allow_ips), "forwarded_allow_ips": forwarded_allow_ips or ""}
+
+
+def server_config(app: Any, forwarded_allow_ips: str | None = None, **kwargs: Any) -> uvicorn.Config:
+    """uvicorn's config with the guarded protocol and the proxy options, as `sourcier serve` runs it."""
+    return uvicorn.Config(app, http=PROTOCOL, **proxy_options(forwarded_allow_ips), **kwargs)

@@ -25,9 +25,10 @@ from bot.answer import Answer
 from bot.config import Settings
 from bot.engine import Engine
 from bot.ratelimit import RateLimiter
-from bot.retrieve import matching_sources
+from bot.retrieve import clean_question, matching_sources
 from bot.slack.blocks import Block, answer_blocks, fallback_text
 from bot.slack.store import SlackStore
+from index.errors import QuestionError
 
 log = logging.getLogger(__name__)
 RETRIES = [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncServerErrorRetryHandler(max_retry_count=2),
@@ -35,6 +36,8 @@ RETRIES = [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncServerErrorR
 UNREACHABLE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "cannot_reply_to_message",
                "thread_not_found", "message_not_found"}
 NO_SOURCES = "Ce canal n'a pas de sources indexées : demandez à un mainteneur de relier le canal à des sources."
+TOO_LONG = "Votre question est trop longue ({n} caractères ; {limit} au plus) : raccourcissez-la et reposez-la."
+UNSEARCHABLE = "Je ne trouve rien à chercher dans ce message : posez une question avec des mots."
 DM_FOLLOW_UP_S = 900.0  # a direct message within 15 minutes of the last one may follow up on it
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 _CHANNEL = re.compile(r"<#[A-Z0-9]+(?:\|([^>]*))?>")
@@ -82,13 +85,29 @@ class SlackAnswerer:
             return None
         return matching_sources(wanted, self.engine.snapshot.manifest.sources)[0]
 
+    def refusal(self, question: str) -> str | None:
+        """The reply, in French, to a question the engine refuses (over the length limit), else None."""
+        if self._searchable(question):
+            return None
+        n, limit = len(question), self.settings.max_question_chars
+        return TOO_LONG.format(n=n, limit=limit) if n > limit else UNSEARCHABLE
+
+    def _searchable(self, text: str) -> bool:
+        """Whether the engine accepts this text as a question: not empty, not over the limit once normalised."""
+        try:
+            clean_question(text, self.settings.max_question_chars)
+        except QuestionError:
+            return False
+        return True
+
     async def _follow_up(self, question: str, earlier: list[str], sources: list[str] | None) -> Answer | None:
         """The answer with the thread's earlier questions as context, kept only when the cited sentences hold
         a word of the follow-up itself (« Et pour Microsoft ? » must be answered about Microsoft)."""
         own = set(self.engine.analyzer.terms(question))
-        if not own:
+        together = " ".join([*earlier, question])
+        if not own or not self._searchable(together):  # over the limit with the thread: read alone instead
             return None
-        combined = await self.engine.run(self.engine.ask, " ".join([*earlier, question]), None, sources)
+        combined = await self.engine.run(self.engine.ask, together, None, sources)
         quoted = set(self.engine.analyzer.terms(combined.text)) if combined.found else set()
         return replace(combined, question=question) if own & quoted else None
 
@@ -111,6 +130,9 @@ class SlackAnswerer:
     async def answer(self, question: str, user: str | None, channel: str | None, thread: str | None = None,
                      since_s: float | None = None, shareable: bool = False) -> Reply:
         """The answer for a question, from the channel's sources, read with its thread when that helps."""
+        refusal = self.refusal(question)
+        if refusal:
+            return Reply(refusal, [{"type": "section", "text": {"type": "mrkdwn", "text": refusal}}])
         sources = self.sources_for(channel)
         if sources == []:
             return Reply(NO_SOURCES, [{"type": "section", "text": {"type": "mrkdwn", "text": NO_SOURCES}}])

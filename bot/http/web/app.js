@@ -12,6 +12,15 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// A file name or title holding a newline or a right-to-left override (U+202E) would break the line or reverse
+// the text after it: such characters are shown as \n or \u202e, and names sit in <bdi> so they cannot
+// reorder what follows (the same set as index/printable.py).
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+function inert(text) {
+  return String(text).replace(UNSAFE, (ch) => ch === "\n" ? "\\n" : ch === "\t" ? "\\t"
+    : "\\u" + ch.charCodeAt(0).toString(16).padStart(4, "0"));
+}
+
 async function ask(question) {
   const result = $("result");
   result.hidden = false;
@@ -50,7 +59,7 @@ function citationItem(c, words) {
   const where = c.page ? `${heading}, p. ${c.page}` : heading;
   const open = el("button", { type: "button", class: "link", "data-n": String(c.n) }, words.open);
   const item = el("li", { id: `citation-${c.n}`, value: String(c.n), class: c.cited ? "cited" : "see-also" },
-    el("strong", {}, where), " ", el("span", { class: "meta" }, `— ${words.chars} ${c.start}–${c.end} · `), open);
+    el("strong", {}, el("bdi", {}, inert(where))), " ", el("span", { class: "meta" }, `— ${words.chars} ${c.start}–${c.end} · `), open);
   if (c.source_url && /^https?:\/\//.test(c.source_url)) {
     item.append(" · ", el("a", { href: c.source_url, rel: "noopener noreferrer", target: "_blank" }, words.original));
   }
@@ -129,8 +138,9 @@ async function showSource(sourceId, start, end, sentenceStart, sentenceEnd, n) {
   const passage = el("mark", { class: "passage", id: "cited-passage" },
     text.slice(start, sentenceStart), sentence, text.slice(sentenceEnd, end));
   box.replaceChildren(text.slice(cuts[0], cuts[1]), passage, text.slice(end));
-  $("viewer-title").textContent = data.title;
-  $("viewer-meta").textContent = `${data.path} · passage ${n ? "[" + n + "] " : ""}caractères ${start}–${end}`;
+  $("viewer-title").textContent = inert(data.title);
+  $("viewer-meta").replaceChildren(el("bdi", { class: "path" }, inert(data.path)),
+    ` · passage ${n ? "[" + n + "] " : ""}caractères ${start}–${end}`);
   $("viewer").hidden = false;
   document.querySelectorAll(".citations li").forEach((li) => li.classList.toggle("active", li.id === `citation-${n}`));
   passage.scrollIntoView({ block: "center" });

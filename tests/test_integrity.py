@@ -1,0 +1,103 @@
+"""Version integrity: checksums in the manifest, checked before a rollback; finite vectors; damaged rows are 503s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli.cli import app
+from bot.config import Settings
+from bot.engine import Engine
+from bot.http.api import create_app
+from index.errors import IngestError
+from index.manifest import Manifest
+from index.versions import current_version
+from ingest.embed import Embedder
+from ingest.pipeline import build_index
+from tests.conftest import CHUNKING, LiveServer
+
+
+def _two_versions(corpus: Path, index_dir: Path, embedder: Embedder) -> tuple[str, str]:
+    old = build_index(corpus, index_dir, embedder, CHUNKING).version
+    (corpus / "trains.txt").write_text("Le TER relie Lyon à Grenoble en une heure.\n", encoding="utf-8")
+    return old, build_index(corpus, index_dir, embedder, CHUNKING).version
+
+
+def _same_size_damage(path: Path, old: bytes, new: bytes) -> None:
+    data = path.read_bytes()
+    assert len(old) == len(new) and old in data
+    path.write_bytes(data.replace(old, new, 1))
+
+
+def _nan_row(path: Path) -> None:
+    vectors = np.load(path, mmap_mode="r+")
+    vectors[0, :] = np.nan
+    vectors.flush()
+
+
+@pytest.mark.parametrize(("name", "damage"), [
+    ("chunks.jsonl", lambda p: _same_size_damage(p, b"fromage", b"fromagf")),
+    ("unit_vectors.npy", _nan_row)])
+def test_integrity_rollback_refuses_a_same_size_damaged_version(corpus: Path, tmp_path: Path, embedder: Embedder,
+                                                               name: str, damage) -> None:  # type: ignore[no-untyped-def]
+    index_dir = tmp_path / "idx"
+    old, new = _two_versions(corpus, index_dir, embedder)
+    damage(index_dir / old / name)
+    result = CliRunner().invoke(app, ["rollback", old, "--index-dir", str(index_dir)])
+    assert result.exit_code == 1 and f"{name} is damaged" in " ".join(result.output.split())
+    assert current_version(index_dir) == new
+
+
+def test_integrity_manifest_without_checksums_still_loads_and_rolls_back(corpus: Path, tmp_path: Path,
+                                                                        embedder: Embedder) -> None:
+    index_dir = tmp_path / "idx"
+    old, _ = _two_versions(corpus, index_dir, embedder)
+    manifest = Manifest.read(index_dir / old)
+    assert "chunks.jsonl" in manifest.checksums and "units.faiss" in manifest.checksums
+    data = manifest.to_json()
+    del data["checksums"]  # a version written before checksums existed
+    Manifest.from_json(data).write(index_dir / old)
+    assert CliRunner().invoke(app, ["rollback", old, "--index-dir", str(index_dir)]).exit_code == 0
+
+
+class PoisonedEmbedder:
+    """The real model, with one vector of every batch made NaN: what a broken model file or runtime gives."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner, self.name, self.dim = inner, inner.name, inner.dim
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        vectors = np.array(self.inner.embed_documents(texts))
+        vectors[0] = np.nan
+        return vectors
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.inner.embed_query(text)
+
+
+def test_integrity_ingest_refuses_nan_vectors_and_the_old_version_serves(corpus: Path, tmp_path: Path,
+                                                                         embedder: Embedder) -> None:
+    index_dir = tmp_path / "idx"
+    first = build_index(corpus, index_dir, embedder, CHUNKING).version
+    (corpus / "neuf.txt").write_text("Le port de Marseille accueille les ferries.\n", encoding="utf-8")
+    with pytest.raises(IngestError, match="NaN or infinite"):
+        build_index(corpus, index_dir, PoisonedEmbedder(embedder), CHUNKING)
+    assert current_version(index_dir) == first
+
+
+def test_integrity_damaged_row_is_a_clear_503_not_a_500(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
+    settings = Settings(index_dir=tmp_path / "idx", sources_dir=corpus, data_dir=tmp_path / "var",
+                        rate_limit_per_minute=0)
+    version = build_index(corpus, settings.index_dir, embedder, CHUNKING).version
+    chunks = settings.index_dir / version / "chunks.jsonl"
+    first_line = chunks.read_bytes().split(b"\n", 1)[0]
+    _same_size_damage(chunks, first_line, b"#" * len(first_line))  # not JSON any more, same size
+    with LiveServer(create_app(settings, Engine(settings, embedder=embedder))) as server:
+        replies = [httpx.post(server.url + "/v1/ask", json={"question": q}, timeout=30)
+                   for q in ("Que fait le chat sur le canapé ?", "Où vieillit le comté ?")]
+    assert [r.status_code for r in replies] == [503, 503]
+    assert all("chunks.jsonl: row 0 is damaged" in r.json()["detail"] for r in replies)
