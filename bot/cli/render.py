@@ -55,9 +55,10 @@ def _escaped_json(text: str, indent: int | None = 2) -> str:
 
 
 def print_json(data: object) -> None:
-    """JSON as UTF-8 (accents as themselves, whatever the locale), for scripts and jq."""
+    """JSON as UTF-8 (accents as themselves, whatever the locale), for scripts and jq; control and bidi
+    characters from data as `\\u` escapes, so a terminal obeys none of them."""
     sys.stdout.flush()
-    sys.stdout.buffer.write(json.dumps(data, ensure_ascii=False, indent=2).encode() + b"\n")
+    sys.stdout.buffer.write(_escaped_json(json.dumps(data, ensure_ascii=False)).encode() + b"\n")
     sys.stdout.buffer.flush()
 
 
