@@ -74,11 +74,13 @@ _WORD = re.compile(r"[\w'’-]+")
 
 
 _PROMPT = re.compile(r"^(?:\$|#|>>>|C:\\>)\s+\S")
+_INVOCATION = re.compile(r"^(?:sudo\s+)?[a-z][\w.+-]*(?:\s+(?:-{1,2}[\w-]+(?:=\S+)?|[\w./:~@{}=-]+)){1,12}$")
 
 
 def command_like(line: str) -> bool:
-    """A code line worth quoting to a how-to question: a prompt, or a command with an option or an argument."""
-    return bool(_PROMPT.match(line) or _COMMAND.match(" " + line.strip()))
+    """A code line worth quoting to a how-to question: a prompt, or a command with its options and arguments."""
+    line = line.strip()
+    return len(line) <= 200 and bool(_PROMPT.match(line) or _INVOCATION.match(line))
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +164,7 @@ _NAME_SPAN = re.compile(r"(?:[A-ZÀ-Ý][\w’'.-]*)(?:\s+(?:de |d['’]|du |von 
 
 
 # « Qui est Emmett Shear ? » asks what he is, not a name: no short span to highlight.
-_WHO_IS = re.compile(r"^\W*(?:qui (?:est|était|sont)|c['’]est qui|who (?:is|was|are)) \S", _I)
+_WHO_IS = re.compile(r"^\W*(?:[Qq]ui (?:est|était|sont)|[Cc]['’]est qui|[Ww]ho (?:is|was|are)) [A-ZÀ-Ý]")
 
 
 def _novel(text: str, question_words: frozenset[str]) -> bool:
