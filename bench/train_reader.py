@@ -176,7 +176,7 @@ def main() -> None:
     results = {}
     variants = {"logistic/answerable": (logistic, "answerable"), "mlp/answerable": (mlp, "answerable"),
                 "logistic/right": (logistic, "right"), "mlp/right": (mlp, "right")}
-    chosen = sys.argv[1] if len(sys.argv) > 1 else "mlp/answerable"
+    chosen = sys.argv[1] if len(sys.argv) > 1 else "logistic/answerable"
     for name, (fit, label) in variants.items():
         if len(sys.argv) > 2 and name != chosen:
             continue
