@@ -114,14 +114,16 @@ def asks(question: str) -> str:
     return "other"
 
 
+@lru_cache(maxsize=65536)
 def _fold(word: str) -> str:
     """Lowercase without accents, so « Élysée » in the question matches « élysée » in the text."""
     return "".join(c for c in unicodedata.normalize("NFD", word.lower()) if not unicodedata.combining(c))
 
 
-def _added(sentence: str, question_words: frozenset[str]) -> str:
-    """The sentence with the question's own words blanked, so only what it adds can be evidence."""
-    return _WORD.sub(lambda m: " " if _fold(m.group(0)) in question_words else m.group(0), sentence)
+@lru_cache(maxsize=16384)
+def _tokens(sentence: str) -> tuple[tuple[int, int, str], ...]:
+    """Each word's span and folded form, once per sentence (the passages of a corpus come back often)."""
+    return tuple((m.start(), m.end(), _fold(m.group(0))) for m in _WORD.finditer(sentence))
 
 
 def question_words(question: str) -> frozenset[str]:
@@ -129,27 +131,48 @@ def question_words(question: str) -> frozenset[str]:
     return frozenset(_fold(w) for w in _WORD.findall(question))
 
 
-def _names(added: str) -> float:
-    """Capitalised words after the first, the usual mark of a person's or an organisation's name."""
-    words = _WORD.findall(added)
-    capitals = sum(1 for i, w in enumerate(words) if i > 0 and w[:1].isupper() and not w.isupper())
-    return min(capitals, 3) / 3
+_PATTERNS = {"year": _YEAR, "date": _DATE, "days": _DAY, "number": _NUMBER, "place": _PLACE, "path": _PATH,
+             "command": _COMMAND, "how": _HOW, "why": _CAUSE, "define": _DEFINE}
+
+
+@lru_cache(maxsize=16384)
+def _matches(sentence: str) -> tuple[tuple[tuple[int, int], ...], dict[str, tuple[tuple[int, int], ...]]]:
+    """Once per sentence: the spans of its capitalised words after the first, and of each pattern's matches."""
+    tokens = _tokens(sentence)
+    words = _WORD.findall(sentence)
+    names = tuple((a, b) for i, ((a, b, _), w) in enumerate(zip(tokens, words, strict=True))
+                  if i > 0 and w[:1].isupper() and not w.isupper())
+    return names, {k: tuple(m.span() for m in p.finditer(sentence)) for k, p in _PATTERNS.items()}
+
+
+def _novel_spans(sentence: str, spans: tuple[tuple[int, int], ...], question_words: frozenset[str]) -> int:
+    """How many spans hold a word the question lacks (a span of symbols alone, « % », counts)."""
+    tokens = _tokens(sentence)
+    count = 0
+    for a, b in spans:
+        inside = [f for s, e, f in tokens if s < b and a < e]
+        count += not inside or any(f not in question_words for f in inside)
+    return count
 
 
 def evidence(sentence: str, question_words: frozenset[str], code: bool = False) -> Evidence:
-    """What kinds of answer the sentence brings beyond the question's words."""
-    added = _added(sentence, question_words)
-    years = bool(_YEAR.search(added))
-    command = code or bool(_COMMAND.search(added)) or bool(_PATH.search(added))
+    """What kinds of answer the sentence brings beyond the question's words (matches made of the question's own
+    words do not count)."""
+    names, found = _matches(sentence)
+
+    def has(kind: str) -> int:
+        return _novel_spans(sentence, found[kind], question_words) if found[kind] else 0
+
+    path = bool(has("path"))
     return Evidence(
-        person=_names(added),
-        date=max(float(years), 0.7 * bool(_DATE.search(added))),
-        days=float(bool(_DAY.search(added))),
-        number=min(len(_NUMBER.findall(added)), 2) / 2,
-        place=max(float(bool(_PLACE.search(added))), 0.5 * bool(_PATH.search(added))),
-        how=max(float(command), 0.5 * bool(_HOW.search(added))),
-        why=float(bool(_CAUSE.search(added))),
-        define=float(bool(_DEFINE.search(added))),
+        person=min(_novel_spans(sentence, names, question_words), 3) / 3,
+        date=max(float(bool(has("year"))), 0.7 * bool(has("date"))),
+        days=float(bool(has("days"))),
+        number=min(has("number"), 2) / 2,
+        place=max(float(bool(has("place"))), 0.5 * path),
+        how=max(float(code or bool(has("command")) or path), 0.5 * bool(has("how"))),
+        why=float(bool(has("why"))),
+        define=float(bool(has("define"))),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ FEATURES = (
     *(f"evidence_{e}" for e in EVIDENCE), *(f"asks_{k}" for k in KINDS),
 )
 COLUMN = {name: i for i, name in enumerate(FEATURES)}
+_language = lru_cache(maxsize=16384)(language)  # a passage's language, once per passage text
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ def _passage(q: Question, hit: Hit, n: int, top: float, lexical: LexicalIndex) -
     ordered = [lexical.analyzer.terms(t) for t in texts]
     terms = [set(t) for t in ordered]
     present = set(lexical.analyzer.terms(chunk.context))
-    other = language(chunk.text) != q.lang
+    other = _language(chunk.text) != q.lang
     untranslated = share(q.weights, set(q.weights) - present - set(q.names)) if other else 0.0
     q = _checkable(q) if other else q
     cos = hit.sentence_cosines
