@@ -44,7 +44,6 @@ class Question:
     y: np.ndarray  # 1 where the candidate answers (document gold: where it is in the right document)
     retrieved: bool  # some passage among those read is right
     reach: tuple[float, float]  # bot.reader_features.reach: the decision's question-level inputs
-    vectors: np.ndarray | None = None  # the question's and each candidate's sentence vector, for experiments
 
 
 def _overlaps(text: str, base: int, span: tuple[int, int], evidence: str) -> bool:
@@ -74,14 +73,6 @@ def label(gold: GoldQuestion, hits: list[Hit], keys: list[tuple[int, tuple[int, 
     return y
 
 
-def _vectors(engine: Engine, question: str, hits: list[Hit], keys: list[tuple[int, tuple[int, int]]]) -> np.ndarray:
-    """Row 0: the question's vector; then each candidate sentence's, from the index."""
-    snap = engine.snapshot
-    rows = [int(snap.chunk_units[hits[n - 1].row, 0]) + hits[n - 1].chunk.sentences.index(span) for n, span in keys]
-    return np.vstack([engine.embedder.embed_query(question)[None, :], np.asarray(snap.unit_vectors[rows])]
-                     ).astype(np.float16)
-
-
 def collect() -> list[Question]:
     """Every corpus's questions, retrieved with the reader switched off."""
     settings = Settings(data_dir=ROOT / "var")
@@ -99,8 +90,7 @@ def collect() -> list[Question]:
                 y = label(gold, hits, keys)
                 out.append(Question(corpus.name, gold.group or gold.q, gold.q, gold.unanswerable,
                                     gold.source is not None, x, y, bool(y.any()),
-                                    reach(q, hits, lexical, READ_PASSAGES),
-                                    _vectors(engine, gold.q, hits, keys)))
+                                    reach(q, hits, lexical, READ_PASSAGES)))
         print(corpus.name, sum(q.corpus == corpus.name for q in out), "questions", flush=True)
     return out
 

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     threads: int = Field(1, ge=1, le=64, description="BLAS/torch threads per process")
     k: int = Field(5, ge=1, le=20, description="passages returned per question")
     min_confidence: float = Field(0.5, ge=0.0, le=1.0,
-                                  description="abstain when the estimated probability that the sources answer is below this")
+                                  description="abstain when the reader's confidence is below this; 0.5 is the fitted cut")
     chunk_size: int = Field(700, ge=100, le=1200, description="target characters per chunk")
     chunk_overlap: int = Field(3, ge=0, le=10, description="sentences repeated between neighbouring chunks")
     index_type: str = Field("auto", pattern="^(auto|flat|ivf|hnsw)$",

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.abstain import meaningful, neutral_words
 from bot.answer_types import KINDS, asks, command_like, evidence, question_words
 from bot.language import language
+from bot.question import meaningful, neutral_words
 from index.lexical import LexicalIndex
 from ingest.text import quotable
 
