@@ -212,16 +212,24 @@ def _children() -> list[int]:
     return pids
 
 
+def _ingest_children() -> list[int]:
+    """The `sourcier ingest` children among them (other tests may leave workers of their own behind)."""
+    pids = []
+    for pid in _children():
+        try:
+            if b"bot.cli\0ingest" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                pids.append(pid)
+        except OSError:
+            continue  # the child exited between listing and reading
+    return pids
+
+
 def _ingest_child(deadline_s: float = 30) -> int:
     """The pid of the running `sourcier ingest` child, once it has started."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
-        for pid in _children():
-            try:
-                if b"bot.cli\0ingest" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                    return pid
-            except OSError:
-                continue  # the child exited between listing and reading
+        if found := _ingest_children():
+            return found[0]
         time.sleep(0.01)
     raise AssertionError(f"no ingest child within {deadline_s}s")
 
@@ -371,7 +379,7 @@ def test_reindex_cancel_before_the_job_started_reads_cancelled(settings: Setting
     job = asyncio.run(start_and_cancel())
     assert job is not None and job.status == "cancelled" and job.finished_at and "old version" in (job.error or "")
     saved = json.loads((settings.data_dir / "jobs" / f"{job.job_id}.json").read_text(encoding="utf-8"))
-    assert saved["status"] == "cancelled" and not _children()
+    assert saved["status"] == "cancelled" and not _ingest_children()
 
 
 def test_reindex_job_polled_on_another_worker_right_away_is_running_not_interrupted(
