@@ -207,3 +207,24 @@ def test_browser_shows_newlines_and_bidi_overrides_in_names_inert(  # type: igno
         assert "a\\nb\\u202eexe.md" in meta and "\n" not in meta and "\u202e" not in meta + title
         assert title == "Titre\\u202eesrever" and page.locator("#viewer-meta bdi").count() == 1
         page.close()
+
+
+def test_browser_citation_shows_section_not_character_offsets(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer) -> None:
+    question = "Qui dirige OpenAI par intérim ?"
+    first = httpx.post(live_server.url + "/v1/ask", json={"question": question}).json()["citations"][0]
+    section = first["section"].split(" › ", 1)[-1]
+    page = browser.new_page()
+    page.goto(live_server.url + "/")
+    page.get_by_label("Votre question").fill(question)
+    page.keyboard.press("Enter")
+    item = page.locator("#citation-1")
+    item.wait_for(timeout=15000)
+    assert f"{first['title']} › {section}" in item.locator("strong").inner_text()
+    assert "caractères" not in page.locator("#citations").inner_text()
+    assert item.locator("strong").get_attribute("title") == f"caractères {first['start']}–{first['end']}"
+    item.get_by_role("button", name="voir dans la source").click()
+    page.locator("#source-text mark.sentence").wait_for(state="visible", timeout=10000)
+    meta = page.locator("#viewer-meta").inner_text()
+    assert section in meta and "caractères" not in meta
+    page.close()

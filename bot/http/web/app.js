@@ -54,12 +54,17 @@ const LABELS = {
         marker: "Open source", original: "original" },
 };
 
+// Where a passage is, as a person reads it: « Titre › Section », and the PDF page when there is one.
+function placeOf(title, section, page) {
+  const heading = section && section !== title ? `${title} › ${section.split(" › ").slice(1).join(" › ")}` : title;
+  return page ? `${heading}, p. ${page}` : heading;
+}
+
 function citationItem(c, words) {
-  const heading = c.section && c.section !== c.title ? `${c.title} › ${c.section.split(" › ").slice(1).join(" › ")}` : c.title;
-  const where = c.page ? `${heading}, p. ${c.page}` : heading;
+  const where = placeOf(c.title, c.section, c.page);
   const open = el("button", { type: "button", class: "link", "data-n": String(c.n) }, words.open);
   const item = el("li", { id: `citation-${c.n}`, value: String(c.n), class: c.cited ? "cited" : "see-also" },
-    el("strong", {}, el("bdi", {}, inert(where))), " ", el("span", { class: "meta" }, `— ${words.chars} ${c.start}–${c.end} · `), open);
+    el("strong", { title: `${words.chars} ${c.start}–${c.end}` }, el("bdi", {}, inert(where))), " · ", open);
   if (c.source_url && /^https?:\/\//.test(c.source_url)) {
     item.append(" · ", el("a", { href: c.source_url, rel: "noopener noreferrer", target: "_blank" }, words.original));
   }
@@ -139,8 +144,10 @@ async function showSource(sourceId, start, end, sentenceStart, sentenceEnd, n) {
     text.slice(start, sentenceStart), sentence, text.slice(sentenceEnd, end));
   box.replaceChildren(text.slice(cuts[0], cuts[1]), passage, text.slice(end));
   $("viewer-title").textContent = inert(data.title);
-  $("viewer-meta").replaceChildren(el("bdi", { class: "path" }, inert(data.path)),
-    ` · passage ${n ? "[" + n + "] " : ""}caractères ${start}–${end}`);
+  const section = (data.sections || []).find((x) => x.start <= start && start < x.end);
+  const where = section ? placeOf(data.title, section.path, section.page) : data.title;
+  $("viewer-meta").replaceChildren(el("bdi", { class: "path" }, inert(data.path)), " · ",
+    el("span", { class: "where", title: `caractères ${start}–${end}` }, `${n ? "[" + n + "] " : ""}${inert(where)}`));
   $("viewer").hidden = false;
   document.querySelectorAll(".citations li").forEach((li) => li.classList.toggle("active", li.id === `citation-${n}`));
   passage.scrollIntoView({ block: "center" });
