@@ -228,3 +228,14 @@ def test_browser_citation_shows_section_not_character_offsets(  # type: ignore[n
     meta = page.locator("#viewer-meta").inner_text()
     assert section in meta and "caractères" not in meta
     page.close()
+
+
+def test_browser_abstention_shows_one_message(browser, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.goto(live_server.url + "/")
+    page.get_by_label("Votre question").fill("Quelle est la hauteur de la tour Eiffel ?")
+    page.keyboard.press("Enter")
+    page.locator("#citations li").first.wait_for(timeout=15000)
+    shown = page.locator("#status").inner_text() + "\n" + page.locator("#answer").inner_text()
+    assert shown.count("Je ne sais pas") == 1 and "Pas de réponse sûre" not in shown
+    page.close()

@@ -83,7 +83,7 @@ function citationItem(c, words) {
 function render(data) {
   lastCitations = data.citations;
   const words = LABELS[data.language] || LABELS.fr;
-  $("status").textContent = data.found ? "" : words.none;
+  $("status").textContent = data.found || data.answer.trim() ? "" : words.none;  // the answer already says « Je ne sais pas »
   const cited = data.citations.filter((c) => c.cited);
   const others = data.citations.filter((c) => !c.cited);
   $("citations-title").textContent = data.found ? words.sources : words.closest;
