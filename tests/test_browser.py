@@ -239,3 +239,40 @@ def test_browser_abstention_shows_one_message(browser, live_server: LiveServer) 
     shown = page.locator("#status").inner_text() + "\n" + page.locator("#answer").inner_text()
     assert shown.count("Je ne sais pas") == 1 and "Pas de réponse sûre" not in shown
     page.close()
+
+
+def _only_third_cited(server: LiveServer) -> dict[str, object]:
+    """An answer citing only [3] among five passages of the seed source, built from real offsets."""
+    hits = httpx.get(server.url + "/v1/search", params={"q": "OpenAI Microsoft Altman", "k": 5}).json()["passages"]
+    citations = []
+    for n, hit in enumerate(hits, 1):
+        start, end = hit["start"], hit["end"]
+        sid, sentence_end = hit["source_id"], start + min(40, end - start)
+        citations.append({"n": n, "source_id": sid, "title": hit["title"], "section": hit["section"],
+                          "page": hit["page"], "anchor": "", "text": hit["text"], "start": start, "end": end,
+                          "score": 1.0, "sentence_start": start, "sentence_end": sentence_end, "cited": n == 3,
+                          "url": f"/#cite={sid}:{start}-{end}:{start}-{sentence_end}", "source_url": ""})
+    quoted = citations[2]["text"][:40]
+    return {"question": "q", "answer": f"{quoted} [3]", "found": True, "language": "fr", "confidence": 0.9,
+            "short": "", "citations": citations, "index_version": "v", "timings_ms": {}}
+
+
+def test_browser_citations_numbered_like_the_answer_markers(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer) -> None:
+    body = _only_third_cited(live_server)
+    page = browser.new_page()
+    page.route("**/v1/ask", lambda route: route.fulfill(json=body))
+    page.goto(live_server.url + "/")
+    page.get_by_label("Votre question").fill("Qui dirige OpenAI ?")
+    page.keyboard.press("Enter")
+    page.locator("#see-also li").first.wait_for(timeout=15000)
+    assert page.locator("#citations li .num").all_inner_texts() == ["[3]"]
+    assert page.locator("#see-also li .num").all_inner_texts() == ["[1]", "[2]", "[4]", "[5]"]
+    styles = page.eval_on_selector_all(".citations li", "items => items.map(li => getComputedStyle(li).listStyleType)")
+    assert set(styles) == {"none"}  # no list position « 1. » beside the [n]
+    page.locator("#answer").get_by_role("button", name="Voir la source 3").click()
+    sentence = page.locator("#source-text mark.sentence")
+    sentence.wait_for(state="visible", timeout=10000)
+    assert sentence.inner_text() == body["citations"][2]["text"][:40]  # type: ignore[index]
+    assert page.locator("#citation-3.active").count() == 1
+    page.close()

@@ -63,7 +63,8 @@ function placeOf(title, section, page) {
 function citationItem(c, words) {
   const where = placeOf(c.title, c.section, c.page);
   const open = el("button", { type: "button", class: "link", "data-n": String(c.n) }, words.open);
-  const item = el("li", { id: `citation-${c.n}`, value: String(c.n), class: c.cited ? "cited" : "see-also" },
+  const item = el("li", { id: `citation-${c.n}`, class: c.cited ? "cited" : "see-also" },
+    el("span", { class: "num" }, `[${c.n}]`), " ",  // the number of the answer's [n] marker, not the list position
     el("strong", { title: `${words.chars} ${c.start}–${c.end}` }, el("bdi", {}, inert(where))), " · ", open);
   if (c.source_url && /^https?:\/\//.test(c.source_url)) {
     item.append(" · ", el("a", { href: c.source_url, rel: "noopener noreferrer", target: "_blank" }, words.original));
