@@ -276,3 +276,21 @@ def test_browser_citations_numbered_like_the_answer_markers(  # type: ignore[no-
     assert sentence.inner_text() == body["citations"][2]["text"][:40]  # type: ignore[index]
     assert page.locator("#citation-3.active").count() == 1
     page.close()
+
+
+def test_browser_source_viewer_keeps_title_and_close_on_a_phone_screen(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 375, "height": 667})
+    page.goto(live_server.url + "/")
+    page.get_by_label("Votre question").fill("Quelle entreprise Emmett Shear a-t-il fondée ?")
+    page.keyboard.press("Enter")
+    page.locator("#answer").get_by_role("button", name="Voir la source 1").first.click()
+    expect(page.locator("#source-text mark.sentence")).to_be_in_viewport(timeout=15000)
+    for locator in (page.locator("#viewer-title"), page.get_by_role("button", name="Fermer la source")):
+        expect(locator).to_be_in_viewport(ratio=1)
+    page.screenshot(path=str(tmp_path / "phone-viewer.png"))
+    page.get_by_role("button", name="Fermer la source").click()
+    expect(page.locator("#viewer")).to_be_hidden()
+    page.close()
