@@ -294,3 +294,31 @@ def test_browser_source_viewer_keeps_title_and_close_on_a_phone_screen(  # type:
     page.get_by_role("button", name="Fermer la source").click()
     expect(page.locator("#viewer")).to_be_hidden()
     page.close()
+
+
+def test_browser_link_to_deleted_source_says_so_in_french(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    assert httpx.get(live_server.url + "/v1/sources/supprimee").status_code == 404
+    page = browser.new_page()
+    page.goto(live_server.url + "/#cite=supprimee:0-10:0-5")
+    meta = page.locator("#viewer-meta")
+    expect(meta).to_contain_text("Cette source n'est plus dans l'index", timeout=10000)
+    assert "« supprimee »" in meta.inner_text()
+    assert not any(english in meta.inner_text() for english in ("unknown source", "GET /v1/sources", "lists them"))
+    expect(page.locator("#viewer-title")).to_have_text("Source introuvable")
+    page.close()
+
+
+def test_browser_source_server_error_says_so_in_french(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.route("**/v1/sources/**", lambda route: route.fulfill(status=503, json={"detail": "no index yet: run it"}))
+    page.goto(live_server.url + "/#cite=openai-altman-microsoft:0-60:0-30")
+    meta = page.locator("#viewer-meta")
+    expect(meta).to_contain_text("erreur 503", timeout=10000)
+    assert "no index" not in meta.inner_text()
+    page.close()

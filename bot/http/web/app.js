@@ -129,13 +129,34 @@ function sourceMissing(detail) {
   $("close-viewer").focus();
 }
 
+// The source's indexed text, or null once the viewer has said in French why it cannot be shown
+// (the API's English detail is for developers, not for the person who followed a link).
+async function fetchSource(sourceId) {
+  let response;
+  try {
+    response = await fetch("/v1/sources/" + encodeURIComponent(sourceId));
+  } catch (error) {
+    sourceMissing("Le serveur ne répond pas : vérifiez la connexion puis rechargez la page.");
+    return null;
+  }
+  if (response.status === 404) {
+    sourceMissing(`Cette source n'est plus dans l'index : « ${inert(sourceId)} » a été supprimée ou renommée depuis `
+      + "que ce lien a été créé. Posez la question à nouveau pour trouver les passages actuels.");
+    return null;
+  }
+  if (!response.ok) {
+    sourceMissing(`La source n'a pas pu être ouverte (erreur ${response.status}). Réessayez dans un instant.`);
+    return null;
+  }
+  return response.json();
+}
+
 async function showSource(sourceId, start, end, sentenceStart, sentenceEnd, n) {
-  const response = await fetch("/v1/sources/" + encodeURIComponent(sourceId));
-  const data = await response.json();
-  if (!response.ok) { sourceMissing(`« ${sourceId} » n'est plus dans les sources indexées (${data.detail}).`); return; }
+  const data = await fetchSource(sourceId);
+  if (data === null) return;
   const text = data.text;
   if (!(start <= sentenceStart && sentenceStart <= sentenceEnd && sentenceEnd <= end && end <= text.length)) {
-    sourceMissing(`Ce lien vers « ${sourceId} » ne correspond plus au texte indexé : la source a changé.`);
+    sourceMissing(`Ce lien vers « ${inert(sourceId)} » ne correspond plus au texte indexé : la source a changé.`);
     return;
   }
   const box = $("source-text");
