@@ -322,3 +322,19 @@ def test_browser_source_server_error_says_so_in_french(  # type: ignore[no-untyp
     expect(meta).to_contain_text("erreur 503", timeout=10000)
     assert "no index" not in meta.inner_text()
     page.close()
+
+
+def test_browser_answer_keeps_code_spans_and_short_highlight(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer) -> None:
+    body = _only_third_cited(live_server)
+    body.update(answer="Lancez `sourcier ingest` puis demandez à Mira Murati. [3]", short="Mira Murati")
+    page = browser.new_page()
+    page.route("**/v1/ask", lambda route: route.fulfill(json=body))
+    page.goto(live_server.url + "/")
+    page.get_by_label("Votre question").fill("Qui dirige OpenAI ?")
+    page.keyboard.press("Enter")
+    page.locator("#answer").get_by_role("button", name="Voir la source 3").wait_for(timeout=15000)
+    assert page.locator("#answer code").all_inner_texts() == ["sourcier ingest"]
+    assert page.locator("#answer mark.short").all_inner_texts() == ["Mira Murati"]
+    assert page.locator("#citations li .num").all_inner_texts() == ["[3]"]
+    page.close()
