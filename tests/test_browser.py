@@ -207,3 +207,134 @@ def test_browser_shows_newlines_and_bidi_overrides_in_names_inert(  # type: igno
         assert "a\\nb\\u202eexe.md" in meta and "\n" not in meta and "\u202e" not in meta + title
         assert title == "Titre\\u202eesrever" and page.locator("#viewer-meta bdi").count() == 1
         page.close()
+
+
+def test_browser_citation_shows_section_not_character_offsets(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer) -> None:
+    question = "Qui dirige OpenAI par intérim ?"
+    first = httpx.post(live_server.url + "/v1/ask", json={"question": question}).json()["citations"][0]
+    section = first["section"].split(" › ", 1)[-1]
+    page = browser.new_page()
+    page.goto(live_server.url + "/")
+    page.get_by_label("Votre question").fill(question)
+    page.keyboard.press("Enter")
+    item = page.locator("#citation-1")
+    item.wait_for(timeout=15000)
+    assert f"{first['title']} › {section}" in item.locator("strong").inner_text()
+    assert "caractères" not in page.locator("#citations").inner_text()
+    assert item.locator("strong").get_attribute("title") == f"caractères {first['start']}–{first['end']}"
+    item.get_by_role("button", name="voir dans la source").click()
+    page.locator("#source-text mark.sentence").wait_for(state="visible", timeout=10000)
+    meta = page.locator("#viewer-meta").inner_text()
+    assert section in meta and "caractères" not in meta
+    page.close()
+
+
+def test_browser_abstention_shows_one_message(browser, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.goto(live_server.url + "/")
+    page.get_by_label("Votre question").fill("Quelle est la hauteur de la tour Eiffel ?")
+    page.keyboard.press("Enter")
+    page.locator("#citations li").first.wait_for(timeout=15000)
+    shown = page.locator("#status").inner_text() + "\n" + page.locator("#answer").inner_text()
+    assert shown.count("Je ne sais pas") == 1 and "Pas de réponse sûre" not in shown
+    page.close()
+
+
+def _only_third_cited(server: LiveServer) -> dict[str, object]:
+    """An answer citing only [3] among five passages of the seed source, built from real offsets."""
+    hits = httpx.get(server.url + "/v1/search", params={"q": "OpenAI Microsoft Altman", "k": 5}).json()["passages"]
+    citations = []
+    for n, hit in enumerate(hits, 1):
+        start, end = hit["start"], hit["end"]
+        sid, sentence_end = hit["source_id"], start + min(40, end - start)
+        citations.append({"n": n, "source_id": sid, "title": hit["title"], "section": hit["section"],
+                          "page": hit["page"], "anchor": "", "text": hit["text"], "start": start, "end": end,
+                          "score": 1.0, "sentence_start": start, "sentence_end": sentence_end, "cited": n == 3,
+                          "url": f"/#cite={sid}:{start}-{end}:{start}-{sentence_end}", "source_url": ""})
+    quoted = citations[2]["text"][:40]
+    return {"question": "q", "answer": f"{quoted} [3]", "found": True, "language": "fr", "confidence": 0.9,
+            "short": "", "citations": citations, "index_version": "v", "timings_ms": {}}
+
+
+def test_browser_citations_numbered_like_the_answer_markers(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer) -> None:
+    body = _only_third_cited(live_server)
+    page = browser.new_page()
+    page.route("**/v1/ask", lambda route: route.fulfill(json=body))
+    page.goto(live_server.url + "/")
+    page.get_by_label("Votre question").fill("Qui dirige OpenAI ?")
+    page.keyboard.press("Enter")
+    page.locator("#see-also li").first.wait_for(timeout=15000)
+    assert page.locator("#citations li .num").all_inner_texts() == ["[3]"]
+    assert page.locator("#see-also li .num").all_inner_texts() == ["[1]", "[2]", "[4]", "[5]"]
+    styles = page.eval_on_selector_all(".citations li", "items => items.map(li => getComputedStyle(li).listStyleType)")
+    assert set(styles) == {"none"}  # no list position « 1. » beside the [n]
+    page.locator("#answer").get_by_role("button", name="Voir la source 3").click()
+    sentence = page.locator("#source-text mark.sentence")
+    sentence.wait_for(state="visible", timeout=10000)
+    assert sentence.inner_text() == body["citations"][2]["text"][:40]  # type: ignore[index]
+    assert page.locator("#citation-3.active").count() == 1
+    page.close()
+
+
+def test_browser_source_viewer_keeps_title_and_close_on_a_phone_screen(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 375, "height": 667})
+    page.goto(live_server.url + "/")
+    page.get_by_label("Votre question").fill("Quelle entreprise Emmett Shear a-t-il fondée ?")
+    page.keyboard.press("Enter")
+    page.locator("#answer").get_by_role("button", name="Voir la source 1").first.click()
+    expect(page.locator("#source-text mark.sentence")).to_be_in_viewport(timeout=15000)
+    for locator in (page.locator("#viewer-title"), page.get_by_role("button", name="Fermer la source")):
+        expect(locator).to_be_in_viewport(ratio=1)
+    page.screenshot(path=str(tmp_path / "phone-viewer.png"))
+    page.get_by_role("button", name="Fermer la source").click()
+    expect(page.locator("#viewer")).to_be_hidden()
+    page.close()
+
+
+def test_browser_link_to_deleted_source_says_so_in_french(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    assert httpx.get(live_server.url + "/v1/sources/supprimee").status_code == 404
+    page = browser.new_page()
+    page.goto(live_server.url + "/#cite=supprimee:0-10:0-5")
+    meta = page.locator("#viewer-meta")
+    expect(meta).to_contain_text("Cette source n'est plus dans l'index", timeout=10000)
+    assert "« supprimee »" in meta.inner_text()
+    assert not any(english in meta.inner_text() for english in ("unknown source", "GET /v1/sources", "lists them"))
+    expect(page.locator("#viewer-title")).to_have_text("Source introuvable")
+    page.close()
+
+
+def test_browser_source_server_error_says_so_in_french(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page()
+    page.route("**/v1/sources/**", lambda route: route.fulfill(status=503, json={"detail": "no index yet: run it"}))
+    page.goto(live_server.url + "/#cite=openai-altman-microsoft:0-60:0-30")
+    meta = page.locator("#viewer-meta")
+    expect(meta).to_contain_text("erreur 503", timeout=10000)
+    assert "no index" not in meta.inner_text()
+    page.close()
+
+
+def test_browser_answer_keeps_code_spans_and_short_highlight(  # type: ignore[no-untyped-def]
+        browser, live_server: LiveServer) -> None:
+    body = _only_third_cited(live_server)
+    body.update(answer="Lancez `sourcier ingest` puis demandez à Mira Murati. [3]", short="Mira Murati")
+    page = browser.new_page()
+    page.route("**/v1/ask", lambda route: route.fulfill(json=body))
+    page.goto(live_server.url + "/")
+    page.get_by_label("Votre question").fill("Qui dirige OpenAI ?")
+    page.keyboard.press("Enter")
+    page.locator("#answer").get_by_role("button", name="Voir la source 3").wait_for(timeout=15000)
+    assert page.locator("#answer code").all_inner_texts() == ["sourcier ingest"]
+    assert page.locator("#answer mark.short").all_inner_texts() == ["Mira Murati"]
+    assert page.locator("#citations li .num").all_inner_texts() == ["[3]"]
+    page.close()

@@ -54,12 +54,18 @@ const LABELS = {
         marker: "Open source", original: "original" },
 };
 
+// Where a passage is, as a person reads it: « Titre › Section », and the PDF page when there is one.
+function placeOf(title, section, page) {
+  const heading = section && section !== title ? `${title} › ${section.split(" › ").slice(1).join(" › ")}` : title;
+  return page ? `${heading}, p. ${page}` : heading;
+}
+
 function citationItem(c, words) {
-  const heading = c.section && c.section !== c.title ? `${c.title} › ${c.section.split(" › ").slice(1).join(" › ")}` : c.title;
-  const where = c.page ? `${heading}, p. ${c.page}` : heading;
+  const where = placeOf(c.title, c.section, c.page);
   const open = el("button", { type: "button", class: "link", "data-n": String(c.n) }, words.open);
-  const item = el("li", { id: `citation-${c.n}`, value: String(c.n), class: c.cited ? "cited" : "see-also" },
-    el("strong", {}, el("bdi", {}, inert(where))), " ", el("span", { class: "meta" }, `— ${words.chars} ${c.start}–${c.end} · `), open);
+  const item = el("li", { id: `citation-${c.n}`, class: c.cited ? "cited" : "see-also" },
+    el("span", { class: "num" }, `[${c.n}]`), " ",  // the number of the answer's [n] marker, not the list position
+    el("strong", { title: `${words.chars} ${c.start}–${c.end}` }, el("bdi", {}, inert(where))), " · ", open);
   if (c.source_url && /^https?:\/\//.test(c.source_url)) {
     item.append(" · ", el("a", { href: c.source_url, rel: "noopener noreferrer", target: "_blank" }, words.original));
   }
@@ -78,7 +84,7 @@ function citationItem(c, words) {
 function render(data) {
   lastCitations = data.citations;
   const words = LABELS[data.language] || LABELS.fr;
-  $("status").textContent = data.found ? "" : words.none;
+  $("status").textContent = data.found || data.answer.trim() ? "" : words.none;  // the answer already says « Je ne sais pas »
   const cited = data.citations.filter((c) => c.cited);
   const others = data.citations.filter((c) => !c.cited);
   $("citations-title").textContent = data.found ? words.sources : words.closest;
@@ -123,13 +129,34 @@ function sourceMissing(detail) {
   $("close-viewer").focus();
 }
 
+// The source's indexed text, or null once the viewer has said in French why it cannot be shown
+// (the API's English detail is for developers, not for the person who followed a link).
+async function fetchSource(sourceId) {
+  let response;
+  try {
+    response = await fetch("/v1/sources/" + encodeURIComponent(sourceId));
+  } catch (error) {
+    sourceMissing("Le serveur ne répond pas : vérifiez la connexion puis rechargez la page.");
+    return null;
+  }
+  if (response.status === 404) {
+    sourceMissing(`Cette source n'est plus dans l'index : « ${inert(sourceId)} » a été supprimée ou renommée depuis `
+      + "que ce lien a été créé. Posez la question à nouveau pour trouver les passages actuels.");
+    return null;
+  }
+  if (!response.ok) {
+    sourceMissing(`La source n'a pas pu être ouverte (erreur ${response.status}). Réessayez dans un instant.`);
+    return null;
+  }
+  return response.json();
+}
+
 async function showSource(sourceId, start, end, sentenceStart, sentenceEnd, n) {
-  const response = await fetch("/v1/sources/" + encodeURIComponent(sourceId));
-  const data = await response.json();
-  if (!response.ok) { sourceMissing(`« ${sourceId} » n'est plus dans les sources indexées (${data.detail}).`); return; }
+  const data = await fetchSource(sourceId);
+  if (data === null) return;
   const text = data.text;
   if (!(start <= sentenceStart && sentenceStart <= sentenceEnd && sentenceEnd <= end && end <= text.length)) {
-    sourceMissing(`Ce lien vers « ${sourceId} » ne correspond plus au texte indexé : la source a changé.`);
+    sourceMissing(`Ce lien vers « ${inert(sourceId)} » ne correspond plus au texte indexé : la source a changé.`);
     return;
   }
   const box = $("source-text");
@@ -139,8 +166,10 @@ async function showSource(sourceId, start, end, sentenceStart, sentenceEnd, n) {
     text.slice(start, sentenceStart), sentence, text.slice(sentenceEnd, end));
   box.replaceChildren(text.slice(cuts[0], cuts[1]), passage, text.slice(end));
   $("viewer-title").textContent = inert(data.title);
-  $("viewer-meta").replaceChildren(el("bdi", { class: "path" }, inert(data.path)),
-    ` · passage ${n ? "[" + n + "] " : ""}caractères ${start}–${end}`);
+  const section = (data.sections || []).find((x) => x.start <= start && start < x.end);
+  const where = section ? placeOf(data.title, section.path, section.page) : data.title;
+  $("viewer-meta").replaceChildren(el("bdi", { class: "path" }, inert(data.path)), " · ",
+    el("span", { class: "where", title: `caractères ${start}–${end}` }, `${n ? "[" + n + "] " : ""}${inert(where)}`));
   $("viewer").hidden = false;
   document.querySelectorAll(".citations li").forEach((li) => li.classList.toggle("active", li.id === `citation-${n}`));
   passage.scrollIntoView({ block: "center" });
