@@ -26,6 +26,9 @@ LABELS = {
     "fr": {"sources": "Sources", "see_also": "Voir aussi", "closest": "Passages proches"},
     "en": {"sources": "Sources", "see_also": "See also", "closest": "Closest passages"},
 }
+LINK_WORDS = 60  # characters of the cited sentence a citation link carries to find it again
+
+
 @dataclass(frozen=True)
 class Citation:
     """A numbered passage: exact source offsets, and the sentence the answer quotes from it."""
@@ -61,10 +64,13 @@ class Citation:
         return f"{base.rstrip('/')}/{quote(path)}" + (f"#{quote(self.anchor, safe='=')}" if self.anchor else "")
 
     def link(self, base_url: str | None) -> str:
-        """A link that opens the web page on this passage; absolute when a public base URL is known."""
+        """A link that opens the web page on this passage; absolute when a public base URL is known. It ends with
+        the cited sentence's first words, so the page finds the passage again after an edit moved it."""
         base = (base_url or "").rstrip("/")
+        a, b = self.sentence_start - self.start, self.sentence_end - self.start
+        words = self.text[a:b][:LINK_WORDS].rsplit(" ", 1)[0] if b - a > LINK_WORDS else self.text[a:b]
         return f"{base}/#cite={quote(self.source_id, safe='')}:{self.start}-{self.end}:" \
-               f"{self.sentence_start}-{self.sentence_end}"
+               f"{self.sentence_start}-{self.sentence_end}:{quote(words, safe='')}"
 
 
 @dataclass

@@ -338,3 +338,41 @@ def test_browser_answer_keeps_code_spans_and_short_highlight(  # type: ignore[no
     assert page.locator("#answer mark.short").all_inner_texts() == ["Mira Murati"]
     assert page.locator("#citations li .num").all_inner_texts() == ["[3]"]
     page.close()
+
+
+def test_browser_citation_link_finds_its_passage_after_an_edit(  # type: ignore[no-untyped-def]
+        browser, tmp_path: Path, embedder) -> None:
+    from bot.config import Settings
+    from bot.engine import Engine
+    from bot.http.api import create_app
+
+    sources = tmp_path / "wiki"
+    sources.mkdir()
+    page_md = sources / "acces.md"
+    page_md.write_text("# Accès\n\nLe badge ouvre la porte nord à partir de sept heures. Le parking est au sous-sol.\n",
+                       encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", sources_dir=sources, rate_limit_per_minute=0)
+    engine = Engine(settings, embedder=embedder)
+    engine.ingest()
+    with LiveServer(create_app(settings, engine)) as server:
+        cited = next(c for c in httpx.post(server.url + "/v1/ask", json={
+            "question": "À partir de quelle heure le badge ouvre-t-il la porte nord ?"}).json()["citations"] if c["cited"])
+        link = cited["url"]  # pasted in Slack last week
+        sentence = "Le badge ouvre la porte nord à partir de sept heures."
+        page_md.write_text("# Accès\n\nLe bâtiment a été rénové en 2025 et compte désormais trois étages.\n\n"
+                           "Le badge ouvre la porte nord à partir de sept heures. Le parking est au sous-sol.\n",
+                           encoding="utf-8")
+        engine.ingest()
+        page = browser.new_page()
+        page.goto(server.url + "/" + link[link.index("#"):])
+        mark = page.locator("#source-text mark.sentence")
+        mark.wait_for(state="visible", timeout=10000)
+        assert mark.inner_text() == sentence  # found again where the edit moved it, not cut mid-word
+        assert "retrouvé" in page.locator("#viewer-meta").inner_text()
+        page_md.write_text("# Accès\n\nLe badge ne sert plus : la porte nord est ouverte à tous.\n", encoding="utf-8")
+        engine.ingest()
+        page.goto("about:blank")
+        page.goto(server.url + "/" + link[link.index("#"):])
+        page.locator("#viewer-meta .moved").wait_for(state="visible", timeout=10000)
+        assert "a changé" in page.locator("#viewer-meta").inner_text()
+        page.close()

@@ -151,10 +151,27 @@ async function fetchSource(sourceId) {
   return response.json();
 }
 
-async function showSource(sourceId, start, end, sentenceStart, sentenceEnd, n) {
+// Where the cited sentence is now: at its offsets, or moved by an edit (found again by its first words),
+// or gone (null). Links made before they carried the words trust their offsets.
+function relocate(text, sentenceStart, words) {
+  if (!words || text.startsWith(words, sentenceStart)) return 0;
+  const found = text.indexOf(words);
+  return found < 0 ? null : found - sentenceStart;
+}
+
+async function showSource(sourceId, start, end, sentenceStart, sentenceEnd, n, words = "") {
   const data = await fetchSource(sourceId);
   if (data === null) return;
   const text = data.text;
+  const shift = relocate(text, sentenceStart, words);
+  let note = "";
+  if (shift === null) {
+    note = "Le passage cité a changé depuis ce lien : voici où il se trouvait.";
+  } else if (shift !== 0) {
+    note = "La source a été modifiée depuis ce lien : le passage cité a été retrouvé.";
+    [start, end, sentenceStart, sentenceEnd] = [start, end, sentenceStart, sentenceEnd].map((x) => x + shift);
+  }
+  if (shift === null) end = Math.min(end, text.length);
   if (!(start <= sentenceStart && sentenceStart <= sentenceEnd && sentenceEnd <= end && end <= text.length)) {
     sourceMissing(`Ce lien vers « ${inert(sourceId)} » ne correspond plus au texte indexé : la source a changé.`);
     return;
@@ -169,7 +186,8 @@ async function showSource(sourceId, start, end, sentenceStart, sentenceEnd, n) {
   const section = (data.sections || []).find((x) => x.start <= start && start < x.end);
   const where = section ? placeOf(data.title, section.path, section.page) : data.title;
   $("viewer-meta").replaceChildren(el("bdi", { class: "path" }, inert(data.path)), " · ",
-    el("span", { class: "where", title: `caractères ${start}–${end}` }, `${n ? "[" + n + "] " : ""}${inert(where)}`));
+    el("span", { class: "where", title: `caractères ${start}–${end}` }, `${n ? "[" + n + "] " : ""}${inert(where)}`),
+    ...(note ? [el("span", { class: "moved", role: "status" }, " — " + note)] : []));
   $("viewer").hidden = false;
   document.querySelectorAll(".citations li").forEach((li) => li.classList.toggle("active", li.id === `citation-${n}`));
   passage.scrollIntoView({ block: "center" });
@@ -180,7 +198,7 @@ function openCitation(n) {
   const c = lastCitations.find((x) => x.n === n);
   if (c) {
     history.replaceState(null, "", c.url.slice(c.url.indexOf("#")));
-    showSource(c.source_id, c.start, c.end, c.sentence_start, c.sentence_end, n);
+    showSource(c.source_id, c.start, c.end, c.sentence_start, c.sentence_end, n);  // offsets of this very answer
   }
 }
 
@@ -204,10 +222,12 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("close-viewer").addEventListener("click", () => closeViewer(true));
   if (location.hash.startsWith("#cite=")) {
-    const m = location.hash.match(/^#cite=([^:]+):(\d+)-(\d+):(\d+)-(\d+)$/);
+    const m = location.hash.match(/^#cite=([^:]+):(\d+)-(\d+):(\d+)-(\d+)(?::(.*))?$/);
     let id = null;
-    try { id = m ? decodeURIComponent(m[1]) : null; } catch (e) { id = null; }
+    let words = "";
+    try { id = m ? decodeURIComponent(m[1]) : null; words = m && m[6] ? decodeURIComponent(m[6]) : ""; }
+    catch (e) { id = null; }
     if (id === null) sourceMissing("Ce lien de citation est mal formé.");
-    else showSource(id, +m[2], +m[3], +m[4], +m[5], null);
+    else showSource(id, +m[2], +m[3], +m[4], +m[5], null, words);
   }
 });
