@@ -36,3 +36,14 @@ def test_html_hash_link_and_icon_anchors_of_other_generators_are_dropped() -> No
     text, layout = read_html(page, "x.html")
     assert [r.path[-1] for r in layout.regions if not r.heading] == ["Accès", "Horaires", "Horaires"]
     assert "🔗" not in text and "\u200b" not in text and "Voir Accès plus haut." in text
+
+
+def test_html_hidden_text_is_never_read_and_visible_text_around_it_is() -> None:
+    doc = read_source(FIXTURES / "cache-cache.html", FIXTURES)
+    text = " ".join(doc.text.split())
+    for decoy in ("brouillon caché", "0000", "minuit", "trottinettes y sont admises", "badge", "absente"):
+        assert decoy not in text
+    assert doc.title == "Accès au local vélos"
+    assert "Le code de la porte du local vélos est 4721." in text
+    assert "Le local ouvre à 6 h et ferme à 22 h." in text  # the tail after a hidden span stays
+    assert "Lundi" in text and "Mme Roux" in text and "Les trottinettes sont interdites dans le local." in text

@@ -29,6 +29,8 @@ _HEADING = re.compile(r"h([1-6])")
 _PERMALINK_CLASSES = frozenset({"headerlink", "hash-link", "anchor", "anchor-link", "header-anchor", "heading-anchor",
                                 "permalink", "anchorjs-link", "heading-link", "header-link"})
 _PERMALINK_TEXT = frozenset({"", "¶", "#", "🔗", "§", "⚓", "🔗︎", "\u200b"})
+# Inline declarations a browser never shows; `!important` and spacing vary, the meaning does not.
+_HIDDEN_STYLE = frozenset({"display:none", "visibility:hidden", "visibility:collapse"})
 
 
 def _decode(raw: bytes) -> etree._Element:
@@ -50,7 +52,7 @@ def _decode(raw: bytes) -> etree._Element:
 
 def _boilerplate(el: etree._Element) -> bool:
     """Navigation and page furniture, by tag, ARIA role, or a class or id named like it."""
-    if el.tag in _DROP or el.get("role") in _BOILERPLATE_ROLES or el.get("aria-hidden") == "true":
+    if el.tag in _DROP or el.get("role") in _BOILERPLATE_ROLES:
         return True
     names = (el.get("class") or "").split() + [el.get("id") or ""]
     return any(_BOILERPLATE.match(name.lower()) for name in names if name)
@@ -68,6 +70,21 @@ def _drop_permalinks(tree: html.HtmlElement) -> None:
     """Remove heading permalinks (their text, not the text after them), so « Planification¶ » reads « Planification »."""
     for a in [a for a in tree.iter("a") if _permalink(a)]:
         a.drop_tree()
+
+
+def _hidden(el: etree._Element) -> bool:
+    """Text a reader never sees (`hidden`, `aria-hidden="true"`, inline display:none or visibility:hidden) is no answer."""
+    if el.get("hidden") is not None or (el.get("aria-hidden") or "").strip().lower() == "true":
+        return True
+    style = "".join((el.get("style") or "").lower().split()).replace("!important", "")
+    return any(rule in _HIDDEN_STYLE for rule in style.split(";"))
+
+
+def _drop_hidden(tree: html.HtmlElement) -> None:
+    """Remove hidden elements with their text (never their tail, which is visible), before any text is read."""
+    for el in [el for el in tree.iter() if isinstance(el.tag, str) and _hidden(el)]:
+        if el.getparent() is not None:
+            el.drop_tree()
 
 
 def _main(tree: etree._Element) -> etree._Element:
@@ -144,6 +161,7 @@ class _Flow:
 def read_html(raw: bytes, name: str) -> tuple[str, Layout]:
     """The page's main content as text with its headings as sections and their ids as anchors."""
     tree = _decode(raw)
+    _drop_hidden(tree)
     _drop_permalinks(tree)
     flow = _Flow()
     flow.walk(_main(tree))
