@@ -33,6 +33,22 @@ _PERMALINK_TEXT = frozenset({"", "¶", "#", "🔗", "§", "⚓", "🔗︎", "\u2
 _HIDDEN_STYLE = frozenset({"display:none", "visibility:hidden", "visibility:collapse"})
 
 
+# libxml2 stops building the tree past 256 levels (2,048 with XML_PARSE_HUGE) and drops the rest of the page
+# without an error; huge_tree reads real pages whole, and a deeper one is refused by name, never cut short.
+_MAX_DEPTH = 2048
+_TOO_DEEP = "Excessive depth in document"
+
+
+def _parse(raw: bytes, encoding: str | None) -> etree._Element:
+    """Parse with libxml2's deep-tree option; a page deeper than it can go is an ExtractionError, not a cut page."""
+    parser = html.HTMLParser(encoding=encoding, huge_tree=True)
+    tree = html.document_fromstring(raw, parser=parser)
+    if any(_TOO_DEEP in str(entry.message) for entry in parser.error_log):
+        raise ExtractionError(f"is nested deeper than {_MAX_DEPTH} elements, past which the HTML parser would drop "
+                              "the rest of the page; skipped")
+    return tree
+
+
 def _decode(raw: bytes) -> etree._Element:
     """UTF-8 when the bytes are UTF-8; else the declared charset, with latin-1 read as windows-1252 (as browsers do)."""
     try:
@@ -41,10 +57,10 @@ def _decode(raw: bytes) -> etree._Element:
     except UnicodeDecodeError:
         encoding = None
     try:
-        tree = html.document_fromstring(raw, parser=html.HTMLParser(encoding=encoding))
+        tree = _parse(raw, encoding)
         found = (tree.getroottree().docinfo.encoding or "").lower()
         if encoding is None and found in ("", "iso-8859-1", "latin-1", "us-ascii", "ascii"):
-            tree = html.document_fromstring(raw, parser=html.HTMLParser(encoding="cp1252"))
+            tree = _parse(raw, "cp1252")
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError(f"is not readable HTML ({exc}); skipped") from exc
     return tree
@@ -132,30 +148,44 @@ class _Flow:
         if text.strip():
             self.blocks.append(Block("text", text))
 
-    def walk(self, el: etree._Element) -> None:
+    def walk(self, root: etree._Element) -> None:
+        """Document order with an explicit stack: a page 2,000 elements deep must not hit Python's recursion limit."""
+        stack: list[etree._Element | str | None] = [root]  # an element to visit, inline text, or None: a flush
+        while stack:
+            item = stack.pop()
+            if item is None:
+                self.flush()
+            elif isinstance(item, str):
+                self._inline.append(item)
+            else:
+                stack.extend(self._visit(item))
+
+    def _visit(self, el: etree._Element) -> list[etree._Element | str | None]:
+        """Read one element; return what is left to walk inside it, last first (the order the stack pops)."""
         tag = el.tag if isinstance(el.tag, str) else ""
         heading = _HEADING.fullmatch(tag)
         if not tag or _boilerplate(el):
-            pass
-        elif heading:
+            return []
+        if heading:
             self.flush()
             self.blocks.append(Block("heading", _text(el), int(heading.group(1)), _anchor(el)))
-        elif tag == "pre":
+            return []
+        if tag == "pre":
             self.flush()
             self.blocks.append(Block("code", normalise(el.text_content())))
-        elif tag == "table":
+            return []
+        if tag == "table":
             self.flush()
             self.blocks.extend(_rows(el))
-        else:
-            block = tag in _BLOCKS
-            if block:
-                self.flush()
-            self._inline.append(" " if tag == "br" else el.text or "")
-            for child in el:
-                self.walk(child)
-                self._inline.append(child.tail or "")
-            if block:
-                self.flush()
+            return []
+        block = tag in _BLOCKS
+        if block:
+            self.flush()
+        self._inline.append(" " if tag == "br" else el.text or "")
+        rest: list[etree._Element | str | None] = [None] if block else []
+        for child in reversed(el):
+            rest.extend([child.tail or "", child])
+        return rest
 
 
 def read_html(raw: bytes, name: str) -> tuple[str, Layout]:
