@@ -50,12 +50,16 @@ class MappedFiles:
     @classmethod
     def of(cls, directory: Path, names: Collection[str]) -> MappedFiles:
         """Sizes now of these files and of the lexical index's (bm25s maps its arrays too)."""
-        lexical = sorted(p.relative_to(directory).as_posix() for p in (directory / "lexical").glob("*") if p.is_file())
-        return cls(directory, {name: _size(directory / name) for name in [*names, *lexical]})
+        return cls(directory, {name: _size(directory / name) for name in [*names, *lexical_files(directory)]})
 
     def shrunk(self) -> str | None:
         """The first file whose size is not the one it had at load (truncated, removed, replaced), else None."""
         return next((name for name, size in self.sizes.items() if _size(self.directory / name) != size), None)
+
+
+def lexical_files(version_dir: Path) -> list[str]:
+    """The saved BM25 index's files, by their path relative to the version."""
+    return sorted(p.relative_to(version_dir).as_posix() for p in (version_dir / "lexical").glob("*") if p.is_file())
 
 
 def _size(path: Path) -> int:
@@ -229,7 +233,7 @@ def save_version(
         LexicalIndex.build([c.context for c in chunks]).save(tmp / "lexical")
         replace(draft, version=version, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 dense=dense_params, counts={"sources": len(texts), "chunks": len(chunks), "units": n_units},
-                files={name: (tmp / name).stat().st_size for name in _FILES}, checksums=file_checksums(tmp)).write(tmp)
+                files={name: (tmp / name).stat().st_size for name in [*_FILES, *lexical_files(tmp)]}, checksums=file_checksums(tmp)).write(tmp)
     publish(index_dir, version)
     return version
 
@@ -278,7 +282,7 @@ def load_snapshot(index_dir: Path, version: str | None = None, embedder: str | N
         chunk_units = np.load(vdir / "chunk_units.npy")
         index = load_dense(str(vdir / "units.faiss"), manifest.dense.to_json())
         lexical = LexicalIndex.load(vdir / "lexical")
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError) as exc:  # EOFError: an empty .npy
         raise IndexCorruptError(f"index version {version} cannot be read: {exc}") from exc
     counts = manifest.counts
     if not (len(chunks) == len(chunk_vectors) == len(chunk_units) == counts["chunks"]

@@ -137,7 +137,8 @@ def _serving(index_dir: Path, data_dir: Path) -> Iterator[tuple[str, subprocess.
         proc.wait(timeout=20)
 
 
-@pytest.mark.parametrize("name", ["unit_vectors.npy", "chunk_vectors.npy", "chunks.jsonl", "texts.jsonl"])
+@pytest.mark.parametrize("name", ["unit_vectors.npy", "chunk_vectors.npy", "chunks.jsonl", "texts.jsonl",
+                                  "lexical/data.csc.index.npy", "chunks.jsonl.offsets.npy"])
 def test_integrity_truncated_live_file_is_a_503_not_a_dead_server(corpus: Path, tmp_path: Path, embedder: Embedder,
                                                                    name: str) -> None:
     index_dir = tmp_path / "idx"
