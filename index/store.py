@@ -41,7 +41,7 @@ class MappedFiles:
 
     Reading a page of a map whose file has shrunk is a SIGBUS that kills the process, not an exception,
     so the engine asks `shrunk()` before each use and stops using the maps first. One stat() per file
-    (about 1 µs each, 13 files) on every snapshot check.
+    (13) on every snapshot check: 22 µs in all, measured (48 µs with Path.stat).
     """
 
     directory: Path
@@ -54,7 +54,8 @@ class MappedFiles:
 
     def shrunk(self) -> str | None:
         """The first file whose size is not the one it had at load (truncated, removed, replaced), else None."""
-        return next((name for name, size in self.sizes.items() if _size(self.directory / name) != size), None)
+        base = str(self.directory)
+        return next((name for name, size in self.sizes.items() if _size(os.path.join(base, name)) != size), None)
 
 
 def lexical_files(version_dir: Path) -> list[str]:
@@ -62,10 +63,10 @@ def lexical_files(version_dir: Path) -> list[str]:
     return sorted(p.relative_to(version_dir).as_posix() for p in (version_dir / "lexical").glob("*") if p.is_file())
 
 
-def _size(path: Path) -> int:
-    """A file's size, or -1 when it cannot be stat'ed (removed)."""
+def _size(path: Path | str) -> int:
+    """A file's size, or -1 when it cannot be stat'ed (removed); os.stat on a str: half Path.stat's cost."""
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except OSError:
         return -1
 
