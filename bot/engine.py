@@ -73,12 +73,24 @@ class Engine:
         One stat() of CURRENT per call. When another process (`sourcier ingest`, a re-index job in another
         worker, `sourcier rollback`) has published a new version, the caller waits while it loads (a few
         milliseconds: the files are memory-mapped), so once `ingest` has returned no answer comes from the
-        old version. Requests already running finish on the snapshot they hold.
+        old version. Requests already running finish on the snapshot they hold. A live file that shrank
+        (truncated by hand, a bad restore) drops the snapshot before its maps are read: a 503, not a SIGBUS.
         """
         snap = self._snapshot
         if snap is None or self._current_key() != self._current_stat:
             snap = self.refresh()
+        elif snap.mapped is not None and (name := snap.mapped.shrunk()) is not None:
+            snap = self._drop_damaged(snap, name)
         return snap
+
+    def _drop_damaged(self, snap: IndexSnapshot, name: str) -> IndexSnapshot:
+        """Stop answering from a snapshot whose mapped file shrank; load CURRENT again, or raise its 503."""
+        with self._swap:
+            if self._snapshot is snap:
+                log.error("index version %s: %s changed size while served; no longer answering from it",
+                          snap.version, name)
+                self._snapshot = None
+            return self.refresh()  # a restored or republished version serves again; else IndexCorruptError
 
     def _current_key(self) -> tuple[int, int, int] | None:
         """Identity of the CURRENT file, which publishing replaces atomically."""

@@ -1,13 +1,16 @@
-"""Row tables on disk: JSON lines plus a byte-offset array, memory-mapped and parsed on demand.
+"""Row tables on disk: JSON lines plus a byte-offset array, read row by row (os.pread) and parsed on demand.
 
-A million chunks as Python objects would cost each worker about a gigabyte; mapped, the pages are
-shared between workers and only the rows a request touches are ever parsed.
+A million chunks as Python objects would cost each worker about a gigabyte; read from the page cache, the
+pages are shared between workers and only the rows a request touches are ever parsed. Not mmap: a row read
+from a mapped file that was truncated under the server is a SIGBUS that kills it; pread just returns
+fewer bytes, which is a damaged row (a 503).
 """
 
 from __future__ import annotations
 
 import json
-import mmap
+import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -45,17 +48,16 @@ class Table(Sequence[T], Generic[T]):
         size = path.stat().st_size
         if int(self._offsets[-1]) != size:
             raise ValueError(f"{path.name} has {size} bytes but its offsets end at {int(self._offsets[-1])}")
-        with open(path, "rb") as handle:
-            self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else None
+        self._fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)  # held for the table's life, closed when it is collected
         self._decode = decode
         self._name = f"{path.parent.name}/{path.name}"
         self._row = lru_cache(maxsize=cache)(self._read)
 
     def _read(self, i: int) -> T:
         start, end = int(self._offsets[i]), int(self._offsets[i + 1])
-        assert self._map is not None
         try:
-            return self._decode(json.loads(self._map[start:end]))
+            return self._decode(json.loads(os.pread(self._fd, end - start, start)))
         except (ValueError, KeyError, TypeError) as exc:  # a damaged row: a clear 503, not a 500 on every question
             raise IndexCorruptError(f"{self._name}: row {i} is damaged ({type(exc).__name__}); roll back with "
                                     "`sourcier rollback` or re-run `sourcier ingest`") from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import faiss
@@ -20,6 +22,7 @@ from index.dense import (
 )
 from index.table import Table, write_table
 from ingest.embed import Embedder, embed_stream
+from tests.conftest import ROOT
 
 
 def clustered(n: int, dim: int = 64, clusters: int = 50, seed: int = 0) -> np.ndarray:
@@ -98,3 +101,27 @@ def test_dense_auto_stays_exact_when_ivf_would_scan_most_cells(monkeypatch: pyte
     assert params.kind == "flat" and index.ntotal == 6000
     _, forced = dense.build_dense(near_duplicates, "ivf")  # an operator's explicit choice is kept
     assert forced.kind == "ivf"
+
+
+_TRUNCATE_AND_READ = """
+import os, sys
+from pathlib import Path
+from index.errors import IndexCorruptError
+from index.table import Table, write_table
+path = Path(sys.argv[1])
+write_table(path, ({"i": i, "t": "é" * 2000} for i in range(50)))
+table = Table(path, lambda row: row["i"])
+assert table[0] == 0
+os.truncate(path, 0)  # shrunk under the open table, as a hand or a bad restore would do
+try:
+    table[40]
+except IndexCorruptError as exc:
+    print(exc)
+"""
+
+
+def test_table_row_of_a_file_truncated_while_open_is_a_damaged_row_not_a_sigbus(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-c", _TRUNCATE_AND_READ, str(tmp_path / "rows.jsonl")], check=False,
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)  # its own process: a SIGBUS would kill pytest
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-500:]}"
+    assert "rows.jsonl: row 40 is damaged" in done.stdout

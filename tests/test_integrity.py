@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,7 +27,7 @@ from index.manifest import Manifest
 from index.versions import current_version
 from ingest.embed import Embedder
 from ingest.pipeline import build_index
-from tests.conftest import CHUNKING, LiveServer
+from tests.conftest import CHUNKING, ROOT, LiveServer
 
 
 def _two_versions(corpus: Path, index_dir: Path, embedder: Embedder) -> tuple[str, str]:
@@ -101,3 +110,51 @@ def test_integrity_damaged_row_is_a_clear_503_not_a_500(corpus: Path, tmp_path: 
                    for q in ("Que fait le chat sur le canapé ?", "Où vieillit le comté ?")]
     assert [r.status_code for r in replies] == [503, 503]
     assert all("chunks.jsonl: row 0 is damaged" in r.json()["detail"] for r in replies)
+
+
+@contextmanager
+def _serving(index_dir: Path, data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`sourcier serve --port 0` as its own process, so a SIGBUS kills the server and never pytest."""
+    env = {**os.environ, "SOURCIER_INDEX_DIR": str(index_dir), "SOURCIER_DATA_DIR": str(data_dir),
+           "SOURCIER_RATE_LIMIT_PER_MINUTE": "0", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", "0"], cwd=ROOT, env=env,
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr or ()], daemon=True).start()
+    try:
+        deadline, seen = time.monotonic() + 60, []
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                seen.append(lines.get(timeout=0.2))
+            except queue.Empty:
+                continue
+            if match := re.search(r"running on (http://127\.0\.0\.1:\d+)", seen[-1]):
+                yield match.group(1), proc
+                return
+        pytest.fail(f"sourcier serve did not start (exit {proc.poll()}): {''.join(seen)}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("name", ["unit_vectors.npy", "chunk_vectors.npy", "chunks.jsonl", "texts.jsonl",
+                                  "lexical/data.csc.index.npy", "chunks.jsonl.offsets.npy"])
+def test_integrity_truncated_live_file_is_a_503_not_a_dead_server(corpus: Path, tmp_path: Path, embedder: Embedder,
+                                                                   name: str) -> None:
+    index_dir = tmp_path / "idx"
+    version = build_index(corpus, index_dir, embedder, CHUNKING).version
+    with _serving(index_dir, tmp_path / "var") as (url, proc), httpx.Client(base_url=url, timeout=30) as client:
+        assert client.post("/v1/ask", json={"question": "Que fait le chat ?"}).status_code == 200
+        path = index_dir / version / name
+        original = path.read_bytes()
+        os.truncate(path, 0)  # the file the server has mapped, shrunk under it
+        try:
+            replies = [client.post("/v1/ask", json={"question": "Où vieillit le comté ?"}),
+                       client.get("/v1/sources/fromages")]
+        except httpx.TransportError:
+            pytest.fail(f"the server died: exit {proc.wait(timeout=20)} (-7 is SIGBUS)")
+        assert client.get("/healthz").status_code == 200
+        assert [r.status_code for r in replies] == [503, 503]
+        assert all(f"{name} is missing or truncated" in r.json()["detail"] for r in replies)
+        path.write_bytes(original)  # restored in place: the version serves again, no restart
+        assert client.post("/v1/ask", json={"question": "Où vieillit le comté ?"}).status_code == 200

@@ -29,6 +29,24 @@ _HEADING = re.compile(r"h([1-6])")
 _PERMALINK_CLASSES = frozenset({"headerlink", "hash-link", "anchor", "anchor-link", "header-anchor", "heading-anchor",
                                 "permalink", "anchorjs-link", "heading-link", "header-link"})
 _PERMALINK_TEXT = frozenset({"", "¶", "#", "🔗", "§", "⚓", "🔗︎", "\u200b"})
+# Inline declarations a browser never shows; `!important` and spacing vary, the meaning does not.
+_HIDDEN_STYLE = frozenset({"display:none", "visibility:hidden", "visibility:collapse"})
+
+
+# libxml2 stops building the tree past 256 levels (2,048 with XML_PARSE_HUGE) and drops the rest of the page
+# without an error; huge_tree reads real pages whole, and a deeper one is refused by name, never cut short.
+_MAX_DEPTH = 2048
+_TOO_DEEP = "Excessive depth in document"
+
+
+def _parse(raw: bytes, encoding: str | None) -> etree._Element:
+    """Parse with libxml2's deep-tree option; a page deeper than it can go is an ExtractionError, not a cut page."""
+    parser = html.HTMLParser(encoding=encoding, huge_tree=True)
+    tree = html.document_fromstring(raw, parser=parser)
+    if any(_TOO_DEEP in str(entry.message) for entry in parser.error_log):
+        raise ExtractionError(f"is nested deeper than {_MAX_DEPTH} elements, past which the HTML parser would drop "
+                              "the rest of the page; skipped")
+    return tree
 
 
 def _decode(raw: bytes) -> etree._Element:
@@ -39,10 +57,10 @@ def _decode(raw: bytes) -> etree._Element:
     except UnicodeDecodeError:
         encoding = None
     try:
-        tree = html.document_fromstring(raw, parser=html.HTMLParser(encoding=encoding))
+        tree = _parse(raw, encoding)
         found = (tree.getroottree().docinfo.encoding or "").lower()
         if encoding is None and found in ("", "iso-8859-1", "latin-1", "us-ascii", "ascii"):
-            tree = html.document_fromstring(raw, parser=html.HTMLParser(encoding="cp1252"))
+            tree = _parse(raw, "cp1252")
     except (etree.ParserError, ValueError) as exc:
         raise ExtractionError(f"is not readable HTML ({exc}); skipped") from exc
     return tree
@@ -50,7 +68,7 @@ def _decode(raw: bytes) -> etree._Element:
 
 def _boilerplate(el: etree._Element) -> bool:
     """Navigation and page furniture, by tag, ARIA role, or a class or id named like it."""
-    if el.tag in _DROP or el.get("role") in _BOILERPLATE_ROLES or el.get("aria-hidden") == "true":
+    if el.tag in _DROP or el.get("role") in _BOILERPLATE_ROLES:
         return True
     names = (el.get("class") or "").split() + [el.get("id") or ""]
     return any(_BOILERPLATE.match(name.lower()) for name in names if name)
@@ -68,6 +86,21 @@ def _drop_permalinks(tree: html.HtmlElement) -> None:
     """Remove heading permalinks (their text, not the text after them), so « Planification¶ » reads « Planification »."""
     for a in [a for a in tree.iter("a") if _permalink(a)]:
         a.drop_tree()
+
+
+def _hidden(el: etree._Element) -> bool:
+    """Text a reader never sees (`hidden`, `aria-hidden="true"`, inline display:none or visibility:hidden) is no answer."""
+    if el.get("hidden") is not None or (el.get("aria-hidden") or "").strip().lower() == "true":
+        return True
+    style = "".join((el.get("style") or "").lower().split()).replace("!important", "")
+    return any(rule in _HIDDEN_STYLE for rule in style.split(";"))
+
+
+def _drop_hidden(tree: html.HtmlElement) -> None:
+    """Remove hidden elements with their text (never their tail, which is visible), before any text is read."""
+    for el in [el for el in tree.iter() if isinstance(el.tag, str) and _hidden(el)]:
+        if el.getparent() is not None:
+            el.drop_tree()
 
 
 def _main(tree: etree._Element) -> etree._Element:
@@ -115,35 +148,50 @@ class _Flow:
         if text.strip():
             self.blocks.append(Block("text", text))
 
-    def walk(self, el: etree._Element) -> None:
+    def walk(self, root: etree._Element) -> None:
+        """Document order with an explicit stack: a page 2,000 elements deep must not hit Python's recursion limit."""
+        stack: list[etree._Element | str | None] = [root]  # an element to visit, inline text, or None: a flush
+        while stack:
+            item = stack.pop()
+            if item is None:
+                self.flush()
+            elif isinstance(item, str):
+                self._inline.append(item)
+            else:
+                stack.extend(self._visit(item))
+
+    def _visit(self, el: etree._Element) -> list[etree._Element | str | None]:
+        """Read one element; return what is left to walk inside it, last first (the order the stack pops)."""
         tag = el.tag if isinstance(el.tag, str) else ""
         heading = _HEADING.fullmatch(tag)
         if not tag or _boilerplate(el):
-            pass
-        elif heading:
+            return []
+        if heading:
             self.flush()
             self.blocks.append(Block("heading", _text(el), int(heading.group(1)), _anchor(el)))
-        elif tag == "pre":
+            return []
+        if tag == "pre":
             self.flush()
             self.blocks.append(Block("code", normalise(el.text_content())))
-        elif tag == "table":
+            return []
+        if tag == "table":
             self.flush()
             self.blocks.extend(_rows(el))
-        else:
-            block = tag in _BLOCKS
-            if block:
-                self.flush()
-            self._inline.append(" " if tag == "br" else el.text or "")
-            for child in el:
-                self.walk(child)
-                self._inline.append(child.tail or "")
-            if block:
-                self.flush()
+            return []
+        block = tag in _BLOCKS
+        if block:
+            self.flush()
+        self._inline.append(" " if tag == "br" else el.text or "")
+        rest: list[etree._Element | str | None] = [None] if block else []
+        for child in reversed(el):
+            rest.extend([child.tail or "", child])
+        return rest
 
 
 def read_html(raw: bytes, name: str) -> tuple[str, Layout]:
     """The page's main content as text with its headings as sections and their ids as anchors."""
     tree = _decode(raw)
+    _drop_hidden(tree)
     _drop_permalinks(tree)
     flow = _Flow()
     flow.walk(_main(tree))
