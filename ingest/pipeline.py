@@ -124,14 +124,15 @@ def build_index(
         report.added_sources = sorted(p.doc.source_id for p in fresh if p.doc.source_id not in known)
         report.changed_sources = sorted(p.doc.source_id for p in fresh if p.doc.source_id in known)
         report.removed_sources = sorted(known - {d.source_id for d in docs})
-        report.reused = sum(len(p.chunks) for p in parts if p.reuse is not None)
-        report.embedded = sum(len(p.chunks) for p in fresh)
+        known_rows = {id(p): _known_rows(p, prev) for p in fresh}
+        report.embedded = sum(r < 0 for chunk_rows, _ in known_rows.values() for r in chunk_rows)
+        report.reused = sum(len(p.chunks) for p in parts) - report.embedded
         report.sources, report.chunks = len(docs), sum(len(p.chunks) for p in parts)
         same_type = prev is not None and index_type in ("auto", prev.manifest.dense.kind)
         if prev is not None and not fresh and not report.removed_sources and same_type:
             report.changed, report.version = False, prev.version
         else:
-            fill = _filler(parts, prev, embedder, progress, workers)
+            fill = _filler(parts, prev, embedder, progress, workers, known_rows)
             report.version = _save(index_dir, parts, fill, embedder, params, index_type, prev, source_root)
             prune(index_dir, keep_versions)
         report.seconds = round(time.perf_counter() - started, 3)
@@ -187,14 +188,36 @@ class _Rows:
         return rows
 
 
+def _known_rows(part: _Part, prev: IndexSnapshot | None) -> tuple[list[int], list[int]]:
+    """For a changed source, the previous version's rows holding the same chunk and sentence texts (-1: new),
+    so an edited paragraph re-embeds that paragraph, not the whole file."""
+    entry = prev.manifest.sources.get(part.doc.source_id) if prev else None
+    if prev is None or entry is None:
+        return [-1] * len(part.chunks), [-1] * part.n_units
+    (c0, c1), (u0, _) = entry.rows, entry.units
+    old_chunks = list(prev.chunks[c0:c1])
+    old_text = prev.texts[part.doc.source_id]
+    chunk_rows = {c.context: c0 + i for i, c in enumerate(old_chunks)}
+    unit_rows = {old_text[a:b]: u0 + i for i, (_, a, b) in enumerate(unit_keys(old_chunks))}
+    return ([chunk_rows.get(c.context, -1) for c in part.chunks],
+            [unit_rows.get(part.doc.text[a:b], -1) for _, a, b in unit_keys(part.chunks)])
+
+
 def _filler(parts: list[_Part], prev: IndexSnapshot | None, embedder: Embedder, progress: Progress | None,
-            workers: int) -> VectorFill:
-    """Writes every source's vectors in order: copied from the previous version, or embedded now."""
+            workers: int, known: dict[int, tuple[list[int], list[int]]]) -> VectorFill:
+    """Writes every source's vectors in order: copied from the previous version (whole unchanged sources, and
+    the unchanged passages and sentences of changed ones: `known`, by part id), or embedded now."""
+
+    def new_texts() -> Iterator[str]:
+        for part in parts:
+            if part.reuse is None:
+                chunk_rows, unit_rows = known[id(part)]
+                texts = list(part.texts())
+                yield from (t for t, row in zip(texts, chunk_rows + unit_rows, strict=True) if row < 0)
 
     def fill(chunk_out: np.ndarray, unit_out: np.ndarray) -> None:
-        fresh = [p for p in parts if p.reuse is None]
-        total = sum(len(p.chunks) + p.n_units for p in fresh)
-        stream = embed_stream(embedder, (t for p in fresh for t in p.texts()), workers, parallel=total >= 5120)
+        total = sum(r < 0 for rows in known.values() for r in rows[0] + rows[1])
+        stream = embed_stream(embedder, new_texts(), workers, parallel=total >= 5120)
         rows = _Rows(stream, total, progress)
         c = u = 0
         for part in parts:
@@ -203,10 +226,22 @@ def _filler(parts: list[_Part], prev: IndexSnapshot | None, embedder: Embedder, 
                 (c0, c1), (u0, u1) = part.reuse
                 chunk_out[c : c + nc], unit_out[u : u + nu] = prev.chunk_vectors[c0:c1], prev.unit_vectors[u0:u1]
             else:
-                chunk_out[c : c + nc], unit_out[u : u + nu] = rows.take(nc), rows.take(nu)
+                chunk_rows, unit_rows = known[id(part)]
+                _place(chunk_out, c, chunk_rows, prev.chunk_vectors if prev else None, rows)
+                _place(unit_out, u, unit_rows, prev.unit_vectors if prev else None, rows)
             c, u = c + nc, u + nu
 
     return fill
+
+
+def _place(out: np.ndarray, at: int, known: list[int], old: np.ndarray | None, rows: _Rows) -> None:
+    """Rows at..at+len(known): copied where the previous version has the same text, else the next embedded."""
+    fresh = [at + i for i, r in enumerate(known) if r < 0]
+    if fresh:
+        out[fresh] = rows.take(len(fresh))
+    reused = [(i, r) for i, r in enumerate(known) if r >= 0]
+    if reused and old is not None:
+        out[[at + i for i, _ in reused]] = old[[r for _, r in reused]]
 
 
 def _save(index_dir: Path, parts: list[_Part], fill: VectorFill, embedder: Embedder, params: ChunkingParams,

@@ -195,3 +195,27 @@ def test_pipeline_index_made_before_roots_were_recorded_is_still_protected(corpu
     (corpus / "ours.txt").write_text("Le reblochon vient de Haute-Savoie.", encoding="utf-8")
     assert build_index(corpus, tmp_path / "idx", embedder, CHUNKING).added_sources == ["ours"]
     assert recorded_root(tmp_path / "idx") == corpus.resolve()
+
+
+def test_pipeline_an_edited_paragraph_reembeds_that_paragraph_not_the_file(tmp_path: Path, embedder: Embedder) -> None:
+    import numpy as np
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    sections = [f"## Partie {i}\n\nLe service {i} ouvre à {8 + i % 3} heures. Il ferme le soir à {17 + i % 2} heures."
+                f" Son responsable répond aux questions du lundi au vendredi." for i in range(12)]
+    page = docs / "guide.md"
+    page.write_text("# Guide\n\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
+    first = build_index(docs, tmp_path / "idx", embedder, CHUNKING)
+    sections[5] = sections[5].replace("du lundi au vendredi", "le samedi matin seulement")
+    page.write_text("# Guide\n\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
+    second = build_index(docs, tmp_path / "idx", embedder, CHUNKING)
+    assert second.changed_sources == ["guide"] and first.embedded == second.chunks
+    assert second.embedded == 1 and second.reused == second.chunks - 1  # the one chunk whose text changed
+    edited = load_snapshot(tmp_path / "idx")
+    scratch = build_index(docs, tmp_path / "scratch", embedder, CHUNKING)
+    assert scratch.embedded == scratch.chunks
+    fresh = load_snapshot(tmp_path / "scratch")
+    assert [c.text for c in edited.chunks] == [c.text for c in fresh.chunks]
+    assert np.allclose(edited.chunk_vectors, fresh.chunk_vectors, atol=1e-6)  # reused rows are the right rows
+    assert np.allclose(edited.unit_vectors, fresh.unit_vectors, atol=1e-6)
