@@ -65,12 +65,23 @@ def read_docx(raw: bytes, name: str) -> tuple[str, Layout]:
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors... for a broken package
         raise ExtractionError(f"is not a readable Word (.docx) file ({type(exc).__name__}); skipped") from exc
     blocks: list[Block] = []
+    kinds: dict[str | None, tuple[int | None, bool]] = {}
     for item in document.iter_inner_content():
         if isinstance(item, Table):
             blocks.extend(_docx_table(item))
-        elif _docx_code(item):
+            continue
+        level, code = _kind(item, kinds)
+        if code:
             blocks.append(Block("code", item.text))
         else:
-            level = _docx_level(item)
             blocks.append(Block("text", item.text) if level is None else Block("heading", item.text, level))
     return assemble(join_code(blocks), document.core_properties.title or "")
+
+
+def _kind(paragraph: Paragraph, kinds: dict[str | None, tuple[int | None, bool]]) -> tuple[int | None, bool]:
+    """Heading level and code-ness by the paragraph's style id, worked out once per style: python-docx looks a
+    style up by scanning every style of the document, 1 ms a paragraph (45 KB of empty paragraphs took 897 s)."""
+    style_id = paragraph._p.style
+    if style_id not in kinds:
+        kinds[style_id] = (_docx_level(paragraph), _docx_code(paragraph))
+    return kinds[style_id]
