@@ -144,3 +144,42 @@ def test_odt_docx_empty_paragraphs_resolve_each_style_once(monkeypatch: pytest.M
     monkeypatch.setattr(Paragraph, "style", counted)
     assert read_docx(padded, "vide.docx")[0] == read_docx(raw, "i18n.fr.docx")[0]
     assert counted.calls < 100  # once per distinct style; was twice per paragraph (45 KB of them: 897 s)
+
+
+def _merged_table_docx(rows: int) -> tuple[bytes, list[list[str]]]:
+    """A Word file whose first table has spanned and vertically merged cells, then `rows` rows merged down
+    its first column; and python-docx's own reading of the first table's rows."""
+    import docx
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.table import _Cell
+
+    document = docx.Document()
+    small = document.add_table(rows=4, cols=3)
+    for r, row in enumerate(small.rows):
+        for c, cell in enumerate(row.cells):
+            cell.text = f"{r}{c}"
+    small.cell(0, 0).merge(small.cell(0, 1))  # spanned
+    small.cell(1, 2).merge(small.cell(3, 2))  # merged down
+    expected = [[c.text for c in row.cells] for row in small.rows]
+    long = document.add_table(rows=rows, cols=2)
+    for i, tr in enumerate(long._tbl.tr_lst):  # by the XML: `row.cells` climbs the merge (a RecursionError)
+        merge = OxmlElement("w:vMerge")
+        if i == 0:
+            merge.set(qn("w:val"), "restart")
+        tr.tc_lst[0].get_or_add_tcPr().append(merge)
+        _Cell(tr.tc_lst[1], long).text = f"ligne {i}"
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue(), expected
+
+
+def test_odt_docx_merged_cells_read_in_one_pass_as_python_docx_reads_them() -> None:
+    import docx
+
+    from ingest.formats.office import _cell_texts
+
+    raw, expected = _merged_table_docx(1_500)
+    assert list(_cell_texts(docx.Document(io.BytesIO(raw)).tables[0])) == expected
+    text, _ = read_docx(raw, "fusion.docx")
+    assert "ligne 1499" in text  # was a RecursionError past 1,000 merged rows (800 rows: 20 s)
