@@ -108,7 +108,11 @@ class ReadPool(Generic[T]):
             if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
                 raise IngestError(f"the reader processes did not start within {_START_S:g} s; the machine is "
                                   "overloaded, try again")
-            worker.conn.recv()
+            try:
+                worker.conn.recv()
+            except (EOFError, OSError) as exc:
+                raise IngestError(f"a reader process exited as it started (status {worker.proc.wait()}); its "
+                                  "error is above; the index was not changed") from exc
             worker.ready = True
         return self._workers
 

@@ -8,7 +8,9 @@ import shutil
 import signal
 from pathlib import Path
 
-from index.errors import SourceError
+import pytest
+
+from index.errors import IngestError, SourceError
 from ingest.budget import Budget, ReadPool
 from ingest.read import MAX_DEPTH, Found, ReadParams, SourceDoc, find_sources, read_source, read_sources, scan_sources
 from tests.conftest import ROOT
@@ -209,3 +211,10 @@ def test_read_small_text_files_are_read_in_process_under_a_budget(tmp_path: Path
     (tmp_path / "petit.md").write_text("# Petit\n\nUn texte court.\n")
     docs, errors = read_sources(scan_sources(tmp_path)[0], tmp_path, ReadParams(2**30, budget=Budget(0.000001, 1)))
     assert errors == [] and [d.title for d in docs] == ["Petit"]  # no worker: the budget does not apply
+
+
+def test_read_budget_worker_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Un texte.\n")
+    with ReadPool(read_source, Budget(30, 2048, 1), preload="tests.no_such_module") as pool, \
+            pytest.raises(IngestError, match=r"a reader process exited as it started \(status 1\)"):
+        pool.map(scan_sources(tmp_path)[0])
