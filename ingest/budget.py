@@ -65,9 +65,9 @@ class _Worker:
 
     def __init__(self, budget: Budget, preload: str) -> None:
         mine, theirs = socket.socketpair()
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # stdout to fd 2 itself: sys.stderr may be no file (typer's CliRunner)
             [sys.executable, "-m", "ingest.budget", str(theirs.fileno()), str(budget.memory_mb), preload],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=2, close_fds=True)  # fd 2 itself: sys.stderr may be no file
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=2, close_fds=True)
         theirs.close()
         self.conn = Connection(mine.detach())
         self.ready = False
@@ -88,13 +88,15 @@ class ReadPool(Generic[T]):
         self._workers: list[_Worker] = []
 
     def __enter__(self) -> Self:
+        """The pool, its workers started at the first read that needs one."""
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        """No worker outlives the ingest, even one interrupted by Ctrl-C."""
         self.close()
 
     def close(self) -> None:
-        """Stop every worker (an idle one exits at the end of its socket; a busy one is killed)."""
+        """Stop and reap every worker, idle or busy."""
         for worker in self._workers:
             worker.kill()
         self._workers = []
@@ -125,8 +127,12 @@ class ReadPool(Generic[T]):
             for worker in self._ready(len(todo) + len(busy)):
                 if todo and worker.conn not in busy:
                     at = todo.pop()
-                    worker.conn.send((self._read, items[at]))
-                    busy[worker.conn] = (worker, at, time.monotonic() + self._budget.seconds)
+                    if self._send(worker, items[at]):
+                        busy[worker.conn] = (worker, at, time.monotonic() + self._budget.seconds)
+                    else:
+                        todo.append(at)  # the worker died idle (killed from outside): a new one reads this file
+            if not busy:
+                continue
             wait(list(busy), timeout=max(0.0, min(d for _, _, d in busy.values()) - time.monotonic()))
             for conn, (worker, at, deadline) in list(busy.items()):
                 result = self._collect(worker, items[at], deadline)
@@ -134,6 +140,15 @@ class ReadPool(Generic[T]):
                     out[at] = result
                     del busy[conn]
         return [r for r in out if r is not None]
+
+    def _send(self, worker: _Worker, item: Found) -> bool:
+        """Hand a worker one file; False when it is gone (and dropped)."""
+        try:
+            worker.conn.send((self._read, item))
+        except OSError:
+            self._drop(worker)
+            return False
+        return True
 
     def _collect(self, worker: _Worker, item: Found, deadline: float) -> T | SourceError | None:
         """The worker's answer if it has one, a SourceError if it died or ran out of time, else None (not yet)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -218,3 +219,14 @@ def test_read_budget_worker_that_cannot_start_is_one_clear_error(tmp_path: Path)
     with ReadPool(read_source, Budget(30, 2048, 1), preload="tests.no_such_module") as pool, \
             pytest.raises(IngestError, match=r"a reader process exited as it started \(status 1\)"):
         pool.map(scan_sources(tmp_path)[0])
+
+
+def test_read_budget_worker_killed_while_idle_is_replaced_and_the_file_read(tmp_path: Path) -> None:
+    (tmp_path / "a.docx").write_bytes((FORMATS / "guide.docx").read_bytes())
+    found = scan_sources(tmp_path)[0]
+    with ReadPool(functools.partial(read_source, root=tmp_path), Budget(30, 2048, 1)) as pool:
+        assert [d.path for d in pool.map(found) if isinstance(d, SourceDoc)] == ["a.docx"]
+        idle = pool._workers[0].proc
+        idle.kill()  # the kernel's OOM killer, an operator
+        idle.wait()
+        assert [d.path for d in pool.map(found) if isinstance(d, SourceDoc)] == ["a.docx"]
