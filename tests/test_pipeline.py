@@ -218,4 +218,3 @@ def test_pipeline_index_made_before_roots_were_recorded_is_still_protected(corpu
     (corpus / "ours.txt").write_text("Le reblochon vient de Haute-Savoie.", encoding="utf-8")
     assert build_index(corpus, tmp_path / "idx", embedder, CHUNKING).added_sources == ["ours"]
     assert recorded_root(tmp_path / "idx") == corpus.resolve()
-
