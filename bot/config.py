@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     exclude: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated globs to leave out, e.g. drafts/*,*.tmp.md")
     max_source_mb: float = Field(50, gt=0, description="larger source files are skipped with a reason")
+    read_timeout_seconds: float = Field(60, gt=0, description="a source file still being read after this long is "
+                                                              "skipped with a reason; the others are read")
+    read_memory_mb: int = Field(2048, ge=128, description="memory a source file's reader process may use; a file "
+                                                          "needing more is skipped with a reason")
     source_url_base: str | None = Field(None, description="where the sources are published (intranet): citations "
                                                           "link to base + path + #anchor")
     embedder: str = Field(DEFAULT_EMBEDDER, description="use-multilingual-v3, all-MiniLM-L6-v2, or any HF model")

@@ -23,6 +23,7 @@ from index.errors import EmbedderMismatchError, IndexCorruptError
 from index.lexical import FrenchAnalyzer
 from index.store import IndexSnapshot, load_snapshot
 from index.versions import CURRENT, IndexNotFoundError, current_version, take_lease
+from ingest.budget import Budget
 from ingest.embed import Embedder, load_embedder
 from ingest.pipeline import ChunkingParams, IngestReport, Progress, build_index, recorded_root
 from ingest.read import ReadParams
@@ -141,7 +142,9 @@ class Engine:
     @staticmethod
     def reading(settings: Settings) -> ReadParams:
         """Which files the settings make sources."""
-        return ReadParams(int(settings.max_source_mb * 2**20), tuple(settings.include), tuple(settings.exclude))
+        budget = Budget(settings.read_timeout_seconds, settings.read_memory_mb, settings.ingest_workers)
+        return ReadParams(int(settings.max_source_mb * 2**20), tuple(settings.include), tuple(settings.exclude),
+                          budget)
 
     def ingest(self, source_root: Path | None = None, progress: Progress | None = None,
                replace: bool = False) -> IngestReport:

@@ -79,6 +79,10 @@ class SourceError(SourcierError):
         self.path = path
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[SourceError], tuple[Path, str]]:
+        """Pickled by its fields, so a reader worker process can hand one back (ingest/budget.py)."""
+        return type(self), (self.path, self.reason)
+
 
 class ExtractionError(SourcierError):
     """A format reader cannot get text out of a file (encrypted, scanned, corrupt); ingest adds the path."""

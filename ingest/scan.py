@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.errors import SourceError
+from ingest.budget import Budget
 from ingest.formats import READERS
 
 MAX_DEPTH = 64  # folders below this many levels are skipped with a reason; real trees stay under 20
@@ -21,6 +22,7 @@ class ReadParams:
     max_bytes: int
     include: tuple[str, ...] = ()  # fnmatch globs on the path relative to the root; empty = every file
     exclude: tuple[str, ...] = ()
+    budget: Budget | None = None  # each file read in a worker under this time and memory cap; None: in-process
 
 
 @dataclass(frozen=True, slots=True)

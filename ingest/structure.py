@@ -91,14 +91,21 @@ def front_matter_lines(text: str) -> int:
     return match.group(0).count("\n") + (0 if match.group(0).endswith("\n") else 1) if match else 0
 
 
-def slug(heading: str, taken: set[str]) -> str:
-    """The anchor GitHub, GitLab and most wikis give a Markdown heading, unique within the document."""
+def slug(heading: str, taken: dict[str, int]) -> str:
+    """The anchor GitHub, GitLab and most wikis give a Markdown heading, unique within the document.
+
+    `taken` maps every anchor given out to the next suffix to try when it comes again, so 20,000 identical
+    headings take 20,000 steps, not the 200 million of trying -1, -2, … from the start each time (35 s)."""
     base = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
-    anchor, n = base, 0
-    while anchor in taken:
+    if base not in taken:
+        taken[base] = 1
+        return base
+    n = taken[base]
+    while f"{base}-{n}" in taken:  # « a-1 » written by hand before the second « a »: each name is skipped once
         n += 1
-        anchor = f"{base}-{n}"
-    taken.add(anchor)
+    taken[base] = n + 1
+    anchor = f"{base}-{n}"
+    taken[anchor] = 1
     return anchor
 
 
@@ -113,7 +120,7 @@ def markdown_layout(text: str) -> Layout:
     path: tuple[str, ...] = ()
     levels: tuple[int, ...] = ()
     title = anchor = ""
-    anchors: set[str] = set()
+    anchors: dict[str, int] = {}
     in_table = 0
     for i, token in enumerate(tokens):
         in_table += token.type == "table_open"

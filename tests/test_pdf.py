@@ -3,9 +3,13 @@ and contents pages out of the body, no U+FFFE, commands (monospace) kept as code
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
-from ingest.read import SourceDoc, read_source
+from ingest.budget import Budget
+from ingest.read import ReadParams, SourceDoc, read_source, read_sources, scan_sources
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "data" / "formats"
@@ -57,3 +61,33 @@ def test_pdf_chromium_print_header_and_footer_are_not_text() -> None:
     assert doc.title == "Annexe A. Annexe"
     assert "file:///" not in doc.text and " AM " not in doc.text  # « 12/3/26, 6:26 AM Annexe A. Annexe » on top
     assert "La Référence Debian fut lancée par moi-même" in doc.text
+
+
+def _shared_stream_pdf(pages: int, lines: int) -> bytes:
+    """A PDF whose every page draws the same content stream of `lines` lines: a few KB per page in the file,
+    the whole stream's text on every page for the reader (371 KB, 2,000 pages: about 1 s a page)."""
+    content = b"BT /F1 12 Tf 72 720 Td " + b"".join(b"(Ligne %d du texte.) Tj 0 -14 Td " % i for i in range(lines))
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (5 + i) for i in range(pages)) +
+               b"] /Count %d >>" % pages,
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+               b"<< /Length %d >>\nstream\n" % len(content) + content + b"ET\nendstream"]
+    objects += [(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> "
+                b"/Contents 4 0 R >>")] * pages
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_pdf_pages_sharing_one_huge_stream_are_stopped_by_the_read_budget(tmp_path: Path) -> None:
+    (tmp_path / "partage.pdf").write_bytes(_shared_stream_pdf(400, 2000))  # 130 KB, about 50 s to read here
+    shutil.copy(FIXTURES / "guide.pdf", tmp_path / "guide.pdf")
+    docs, errors = read_sources(scan_sources(tmp_path)[0], tmp_path, ReadParams(2**30, budget=Budget(1.0, 2048, 2)))
+    assert [d.path for d in docs] == ["guide.pdf"]
+    assert [str(e) for e in errors] == [(f"{tmp_path}/partage.pdf: took more than 1 s to read "
+                                        "(SOURCIER_READ_TIMEOUT_SECONDS); skipped")]

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
+from bot.config import Settings
+from bot.engine import Engine
+from bot.http.child import ingest_env
 from index.errors import ReplaceRefusedError
 from index.store import EmbedderMismatchError, IndexCorruptError, load_snapshot
 from index.versions import current_version, list_versions
+from ingest.budget import Budget
 from ingest.embed import Embedder
 from ingest.guards import ingest_lock
 from ingest.pipeline import IngestError, build_index, recorded_root
-from ingest.read import source_id_for
-from tests.conftest import CHUNKING, SEEDS
+from ingest.read import ReadParams, source_id_for
+from tests.conftest import CHUNKING, ROOT, SEEDS
 
 
 def test_pipeline_reingest_unchanged_embeds_nothing(corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
@@ -56,6 +61,24 @@ def test_pipeline_skips_bad_files_and_refuses_empty_corpus(tmp_path: Path, embed
     (empty / "ok.txt").write_text("Un texte correct.", encoding="utf-8")
     report = build_index(empty, tmp_path / "idx", embedder, CHUNKING)
     assert report.sources == 1 and "bad.txt" in report.errors[0]
+
+
+def test_pipeline_file_over_its_read_budget_is_skipped_and_the_others_are_published(
+        corpus: Path, tmp_path: Path, embedder: Embedder) -> None:
+    shutil.copy(ROOT / "tests" / "data" / "formats" / "guide.pdf", corpus / "guide.pdf")
+    (corpus / "lent.md").write_text("![" * 500_000)  # 14 s to read here, stopped after 1 s
+    report = build_index(corpus, tmp_path / "idx", embedder, CHUNKING,
+                         reading=ReadParams(2**30, budget=Budget(1.0, 2048, 2)))
+    assert report.errors == [f"{corpus}/lent.md: took more than 1 s to read (SOURCIER_READ_TIMEOUT_SECONDS); skipped"]
+    assert sorted(load_snapshot(tmp_path / "idx").manifest.sources) == ["chats", "fromages", "guide", "trains"]
+
+
+def test_pipeline_read_budget_comes_from_the_settings_and_reaches_the_reindex_child(tmp_path: Path) -> None:
+    settings = Settings(index_dir=tmp_path / "idx", read_timeout_seconds=5, read_memory_mb=512, ingest_workers=3)
+    assert Engine.reading(settings).budget == Budget(5, 512, 3)
+    assert Engine.reading(Settings()).budget == Budget(60, 2048, 2)
+    env = ingest_env(settings)
+    assert (env["SOURCIER_READ_TIMEOUT_SECONDS"], env["SOURCIER_READ_MEMORY_MB"]) == ("5.0", "512")
 
 
 def test_pipeline_ingests_beside_a_file_name_that_is_not_utf8(corpus: Path, tmp_path: Path,

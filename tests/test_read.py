@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
+import signal
 from pathlib import Path
 
-from ingest.read import MAX_DEPTH, find_sources, read_sources, scan_sources
+import pytest
+
+from index.errors import IngestError, SourceError
+from ingest.budget import Budget, ReadPool
+from ingest.read import MAX_DEPTH, Found, ReadParams, SourceDoc, find_sources, read_source, read_sources, scan_sources
+from tests.conftest import ROOT
+
+FORMATS = ROOT / "tests" / "data" / "formats"
 
 
 def test_read_accepts_bom_and_crlf(tmp_path: Path) -> None:
@@ -155,3 +165,68 @@ def test_scan_skips_a_link_loop_with_a_reason(tmp_path: Path) -> None:
     found, skipped = scan_sources(tmp_path)
     assert [f.path.name for f in found] == ["a.txt"]
     assert [(e.path.name, e.reason) for e in skipped] == [("boucle.txt", "dangling symbolic link; skipped")]
+
+
+def _budgeted(tmp_path: Path, budget: Budget, bad: str, text: str) -> tuple[list[SourceDoc], list[SourceError]]:
+    """Read real files of every format beside one bad Markdown file, under a budget."""
+    for name in ("guide.docx", "guide.odt", "guide.pdf", "notes.md", "intranet.html"):
+        shutil.copy(FORMATS / name, tmp_path / name)
+    (tmp_path / bad).write_text(text)
+    return read_sources(scan_sources(tmp_path)[0], tmp_path, ReadParams(2**30, budget=budget))
+
+
+def test_read_budget_skips_a_file_over_its_time_with_the_reason_and_reads_the_others(tmp_path: Path) -> None:
+    # 1 MB of « ![ »: markdown-it reads it in linear time, but at 15 µs a byte (14 s here); stopped after 1 s
+    docs, errors = _budgeted(tmp_path, Budget(1.0, 2048, 2), "lent.md", "![" * 500_000)
+    assert [str(e) for e in errors] == [(f"{tmp_path}/lent.md: took more than 1 s to read "
+                                        "(SOURCIER_READ_TIMEOUT_SECONDS); skipped")]
+    assert sorted(d.path for d in docs) == ["guide.docx", "guide.odt", "guide.pdf", "intranet.html", "notes.md"]
+    assert docs == read_sources(scan_sources(tmp_path, ReadParams(2**30, exclude=("lent.md",)))[0], tmp_path)[0]
+
+
+def test_read_budget_skips_a_file_over_its_memory_with_the_reason_and_reads_the_others(tmp_path: Path) -> None:
+    docs, errors = _budgeted(tmp_path, Budget(120, 200, 1), "gros.md", ("mot " * 20 + "\n\n") * 100_000)
+    assert [str(e) for e in errors] == [(f"{tmp_path}/gros.md: needed more than 200 MB to read "
+                                        "(SOURCIER_READ_MEMORY_MB); skipped")]
+    assert sorted(d.path for d in docs) == ["guide.docx", "guide.odt", "guide.pdf", "intranet.html", "notes.md"]
+
+
+def _crash_on_boom(found: Found) -> SourceDoc:
+    """A reader whose C library dies on one file (run in a budget worker)."""
+    if found.path.name == "boom.txt":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return read_source(found, found.path.parent)
+
+
+def test_read_budget_worker_that_dies_skips_its_file_and_a_new_one_reads_the_rest(tmp_path: Path) -> None:
+    for name in ("a.txt", "boom.txt", "c.txt"):
+        (tmp_path / name).write_text(f"Le fichier {name} parle de reliure.\n")
+    with ReadPool(_crash_on_boom, Budget(30, 2048, 1)) as pool:
+        results = pool.map(scan_sources(tmp_path)[0])
+    assert [r.path if isinstance(r, SourceDoc) else str(r) for r in results] == [
+        "a.txt", (f"{tmp_path}/boom.txt: its reader process died (SIGSEGV), most likely over the 2048 MB memory "
+                 "budget (SOURCIER_READ_MEMORY_MB); skipped"), "c.txt"]
+
+
+def test_read_small_text_files_are_read_in_process_under_a_budget(tmp_path: Path) -> None:
+    (tmp_path / "petit.md").write_text("# Petit\n\nUn texte court.\n")
+    docs, errors = read_sources(scan_sources(tmp_path)[0], tmp_path, ReadParams(2**30, budget=Budget(0.000001, 1)))
+    assert errors == [] and [d.title for d in docs] == ["Petit"]  # no worker: the budget does not apply
+
+
+def test_read_budget_worker_that_cannot_start_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Un texte.\n")
+    with ReadPool(read_source, Budget(30, 2048, 1), preload="tests.no_such_module") as pool, \
+            pytest.raises(IngestError, match=r"a reader process exited as it started \(status 1\)"):
+        pool.map(scan_sources(tmp_path)[0])
+
+
+def test_read_budget_worker_killed_while_idle_is_replaced_and_the_file_read(tmp_path: Path) -> None:
+    (tmp_path / "a.docx").write_bytes((FORMATS / "guide.docx").read_bytes())
+    found = scan_sources(tmp_path)[0]
+    with ReadPool(functools.partial(read_source, root=tmp_path), Budget(30, 2048, 1)) as pool:
+        assert [d.path for d in pool.map(found) if isinstance(d, SourceDoc)] == ["a.docx"]
+        idle = pool._workers[0].proc
+        idle.kill()  # the kernel's OOM killer, an operator
+        idle.wait()
+        assert [d.path for d in pool.map(found) if isinstance(d, SourceDoc)] == ["a.docx"]

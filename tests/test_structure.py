@@ -84,3 +84,27 @@ def test_structure_headings_are_regions_retrieval_reads_and_no_answer_quotes() -
     for chunk in chunks:
         marked = {MARKDOWN[chunk.sentences[i][0]:chunk.sentences[i][1]] for i in chunk.headings}
         assert marked == {chunk.section.split(" › ")[-1]}  # the section's heading is a unit, flagged
+
+
+class _CountingDict(dict[str, int]):
+    """Counts membership checks: how many names `slug` tried."""
+
+    checks = 0
+
+    def __contains__(self, key: object) -> bool:
+        _CountingDict.checks += 1
+        return super().__contains__(key)
+
+
+def test_structure_identical_headings_get_github_anchors_trying_each_name_once() -> None:
+    from ingest.formats.markdown import read_markdown
+    from ingest.structure import markdown_layout, slug
+
+    text = "# a\n\nun.\n\n# a\n\ndeux.\n\n# a-1\n\ntrois.\n\n# a\n\nquatre.\n"
+    assert [b.anchor for b in read_markdown(text.encode(), "x.md")[1].regions if b.heading] == \
+        ["a", "a-1", "a-1-1", "a-2"]
+    assert [r.anchor for r in markdown_layout(text).regions if r.heading] == ["a", "a-1", "a-1-1", "a-2"]
+    taken = _CountingDict()
+    anchors = [slug("Titre", taken) for _ in range(20_000)]
+    assert len(set(anchors)) == 20_000 and anchors[-1] == "titre-19999"
+    assert _CountingDict.checks <= 3 * 20_000  # trying -1, -2, … from the start each time: 200 million checks

@@ -28,6 +28,7 @@ def ingest_env(settings: Settings) -> dict[str, str]:
               "CHUNK_SIZE": settings.chunk_size, "CHUNK_OVERLAP": settings.chunk_overlap,
               "INDEX_TYPE": settings.index_type, "INGEST_WORKERS": settings.ingest_workers,
               "KEEP_VERSIONS": settings.keep_versions, "MAX_SOURCE_MB": settings.max_source_mb,
+              "READ_TIMEOUT_SECONDS": settings.read_timeout_seconds, "READ_MEMORY_MB": settings.read_memory_mb,
               "INCLUDE": ",".join(settings.include), "EXCLUDE": ",".join(settings.exclude), "THREADS": settings.threads,
               "LOG_LEVEL": settings.log_level}
     if settings.sources_dir is not None:  # unset: the child re-reads the folder the index was built from

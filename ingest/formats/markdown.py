@@ -61,7 +61,7 @@ def _table(tokens: Sequence[Token], i: int) -> tuple[list[Block], int]:
 
 def _blocks(tokens: Sequence[Token]) -> Iterator[Block]:
     """Headings, paragraphs (list items and quotes included), code and table rows, in order."""
-    anchors: set[str] = set()
+    anchors: dict[str, int] = {}
     i = 0
     while i < len(tokens):
         token = tokens[i]

@@ -26,6 +26,7 @@ _STYLE = f"{{{_NS['style']}}}"
 _SKIP_INLINE = frozenset({"note", "annotation", "annotation-end", "tracked-changes", "bookmark-ref", "frame"})
 _CONTAINERS = frozenset({"list", "list-item", "section", "list-header", "index-body", "soft-page-break"})
 _CODE_STYLES = ("preformatted", "source", "code", "listing")  # « Preformatted Text » (LibreOffice, pandoc)
+_MAX_SPACES = 256  # a code line's indent; `<text:s text:c="50000000"/>` (30 bytes) must not become 50 MB
 
 
 def _local(el: etree._Element) -> str:
@@ -33,20 +34,28 @@ def _local(el: etree._Element) -> str:
     return etree.QName(el).localname if isinstance(el.tag, str) else ""
 
 
-def inline_text(el: etree._Element) -> str:
-    """What a paragraph shows: text:s spaces, tabs and line breaks; notes, comments and frames left out."""
+def _spaces(count: str) -> str:
+    """A code line's run of text:s spaces, capped: the count is the file's word, not a size to allocate."""
+    return " " * (min(int(count), _MAX_SPACES) if count.isdigit() and len(count) < 4 else
+                  _MAX_SPACES if count.isdigit() else 1)
+
+
+def inline_text(el: etree._Element, code: bool = False) -> str:
+    """What a paragraph shows: text:s spaces, tabs and line breaks; notes, comments and frames left out.
+
+    A run of text:s spaces counts only in code (its indent, up to _MAX_SPACES): anywhere else spaces collapse
+    to one in the stored text, so a 110 KB file of huge counts no longer expands to gigabytes first."""
     parts = [el.text or ""]
     for child in el:
         name = _local(child)
         if name == "s":
-            count = child.get(_T + "c") or "1"
-            parts.append(" " * (int(count) if count.isdigit() else 1))
+            parts.append(_spaces(child.get(_T + "c") or "1") if code else " ")
         elif name == "tab":
             parts.append("\t")
         elif name == "line-break":
             parts.append("\n")
         elif name and name not in _SKIP_INLINE:
-            parts.append(inline_text(child))
+            parts.append(inline_text(child, code))
         parts.append(child.tail or "")
     return "".join(parts)
 
@@ -74,7 +83,7 @@ def _blocks(node: etree._Element, parents: dict[str, str]) -> Iterator[Block]:
         name = _local(child)
         style = child.get(_T + "style-name") or ""
         if name == "p" and _is_code(style, parents):
-            yield Block("code", inline_text(child))
+            yield Block("code", inline_text(child, code=True))
         elif name == "h":
             level = child.get(_T + "outline-level") or "1"
             yield Block("heading", inline_text(child), int(level) if level.isdigit() else 1)
