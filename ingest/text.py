@@ -104,11 +104,15 @@ def _strip(text: str, span: Span) -> Span:
 
 
 _ENDS = re.compile(r"[.!…][\"'»”’)\]]*$")
+# A table-of-contents line: a numbered title (« 5.11. Gestion des paquets ») or a title and its page or
+# section number (« Convertir un fichier texte avec iconv 11.1.2. », « Sauvegarde ........ 42 »).
+_CONTENTS = re.compile(r"^(?:\d+\.)+\d*\s+\S[^.!?]*$|\s(?:\d+\.){1,}\d+\.?$|(?:\.\s?){4,}\s*\d+$")
 
 
 def quotable(sentence: str) -> bool:
-    """A body sentence that can answer: not a question, not a label ending in ':', not a bare heading-like line."""
+    """A body sentence that can answer: not a question, not a label ending in ':', not a bare heading-like line,
+    not a table-of-contents line."""
     sentence = sentence.rstrip()
-    if not sentence or sentence.endswith(("?", ":", "?»", "? »")):
+    if not sentence or sentence.endswith(("?", ":", "?»", "? »")) or _CONTENTS.search(sentence):
         return False
     return bool(_ENDS.search(sentence)) or len(sentence.split()) >= 6

@@ -110,9 +110,13 @@ def test_answer_never_quotes_the_title_and_marks_what_it_cites(engine: Engine) -
     assert quoted == {c.n for c in answer.citations if c.cited}
 
 
-def test_answer_adds_a_second_sentence_only_when_it_brings_question_words() -> None:
+def test_answer_quotes_body_sentences_not_questions_labels_or_contents_lines() -> None:
     assert quotable("Il a été nommé en 1957.") and quotable("Une phrase sans point mais assez longue pour compter")
     assert not quotable("Qui est concerné ?") and not quotable("Pièces à fournir :") and not quotable("Coût")
+    assert not any(quotable(line) for line in ("Convertir un fichier texte avec iconv 11.1.2.",  # contents lines
+                                               "5.11. Gestion des paquets et des dépendances du système",
+                                               "Sauvegarde et restauration des données ........ 42"))
+    assert quotable("La version 2.1.3 corrige le problème.") and quotable("En 2019, 3.5 millions de visiteurs.")
 
 
 def test_language_ignores_proper_nouns_in_titles() -> None:
