@@ -216,10 +216,11 @@ def assemble(blocks: Iterable[Block], title: str = "", given_first: bool = False
 
 
 def sections_of(layout: Layout) -> tuple[Section, ...]:
-    """The runs of body text under one heading and page, for `/v1/sources/{id}` and the viewer."""
-    runs = groupby((r for r in layout.regions if not r.heading), key=lambda r: (r.path, r.anchor, r.page))
+    """The runs of text under one heading and page, the heading included (a passage may start at it), for
+    `/v1/sources/{id}` and the viewer; a heading with no body under it is no section."""
+    runs = groupby(layout.regions, key=lambda r: (r.path, r.anchor, r.page))
     return tuple(Section(rs[0].start, rs[-1].end, SEPARATOR.join(p), a, pg)
-                 for (p, a, pg), rs in ((k, list(g)) for k, g in runs))
+                 for (p, a, pg), rs in ((k, list(g)) for k, g in runs) if not all(r.heading for r in rs))
 
 
 def headed_rows(rows: list[list[str]]) -> Iterator[Block]:
