@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     reindex_timeout_seconds: float = Field(3600, gt=0, description="a re-index job's ingest process is stopped "
                                                                    "after this long; the old version keeps serving")
     keep_versions: int = Field(5, ge=1, le=100, description="index versions kept on disk for roll-back")
+    answer_cache_size: int = Field(1024, ge=0, le=1_000_000, description="answers to repeated questions kept per "
+                                                                         "process for the live version; 0 = off")
     max_question_chars: int = Field(1000, ge=10, le=MAX_QUESTION, description="longer questions are refused")
     max_body_bytes: int = Field(65536, ge=1024, description="larger request bodies get a 413")
     rate_limit_per_minute: float = Field(300, ge=0, description="HTTP requests per client IP per minute; 0 = off")

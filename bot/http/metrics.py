@@ -21,6 +21,8 @@ class Metrics:
         self.index_chunks = Gauge("sourcier_index_chunks", "Chunks in the live index", registry=self.registry)
         self.index_info = Gauge("sourcier_index_info", "The live index version (value 1)", ["version"],
                                 registry=self.registry)
+        self.answer_cache = Counter("sourcier_answer_cache_total", "Answer cache lookups (repeated questions)",
+                                    ["result"], registry=self.registry)
         self.reindex_jobs = Counter("sourcier_reindex_jobs_total", "Re-index jobs by final status", ["status"],
                                     registry=self.registry)
 
