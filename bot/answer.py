@@ -134,15 +134,15 @@ def compose(retrieval: Retrieval, max_sentences: int = 2, keep_ratio: float = 0.
         for n, hit in enumerate(hits, 1)
     ]
     short = _short(retrieval, hits, chosen[0]) if chosen else None
+    short_text = ""
     if short is not None:
-        first = chosen[0][0] - 1
-        citations[first] = replace(citations[first], answer_start=short[0], answer_end=short[1])
+        first = citations[chosen[0][0] - 1]
+        citations[first.n - 1] = replace(first, answer_start=short[0], answer_end=short[1])
+        short_text = first.text[short[0] - first.start : short[1] - first.start]
     by_n = {c.n: c for c in citations}
     parts = [f"{_quote(by_n[n], span, _is_code(hits[n - 1].chunk, span))} [{n}]"
              for n, span in sorted(chosen, key=lambda c: (c[0], c[1][0]))]
     text = " ".join(parts) if chosen else (NOT_FOUND if retrieval.searchable else HELP)[lang]
-    short_text = hits[chosen[0][0] - 1].chunk.text[short[0] - hits[chosen[0][0] - 1].chunk.start :
-                                                   short[1] - hits[chosen[0][0] - 1].chunk.start] if short else ""
     return Answer(retrieval.question, text, bool(chosen), citations, lang, retrieval.confidence,
                   retrieval.timings_ms, retrieval.index_version, short_text)
 
