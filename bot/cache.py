@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable
 
 from bot.answer import Answer
+from ingest.text import normalise
 
 Key = tuple[Hashable, ...]
 
@@ -15,7 +16,7 @@ Key = tuple[Hashable, ...]
 def cache_key(question: str, k: int, sources: Collection[str] | None, version: str) -> Key:
     """The normalised question, how many passages, the sources filter and the live version: an answer depends on
     nothing else, so a version swap can never serve an old answer."""
-    return (" ".join(question.split()).casefold(), k, tuple(sorted(sources)) if sources is not None else None,
+    return (" ".join(normalise(question).split()).casefold(), k, tuple(sorted(sources)) if sources is not None else None,
             version)
 
 

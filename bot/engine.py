@@ -19,7 +19,7 @@ from bot.answer import Answer, compose
 from bot.cache import AnswerCache, cache_key
 from bot.config import Settings
 from bot.reader import shipped_model
-from bot.retrieve import Retrieval, RetrievalParams, clean_question, retrieve
+from bot.retrieve import Retrieval, RetrievalParams, retrieve
 from index.errors import EmbedderMismatchError, IndexCorruptError
 from index.lexical import FrenchAnalyzer
 from index.store import IndexSnapshot, load_snapshot
@@ -179,8 +179,8 @@ class Engine:
         version is answered from the cache."""
         started = time.perf_counter()
         snapshot = self.snapshot  # the hot-swap check comes first, so the key names the live version
-        key = cache_key(clean_question(question, self.params.max_question_chars), k or self.settings.k,
-                        sources, snapshot.version)
+        key = cache_key(question, k or self.settings.k, sources, snapshot.version)  # bad questions never get cached:
+        # retrieval validates them on the miss
         cached = self.cache.get(key)
         if cached is not None:
             cached.timings_ms = {"cache": round((time.perf_counter() - started) * 1000, 3)}

@@ -129,7 +129,7 @@ def evaluate(
         report.max_passage_chars = max([report.max_passage_chars] + [len(h.chunk.text) for h in result.hits])
         rank = None if gold.unanswerable else _rank(result, gold)
         report.outcomes.append(Outcome(gold.q, gold.unanswerable, gold.kind, rank, result.found, result.confidence,
-                                       result.reading.explain() if result.reading else {}))
+                                       result.reading.inputs if result.reading else {}))
         if gold.unanswerable:
             report.unanswerable += 1
             report.abstained += not result.found

@@ -111,12 +111,8 @@ class Reading:
     kind: str
     candidates: tuple[Candidate, ...]
     confidence: float
-    inputs: dict[str, float]
+    inputs: dict[str, float]  # the decision's inputs by name: `sourcier search`, GET /v1/search, eval reports
     contributions: dict[str, float]
-
-    def explain(self) -> dict[str, float]:
-        """The decision's inputs by name, for `sourcier search`, GET /v1/search and the eval reports."""
-        return self.inputs
 
 
 def read(question: str, hits: list[Hit], lexical: LexicalIndex, model: ReaderModel, from_hits: int = 3) -> Reading:

@@ -18,6 +18,12 @@ FLAGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-quic", "-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def _ask(page, question: str) -> None:  # type: ignore[no-untyped-def]
+    """Type a question in the page's box and send it with Enter, as a person does."""
+    page.get_by_label("Votre question").fill(question)
+    page.keyboard.press("Enter")
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
@@ -31,8 +37,7 @@ def browser() -> Iterator[object]:
 def test_browser_ask_and_open_citation(browser, live_server: LiveServer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone-width screen
     page.goto(live_server.url + "/")
-    page.get_by_label("Votre question").fill("Qui dirige OpenAI par intérim ?")
-    page.keyboard.press("Enter")
+    _ask(page, "Qui dirige OpenAI par intérim ?")
     answer = page.locator("#answer")
     answer.get_by_role("button", name="Voir la source 1").first.wait_for(timeout=15000)
     assert "Mira Murati" in answer.inner_text()
@@ -73,20 +78,17 @@ def test_browser_new_question_closes_the_old_source_and_blank_gets_a_message(  #
         browser, live_server: LiveServer) -> None:
     page = browser.new_page(viewport={"width": 390, "height": 844})
     page.goto(live_server.url + "/")
-    page.get_by_label("Votre question").fill("Qui dirige OpenAI par intérim ?")
-    page.keyboard.press("Enter")
+    _ask(page, "Qui dirige OpenAI par intérim ?")
     page.locator("#answer").get_by_role("button", name="Voir la source 1").first.click()
     sentence = page.locator("#source-text mark.sentence")
     sentence.wait_for(state="visible", timeout=15000)
     box = page.locator("#viewer").bounding_box()
     assert box is not None and box["y"] < 844  # on a phone the source opens on screen, not far below
     page.get_by_role("button", name="Fermer la source").click()
-    page.get_by_label("Votre question").fill("Quelle entreprise Emmett Shear a-t-il fondée ?")
-    page.keyboard.press("Enter")
+    _ask(page, "Quelle entreprise Emmett Shear a-t-il fondée ?")
     page.locator("#answer").get_by_role("button", name="Voir la source 1").first.wait_for(timeout=15000)
     assert page.locator("#viewer").is_hidden() and page.locator("#source-text mark").count() == 0
-    page.get_by_label("Votre question").fill("   ")
-    page.keyboard.press("Enter")
+    _ask(page, "   ")
     assert "Écrivez une question" in page.locator("#status").inner_text()
     assert page.locator("#answer").inner_text() == ""
     page.close()
@@ -135,8 +137,7 @@ def test_browser_renders_hostile_source_as_text(browser, tmp_path: Path, embedde
     with LiveServer(create_app(settings, engine)) as server:
         page = browser.new_page()
         page.goto(server.url + "/")
-        page.get_by_label("Votre question").fill("Quel est le mot de passe du coffre ?")
-        page.keyboard.press("Enter")
+        _ask(page, "Quel est le mot de passe du coffre ?")
         page.locator("#citations li").first.wait_for(timeout=15000)
         page.locator("#citations button.link").first.click()
         page.locator("#source-text mark.sentence").wait_for(state="visible", timeout=10000)
@@ -170,8 +171,7 @@ def test_browser_pdf_citation_shows_section_page_and_links_the_original(  # type
         browser, pdf_server: LiveServer, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 390, "height": 844})
     page.goto(pdf_server.url + "/")
-    page.get_by_label("Votre question").fill("Où se trouve la trousse de secours en cas de coupure ?")
-    page.keyboard.press("Enter")
+    _ask(page, "Où se trouve la trousse de secours en cas de coupure ?")
     cited = page.locator("#citations li.cited").first
     cited.wait_for(timeout=15000)
     assert "Guide de l'atelier de reliure › Sécurité, p. 2" in cited.locator("strong").inner_text()
@@ -216,8 +216,7 @@ def test_browser_citation_shows_section_not_character_offsets(  # type: ignore[n
     section = first["section"].split(" › ", 1)[-1]
     page = browser.new_page()
     page.goto(live_server.url + "/")
-    page.get_by_label("Votre question").fill(question)
-    page.keyboard.press("Enter")
+    _ask(page, question)
     item = page.locator("#citation-1")
     item.wait_for(timeout=15000)
     assert f"{first['title']} › {section}" in item.locator("strong").inner_text()
@@ -233,8 +232,7 @@ def test_browser_citation_shows_section_not_character_offsets(  # type: ignore[n
 def test_browser_abstention_shows_one_message(browser, live_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
     page = browser.new_page()
     page.goto(live_server.url + "/")
-    page.get_by_label("Votre question").fill("Quelle est la hauteur de la tour Eiffel ?")
-    page.keyboard.press("Enter")
+    _ask(page, "Quelle est la hauteur de la tour Eiffel ?")
     page.locator("#citations li").first.wait_for(timeout=15000)
     shown = page.locator("#status").inner_text() + "\n" + page.locator("#answer").inner_text()
     assert shown.count("Je ne sais pas") == 1 and "Pas de réponse sûre" not in shown
@@ -263,8 +261,7 @@ def test_browser_citations_numbered_like_the_answer_markers(  # type: ignore[no-
     page = browser.new_page()
     page.route("**/v1/ask", lambda route: route.fulfill(json=body))
     page.goto(live_server.url + "/")
-    page.get_by_label("Votre question").fill("Qui dirige OpenAI ?")
-    page.keyboard.press("Enter")
+    _ask(page, "Qui dirige OpenAI ?")
     page.locator("#see-also li").first.wait_for(timeout=15000)
     assert page.locator("#citations li .num").all_inner_texts() == ["[3]"]
     assert page.locator("#see-also li .num").all_inner_texts() == ["[1]", "[2]", "[4]", "[5]"]
@@ -284,8 +281,7 @@ def test_browser_source_viewer_keeps_title_and_close_on_a_phone_screen(  # type:
 
     page = browser.new_page(viewport={"width": 375, "height": 667})
     page.goto(live_server.url + "/")
-    page.get_by_label("Votre question").fill("Quelle entreprise Emmett Shear a-t-il fondée ?")
-    page.keyboard.press("Enter")
+    _ask(page, "Quelle entreprise Emmett Shear a-t-il fondée ?")
     page.locator("#answer").get_by_role("button", name="Voir la source 1").first.click()
     expect(page.locator("#source-text mark.sentence")).to_be_in_viewport(timeout=15000)
     for locator in (page.locator("#viewer-title"), page.get_by_role("button", name="Fermer la source")):
@@ -331,8 +327,7 @@ def test_browser_answer_keeps_code_spans_and_short_highlight(  # type: ignore[no
     page = browser.new_page()
     page.route("**/v1/ask", lambda route: route.fulfill(json=body))
     page.goto(live_server.url + "/")
-    page.get_by_label("Votre question").fill("Qui dirige OpenAI ?")
-    page.keyboard.press("Enter")
+    _ask(page, "Qui dirige OpenAI ?")
     page.locator("#answer").get_by_role("button", name="Voir la source 3").wait_for(timeout=15000)
     assert page.locator("#answer code").all_inner_texts() == ["sourcier ingest"]
     assert page.locator("#answer mark.short").all_inner_texts() == ["Mira Murati"]
