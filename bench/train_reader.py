@@ -46,14 +46,20 @@ def _weights(questions: list[Question], per_row: list[int]) -> np.ndarray:
 
 def _scaler(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and spread of each input (a constant input keeps a spread of 1)."""
-    scale = x.std(axis=0)
-    return x.mean(axis=0).astype(np.float32), np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
+    scale = np.nan_to_num(np.nanstd(x, axis=0))
+    mean = np.nan_to_num(np.nanmean(x, axis=0))
+    return mean.astype(np.float32), np.where(scale > 1e-6, scale, 1.0).astype(np.float32)
+
+
+def _standard(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Standardised inputs, an unmeasured one (NaN) at the average, as bot.reader.Net reads them."""
+    return np.nan_to_num((x - mean) / scale, nan=0.0)
 
 
 def logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, c: float = 0.5) -> Net:
     """A logistic regression: every input's part of the decision can be read off."""
     mean, scale = _scaler(x)
-    model = LogisticRegression(C=c, max_iter=3000).fit((x - mean) / scale, y, sample_weight=w)
+    model = LogisticRegression(C=c, max_iter=3000).fit(_standard(x, mean, scale), y, sample_weight=w)
     return Net(mean, scale, ((model.coef_.T.astype(np.float32), model.intercept_.astype(np.float32)),))
 
 
@@ -62,7 +68,7 @@ def mlp(x: np.ndarray, y: np.ndarray, w: np.ndarray, hidden: int = 24, seed: int
     mean, scale = _scaler(x)
     rows = np.random.default_rng(seed).choice(len(x), size=len(x) * 2, p=w / w.sum())  # weights by resampling
     model = MLPClassifier((hidden,), alpha=1e-2, max_iter=300, early_stopping=True, random_state=seed)
-    model.fit((x[rows] - mean) / scale, y[rows])
+    model.fit(_standard(x[rows], mean, scale), y[rows])
     return Net(mean, scale, tuple((c.astype(np.float32), b.astype(np.float32))
                                   for c, b in zip(model.coefs_, model.intercepts_, strict=True)))
 

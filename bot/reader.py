@@ -37,8 +37,8 @@ class Net:
     layers: tuple[tuple[np.ndarray, np.ndarray], ...]
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """One raw score per row."""
-        h = (x - self.mean) / self.scale
+        """One raw score per row; an unmeasured input (NaN) reads as the average."""
+        h = np.nan_to_num((x - self.mean) / self.scale, nan=0.0)
         for i, (w, b) in enumerate(self.layers):
             h = h @ w + b
             if i + 1 < len(self.layers):
@@ -46,9 +46,10 @@ class Net:
         return np.asarray(h[:, 0], dtype=np.float64)
 
     def contributions(self, row: np.ndarray, names: tuple[str, ...]) -> dict[str, float]:
-        """Each input's part of the log-odds (linear nets only)."""
+        """Each measured input's part of the log-odds (linear nets only)."""
         w = self.layers[0][0][:, 0]
-        return {n: round(float(v), 3) for n, v in zip(names, (row - self.mean) / self.scale * w, strict=True)}
+        return {n: round(float(v), 3) for n, v in zip(names, (row - self.mean) / self.scale * w, strict=True)
+                if math.isfinite(v)}
 
     def to_json(self) -> dict[str, Any]:
         """Plain lists."""
@@ -125,5 +126,5 @@ def read(question: str, hits: list[Hit], lexical: LexicalIndex, model: ReaderMod
     decision = float(model.decide.logits(row[None, :])[0])
     order = np.argsort(-logits, kind="stable")
     found = tuple(Candidate(keys[i][0], keys[i][1], float(1 / (1 + np.exp(-logits[i])))) for i in order)
-    inputs = {name: round(float(v), 4) for name, v in zip(DECISION, row, strict=True)}
+    inputs = {name: round(float(v), 4) for name, v in zip(DECISION, row, strict=True) if math.isfinite(v)}
     return Reading(q.kind, found, model.confidence(decision), inputs, model.decide.contributions(row, DECISION))

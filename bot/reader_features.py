@@ -29,11 +29,15 @@ EVIDENCE = ("person", "date", "days", "number", "place", "how", "why", "define")
 FEATURES = (
     "cos", "cos_gap", "cos_prev", "cos_next", "passage_cos", "fused", "rank_inv", "top_passage",
     "cov", "share", "cov_window", "cov_prev", "bigrams", "names_missing", "rare_missing",
-    "cov_passage", "share_passage", "names_missing_passage", "rare_missing_passage", "untranslated", "other_language",
-    "novel", "length", "position", "first", "question_length", "kind_evidence",
+    "cov_passage", "share_passage", "names_missing_passage", "rare_missing_passage", "novel", "length", "position", "first", "question_length", "kind_evidence",
     *(f"evidence_{e}" for e in EVIDENCE), *(f"asks_{k}" for k in KINDS),
 )
 COLUMN = {name: i for i, name in enumerate(FEATURES)}
+# Word overlap between two languages measures nothing (names, numbers and acronyms aside): these inputs are
+# left unmeasured (NaN, read as the average by the models) rather than read as absence.
+WORDS_ONLY = [COLUMN[n] for n in ("cov", "share", "cov_window", "cov_prev", "bigrams", "rare_missing", "cov_passage",
+                                  "share_passage", "rare_missing_passage", "novel")]
+NAMES_ONLY = [COLUMN[n] for n in ("names_missing", "names_missing_passage")]
 _language = lru_cache(maxsize=16384)(language)  # a passage's language, once per passage text
 
 
@@ -91,11 +95,10 @@ def _passage(q: Question, hit: Hit, n: int, top: float, lexical: LexicalIndex) -
     terms = [set(t) for t in ordered]
     present = set(lexical.analyzer.terms(chunk.context))
     other = _language(chunk.text) != q.lang
-    untranslated = share(q.weights, set(q.weights) - present - set(q.names)) if other else 0.0
     q = _checkable(q) if other else q
     cos = hit.sentence_cosines
     passage = [hit.dense, hit.score / top if top > 0 else 0.0, 1.0 / n, float(n == 1)]
-    whole = [share(q.weights, present), share(q.plain, present), *_missing(q, present), untranslated, float(other)]
+    whole = [share(q.weights, present), share(q.plain, present), *_missing(q, present)]
     rows = []
     for i, (span, text) in enumerate(zip(chunk.sentences, texts, strict=True)):
         code = i in chunk.code
@@ -112,6 +115,10 @@ def _passage(q: Question, hit: Hit, n: int, top: float, lexical: LexicalIndex) -
             i / max(len(texts) - 1, 1), float(i == 0), math.log1p(len(q.weights)), ev.of(q.kind),
             *(getattr(ev, e) for e in EVIDENCE), *(float(q.kind == k) for k in KINDS),
         ]))
+    if other:
+        for _, row in rows:
+            for c in WORDS_ONLY + (NAMES_ONLY if not q.names else []):
+                row[c] = math.nan
     return rows
 
 
@@ -134,15 +141,18 @@ def candidates(question: str, hits: list[Hit], lexical: LexicalIndex,
 
 DECISION = ("select", "select_gap", "cov_top", "fused_gap", "cos", "cov", "share", "cov_window", "bigrams",
             "names_missing", "rare_missing", "cov_passage", "share_passage", "names_missing_passage",
-            "rare_missing_passage", "untranslated", "other_language", "kind_evidence", "question_length",
+            "rare_missing_passage", "kind_evidence", "question_length",
             *(f"asks_{k}" for k in KINDS))
 
 
 def reach(q: Question, hits: list[Hit], lexical: LexicalIndex, from_hits: int) -> tuple[float, float]:
-    """How much of the question the first passages hold together, and the first passage's lead over the second."""
-    terms = set().union(*(lexical.analyzer.terms(h.chunk.context) for h in hits[:from_hits]))
+    """How much of the question the first passages hold together (unmeasured across languages), and the first
+    passage's lead over the second."""
+    read = hits[:from_hits]
+    terms = set().union(*(lexical.analyzer.terms(h.chunk.context) for h in read))
     lead = hits[0].score - hits[1].score if len(hits) > 1 else hits[0].score if hits else 0.0
-    return share(q.weights, terms), lead
+    same = any(_language(h.chunk.text) == q.lang for h in read)
+    return share(q.weights, terms) if same or not read else math.nan, lead
 
 
 def decision_row(x: np.ndarray, logits: np.ndarray, question_reach: tuple[float, float]) -> np.ndarray:

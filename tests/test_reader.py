@@ -98,3 +98,12 @@ def test_reader_model_refuses_a_file_fitted_on_other_inputs() -> None:
     data["features"] = list(FEATURES[:-1])
     with pytest.raises(ValueError, match="train_reader"):
         ReaderModel.from_json(data)
+
+
+def test_reader_does_not_read_an_english_question_s_words_as_absent_from_french_text(wiki: Engine) -> None:
+    result = wiki.search("How many days of paid leave does each employee get?")
+    assert result.reading is not None and result.reading.kind == "number"
+    assert "cov_passage" not in result.reading.inputs  # word overlap across languages is not measured
+    answer = wiki.ask("How many days of paid leave does each employee get?")
+    assert answer.found and answer.text.startswith("Chaque salarié dispose de 25 jours de congés payés par an")
+    assert answer.short == "25 jours"
