@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from ingest.guards import disk_errors, ingest_lock, refuse_replacing
 from ingest.language import main_language
 from ingest.parts import Part, Progress, filler, kept_segments, known_rows, reusable
 from ingest.plaintext import layout_of
-from ingest.read import SUFFIXES, ReadParams, SourceDoc, SourceError, read_sources, scan_sources
+from ingest.read import SUFFIXES, Extracted, ReadParams, SourceDoc, SourceError, read_sources, scan_sources
 from ingest.structure import sections_of
 
 
@@ -48,6 +49,7 @@ class IngestReport:
     version: str = ""
     index_dir: str = ""
     changed: bool = True
+    read_cached: int = 0  # files not parsed again: same bytes and reader version as in the previous version
     seconds: float = 0.0
 
 
@@ -80,11 +82,12 @@ def build_index(
         clean_segment_leftovers(index_dir)
         published = _published(index_dir)
         known_ids = {entry.path: sid for sid, entry in published.sources.items()} if published else {}
-        docs, errors = _read(source_root, reading, known_ids)
+        prev = _previous(index_dir, embedder, params)
+        docs, errors = _read(source_root, reading, known_ids, _extracted(prev))
         if not replace:
             refuse_replacing(published, source_root, {d.source_id for d in docs})
-        report = IngestReport(errors=[str(e) for e in errors], index_dir=str(index_dir))
-        prev = _previous(index_dir, embedder, params)
+        report = IngestReport(errors=[str(e) for e in errors], index_dir=str(index_dir),
+                              read_cached=sum(d.cached for d in docs))
         parts = [reusable(prev, d) or Part(d, chunk_document(d, params.size, params.overlap, params.max_chars))
                  for d in docs]
         fresh = [p for p in parts if p.reuse is None]
@@ -126,14 +129,24 @@ def recorded_root(index_dir: Path) -> Path | None:
     return Path(manifest.sources_root) if manifest and manifest.sources_root else None
 
 
-def _read(source_root: Path, reading: ReadParams | None,
-          known: dict[str, str]) -> tuple[list[SourceDoc], list[SourceError]]:
+def _extracted(prev: IndexSnapshot | None) -> dict[str, Extracted]:
+    """What the previous version holds of each file (by path), so unchanged ones are not parsed again; only a
+    version of the same chunking is used (its passages are reused as they are)."""
+    if prev is None:
+        return {}
+    texts = prev.texts
+    return {e.path: Extracted(e.sha256, e.title, functools.partial(texts.__getitem__, sid))
+            for sid, e in prev.manifest.sources.items()}
+
+
+def _read(source_root: Path, reading: ReadParams | None, known: dict[str, str],
+          extracted: dict[str, Extracted]) -> tuple[list[SourceDoc], list[SourceError]]:
     """Read the sources, failing clearly when there is nothing usable."""
     if not source_root.exists():
         raise IngestError(f"{source_root} does not exist")
     root = source_root if source_root.is_dir() else source_root.parent
     paths, skipped = scan_sources(source_root, reading)
-    docs, errors = read_sources(paths, root, reading, known)
+    docs, errors = read_sources(paths, root, reading, known, extracted)
     errors = skipped + errors
     if not docs:
         detail = f" ({len(errors)} unreadable: {'; '.join(map(str, errors))})" if errors else ""
@@ -152,8 +165,8 @@ def _save(index_dir: Path, parts: list[Part], segment: tuple[list[Part], VectorF
     in_segment = [0, 0, 0]
     for part in parts:
         doc, n_chunks = part.doc, len(part.chunks)
-        sections = tuple((s.start, s.end, s.path, s.anchor, s.page)
-                         for s in sections_of(doc.layout or layout_of(doc.text, doc.path)))
+        sections = part.entry.sections if part.entry else tuple(
+            (s.start, s.end, s.path, s.anchor, s.page) for s in sections_of(doc.layout or layout_of(doc.text, doc.path)))
         if id(part) in new or part.entry is None:  # (entry None: always written)
             where, at = "", (in_segment[0], in_segment[1], in_segment[2])
             in_segment = [in_segment[0] + n_chunks, in_segment[1] + part.n_units, in_segment[2] + 1]
