@@ -15,6 +15,7 @@ import numpy as np
 from index.dense import DenseParams, build_dense, load_dense
 from index.errors import EmbedderMismatchError, IndexCorruptError
 from index.integrity import file_checksums, verify_checksums
+from index.ivf_parts import load_ivf, save_ivf
 from index.lexical import LexicalIndex
 from index.manifest import Manifest, SourceEntry
 from index.records import Chunk, unit_keys
@@ -180,7 +181,7 @@ def save_version(
     `draft` holds what the caller knows (embedder, chunking, sources in order: those of `segment` with
     segment ""); `chunks` are all the version's passages, for its BM25 and sentence ranges. The new segment's
     vectors stream to disk through `segment.fill`; a flat dense index is not saved (it is the sentence vectors
-    again, 40 % of a version) but built from them at load.
+    again, 40 % of a version) but built from them at load, an IVF is saved as its cells and lists (ivf_parts.py).
     """
     ranges = chunk_unit_ranges(chunks)
     n_units = int(ranges[-1, 1]) if len(ranges) else 0
@@ -192,7 +193,9 @@ def save_version(
     with staging(index_dir, version) as tmp:
         np.save(tmp / "chunk_units.npy", ranges)
         dense, dense_params = build_dense(rows.unit_vectors, index_type, previous.unit_index if previous else None)
-        if dense_params.kind != "flat":
+        if dense_params.kind == "ivf":
+            save_ivf(dense, tmp)
+        elif dense_params.kind != "flat":
             _write_faiss(dense, tmp / "units.faiss")
         LexicalIndex.build([c.context for c in chunks]).save(tmp / "lexical")
         files, checksums = _segment_files(index_dir, draft.sources.values(), info)
@@ -272,9 +275,12 @@ def load_snapshot(index_dir: Path, version: str | None = None, embedder: str | N
 
 
 def _dense(version_dir: Path, params: DenseParams, unit_vectors: np.ndarray) -> faiss.Index:
-    """The saved dense index, or the exact one built from the sentence vectors (a flat index is not saved)."""
+    """The dense index: exact, or IVF rebuilt from its saved lists, over the shared sentence vectors; HNSW saved
+    whole (its graph)."""
     if params.kind == "flat":
         flat = faiss.IndexFlatIP(unit_vectors.shape[1])
         flat.add(np.ascontiguousarray(unit_vectors, dtype=np.float32))
         return flat
+    if params.kind == "ivf":
+        return load_ivf(version_dir, unit_vectors, params.nprobe)
     return load_dense(str(version_dir / "units.faiss"), params.to_json())
