@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS; empty = CORS off")
     admin_token: SecretStr | None = Field(None, description="Bearer token for /v1/admin; unset disables admin")
     public_url: str | None = Field(None, description="public base URL of the web page, for citation links")
+    server_url: str | None = Field(None, description="a running `sourcier serve` that `sourcier ask` asks over HTTP "
+                                                     "(no model load per call); unset: the one on 127.0.0.1:8000 when "
+                                                     "it serves this index's version, else in process")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))

@@ -15,6 +15,7 @@
     ├── QuestionError        422  an empty or over-long question
     ├── UnknownSourceError   404  a source filter names no source (by id or folder prefix) the index holds
     ├── GoldSetError         400  an evaluation file that is not a gold set or suite
+    ├── ServerError          502  the server `sourcier ask` asked refused the question (its reason) or failed
     └── SlackConfigError     500  Slack half configured (names the missing variable)
 
 The message is written for a person and names the command or variable that fixes the problem.
@@ -139,6 +140,12 @@ class GoldSetError(SourcierError):
     """The gold file or suite is missing or has a line that is not a gold question."""
 
     status = 400
+
+
+class ServerError(SourcierError):
+    """The running server `sourcier ask` used answered an error: its detail, as the server said it."""
+
+    status = 502
 
 
 class SlackConfigError(SourcierError):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import IndexCorruptError
+from index.segments import file_path
 
 MANIFEST = "manifest.json"  # written last and not hashed: it holds the hashes
 _BLOCK = 1 << 20
@@ -35,9 +36,10 @@ def _sha256(path: Path) -> str:
 
 
 def verify_checksums(version_dir: Path, expected: dict[str, str]) -> None:
-    """Raise IndexCorruptError naming the first file whose bytes are not the ones ingest wrote."""
+    """Raise IndexCorruptError naming the first file (its own, or a shared segment's) whose bytes are not the ones
+    ingest wrote."""
     for name, digest in sorted(expected.items()):
-        path = version_dir / name
+        path = file_path(version_dir, name)
         if not path.is_file() or _sha256(path) != digest:
             raise IndexCorruptError(f"index version {version_dir.name}: {name} is damaged (its sha256 differs from "
                                     "the manifest's); pick another version in `sourcier versions` or re-run "

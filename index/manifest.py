@@ -13,8 +13,8 @@ from typing import Any
 from index.dense import DenseParams
 from index.errors import IndexCorruptError
 
-FORMAT = 5  # 3: chunks carry their section path; 4: chunks carry anchor and page, sources their sections;
-# 5: sources carry their main language
+FORMAT = 6  # 3: chunks carry their section path; 4: chunks carry anchor and page, sources their sections;
+# 5: sources carry their main language; 6: sources' rows live in shared segments (index/segments.py)
 SectionSpan = tuple[int, int, str, str, int]  # start, end, "Titre › Section", anchor, PDF page (0: none)
 
 
@@ -31,6 +31,8 @@ class SourceEntry:
     ingested_at: str = ""
     sections: tuple[SectionSpan, ...] = ()
     language: str = ""  # "fr" or "en": what most of the source's text is in ("" when too short to tell)
+    segment: str = ""  # the segment holding the source's rows (index/segments.py)
+    at: tuple[int, int, int] = (0, 0, 0)  # its first chunk row, first sentence row and text row in that segment
 
     @property
     def chunks(self) -> int:
@@ -41,6 +43,7 @@ class SourceEntry:
     def from_json(cls, data: dict[str, Any]) -> SourceEntry:
         """Inverse of asdict, tolerant of JSON's lists."""
         return cls(**{**data, "rows": tuple(data["rows"]), "units": tuple(data["units"]),
+                      "at": tuple(data.get("at", (0, 0, 0))),
                       "sections": tuple(tuple(s) for s in data.get("sections", ()))})
 
 
@@ -56,7 +59,8 @@ class Manifest:
     dense: DenseParams
     sources: dict[str, SourceEntry]
     counts: dict[str, int]  # sources, chunks, units
-    files: dict[str, int] = field(default_factory=dict)  # name -> size, to refuse truncated files
+    files: dict[str, int] = field(default_factory=dict)  # name -> size, to refuse truncated files (segments/...
+    # names are the shared segments' files, beside the versions: index/segments.py file_path)
     checksums: dict[str, str] = field(default_factory=dict)  # name -> sha256 (none before 2026-12-03)
     format: int = FORMAT
     sources_root: str = ""  # the folder (or file) it was built from, absolute; "" for versions made before it

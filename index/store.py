@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,17 +12,19 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.dense import build_dense, load_dense
-from index.errors import EmbedderMismatchError, IndexCorruptError, IngestError
-from index.integrity import file_checksums, non_finite_rows, verify_checksums
+from index.dense import DenseParams, build_dense, load_dense
+from index.errors import EmbedderMismatchError, IndexCorruptError
+from index.integrity import file_checksums, verify_checksums
+from index.ivf_parts import load_ivf, save_ivf
 from index.lexical import LexicalIndex
-from index.manifest import Manifest
+from index.manifest import Manifest, SourceEntry
 from index.records import Chunk, unit_keys
-from index.table import Table, write_table
+from index.rows import NewSegment, VectorFill, open_rows, write_segment
+from index.segments import SegmentInfo, file_key, file_path
 from index.versions import new_version_name, publish, require_current, staging
 
-_FILES = ("chunk_vectors.npy", "unit_vectors.npy", "chunk_units.npy", "units.faiss", "chunks.jsonl",
-          "chunks.jsonl.offsets.npy", "texts.jsonl", "texts.jsonl.offsets.npy")
+__all__ = ["EmbedderMismatchError", "IndexCorruptError", "IndexSnapshot", "NewSegment", "VectorFill", "load_snapshot",
+           "save_version"]
 
 
 @dataclass(frozen=True)
@@ -49,18 +51,13 @@ class MappedFiles:
 
     @classmethod
     def of(cls, directory: Path, names: Collection[str]) -> MappedFiles:
-        """Sizes now of these files and of the lexical index's (bm25s maps its arrays too)."""
-        return cls(directory, {name: _size(directory / name) for name in [*names, *lexical_files(directory)]})
+        """Sizes now of these files (manifest keys: segment files live beside the version)."""
+        return cls(directory, {name: _size(file_path(directory, name)) for name in names})
 
     def shrunk(self) -> str | None:
         """The first file whose size is not the one it had at load (truncated, removed, replaced), else None."""
-        base = str(self.directory)
-        return next((name for name, size in self.sizes.items() if _size(os.path.join(base, name)) != size), None)
-
-
-def lexical_files(version_dir: Path) -> list[str]:
-    """The saved BM25 index's files, by their path relative to the version."""
-    return sorted(p.relative_to(version_dir).as_posix() for p in (version_dir / "lexical").glob("*") if p.is_file())
+        return next((name for name, size in self.sizes.items()
+                     if _size(str(file_path(self.directory, name))) != size), None)
 
 
 def _size(path: Path | str) -> int:
@@ -162,35 +159,6 @@ def chunk_unit_ranges(chunks: list[Chunk]) -> np.ndarray:
     return ranges
 
 
-class SourceTexts(Mapping[str, str]):
-    """Source texts by id, read from the version's text table only when asked for."""
-
-    def __init__(self, table: Table[str], ids: list[str]) -> None:
-        self._table = table
-        self._rows = {sid: i for i, sid in enumerate(ids)}
-
-    def __getitem__(self, source_id: str) -> str:
-        return self._table[self._rows[source_id]]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-
-VectorFill = Callable[[np.ndarray, np.ndarray], None]
-
-
-def _mapped(path: Path, rows: int, dim: int) -> np.memmap:
-    """A float32 .npy file mapped for writing, its blocks reserved first: a full disk must fail here
-    with ENOSPC, not later with SIGBUS when a page of the map cannot be backed."""
-    array = np.lib.format.open_memmap(path, "w+", np.float32, (rows, dim))
-    with open(path, "r+b") as handle:
-        os.posix_fallocate(handle.fileno(), 0, path.stat().st_size)
-    return array
-
-
 def _write_faiss(dense: faiss.Index, path: Path) -> None:
     """FAISS reports a full disk as RuntimeError("... write error"); make it the OSError the ingest reports."""
     try:
@@ -203,40 +171,56 @@ def _write_faiss(dense: faiss.Index, path: Path) -> None:
 def save_version(
     index_dir: Path,
     chunks: list[Chunk],
-    fill: VectorFill,
-    texts: dict[str, str],
+    segment: NewSegment,
     draft: Manifest,
     index_type: str = "auto",
     previous: IndexSnapshot | None = None,
 ) -> str:
-    """Write a new version (manifest last), publish it, and return its name.
+    """Write the changed sources' segment, then a new version (manifest last), publish it, return its name.
 
-    `draft` holds what the caller knows (embedder, chunking, sources); the version name, dense index,
-    counts and file sizes are filled in here. `fill(chunk_vectors, unit_vectors)` writes the rows into
-    arrays mapped onto the version's own files, so vectors stream to disk instead of piling up in memory.
+    `draft` holds what the caller knows (embedder, chunking, sources in order: those of `segment` with
+    segment ""); `chunks` are all the version's passages, for its BM25 and sentence ranges. The new segment's
+    vectors stream to disk through `segment.fill`; a flat dense index is not saved (it is the sentence vectors
+    again, 40 % of a version) but built from them at load, an IVF is saved as its cells and lists (ivf_parts.py).
     """
     ranges = chunk_unit_ranges(chunks)
     n_units = int(ranges[-1, 1]) if len(ranges) else 0
     version = new_version_name()
+    info = write_segment(index_dir, segment, draft.dim) if segment.texts else None
+    sources = {sid: e if e.segment else replace(e, segment=segment.name) for sid, e in draft.sources.items()}
+    draft = replace(draft, sources=sources)
+    rows = open_rows(index_dir, draft)
     with staging(index_dir, version) as tmp:
-        chunk_vectors = _mapped(tmp / "chunk_vectors.npy", len(chunks), draft.dim)
-        unit_vectors = _mapped(tmp / "unit_vectors.npy", n_units, draft.dim)
-        fill(chunk_vectors, unit_vectors)
-        chunk_vectors.flush()
-        unit_vectors.flush()
-        if bad := non_finite_rows(chunk_vectors) + non_finite_rows(unit_vectors):
-            raise IngestError(f"the embedder gave {bad} vectors with NaN or infinite values; nothing was published")
         np.save(tmp / "chunk_units.npy", ranges)
-        dense, dense_params = build_dense(unit_vectors, index_type, previous.unit_index if previous else None)
-        _write_faiss(dense, tmp / "units.faiss")
-        write_table(tmp / "chunks.jsonl", (c.to_json() for c in chunks))
-        write_table(tmp / "texts.jsonl", ({"source_id": k, "text": v} for k, v in texts.items()))
+        dense, dense_params = build_dense(rows.unit_vectors, index_type, previous.unit_index if previous else None)
+        if dense_params.kind == "ivf":
+            save_ivf(dense, tmp)
+        elif dense_params.kind != "flat":
+            _write_faiss(dense, tmp / "units.faiss")
         LexicalIndex.build([c.context for c in chunks]).save(tmp / "lexical")
+        files, checksums = _segment_files(index_dir, draft.sources.values(), info)
+        files.update({p.relative_to(tmp).as_posix(): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()})
         replace(draft, version=version, created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                dense=dense_params, counts={"sources": len(texts), "chunks": len(chunks), "units": n_units},
-                files={name: (tmp / name).stat().st_size for name in [*_FILES, *lexical_files(tmp)]}, checksums=file_checksums(tmp)).write(tmp)
+                dense=dense_params, counts={"sources": len(sources), "chunks": len(chunks), "units": n_units},
+                files=files, checksums={**checksums, **file_checksums(tmp)}).write(tmp)
     publish(index_dir, version)
     return version
+
+
+def _segment_files(index_dir: Path, entries: Collection[SourceEntry],
+                   new: SegmentInfo | None) -> tuple[dict[str, int], dict[str, str]]:
+    """Sizes and sha256 of the segment files a version uses, by manifest key."""
+    infos = {e.segment: SegmentInfo.read(index_dir, e.segment) for e in entries}
+    if new is not None:
+        infos[new.name] = new
+    files: dict[str, int] = {}
+    checksums: dict[str, str] = {}
+    for name, info in infos.items():
+        if info is None:
+            raise IndexCorruptError(f"segment {name} is missing; re-run `sourcier ingest`")
+        files.update({file_key(name, f): size for f, size in info.files.items()})
+        checksums.update({file_key(name, f): digest for f, digest in info.checksums.items()})
+    return files, checksums
 
 
 def read_manifest(version_dir: Path) -> Manifest:
@@ -253,7 +237,7 @@ def truncated_error(version: str, name: str) -> IndexCorruptError:
 def _check_files(version_dir: Path, manifest: Manifest) -> None:
     """Refuse truncated or missing files before parsing anything."""
     for name, size in manifest.files.items():
-        path = version_dir / name
+        path = file_path(version_dir, name)
         if not path.is_file() or path.stat().st_size != size:
             raise truncated_error(version_dir.name, name)
 
@@ -275,19 +259,28 @@ def load_snapshot(index_dir: Path, version: str | None = None, embedder: str | N
     if verify:
         verify_checksums(vdir, manifest.checksums)
     try:
-        chunks = Table(vdir / "chunks.jsonl", Chunk.from_json)
-        texts = SourceTexts(Table(vdir / "texts.jsonl", lambda row: str(row["text"]), cache=64), manifest.texts)
-        # Plain ndarray views of the maps: same shared pages, without np.memmap's per-index overhead.
-        chunk_vectors = np.asarray(np.load(vdir / "chunk_vectors.npy", mmap_mode="r"))
-        unit_vectors = np.asarray(np.load(vdir / "unit_vectors.npy", mmap_mode="r"))
+        rows = open_rows(index_dir, manifest)
         chunk_units = np.load(vdir / "chunk_units.npy")
-        index = load_dense(str(vdir / "units.faiss"), manifest.dense.to_json())
+        index = _dense(vdir, manifest.dense, rows.unit_vectors)
         lexical = LexicalIndex.load(vdir / "lexical")
     except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError) as exc:  # EOFError: an empty .npy
         raise IndexCorruptError(f"index version {version} cannot be read: {exc}") from exc
     counts = manifest.counts
-    if not (len(chunks) == len(chunk_vectors) == len(chunk_units) == counts["chunks"]
-            and len(unit_vectors) == index.ntotal == counts["units"]):
+    if not (len(rows.chunks) == len(rows.chunk_vectors) == len(chunk_units) == counts["chunks"]
+            and len(rows.unit_vectors) == index.ntotal == counts["units"]):
         raise IndexCorruptError(f"index version {version}: chunk, vector and manifest counts disagree")
-    return IndexSnapshot(chunks, chunk_vectors, unit_vectors, chunk_units, index, lexical, texts, manifest,
-                         MappedFiles.of(vdir, list(manifest.files) or _FILES))
+    version_files = [n for n in manifest.files if n not in {*rows.mapped} and not n.startswith("segments/")]
+    return IndexSnapshot(rows.chunks, rows.chunk_vectors, rows.unit_vectors, chunk_units, index, lexical, rows.texts,
+                         manifest, MappedFiles.of(vdir, [*version_files, *rows.mapped]))
+
+
+def _dense(version_dir: Path, params: DenseParams, unit_vectors: np.ndarray) -> faiss.Index:
+    """The dense index: exact, or IVF rebuilt from its saved lists, over the shared sentence vectors; HNSW saved
+    whole (its graph)."""
+    if params.kind == "flat":
+        flat = faiss.IndexFlatIP(unit_vectors.shape[1])
+        flat.add(np.ascontiguousarray(unit_vectors, dtype=np.float32))
+        return flat
+    if params.kind == "ivf":
+        return load_ivf(version_dir, unit_vectors, params.nprobe)
+    return load_dense(str(version_dir / "units.faiss"), params.to_json())

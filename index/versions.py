@@ -15,7 +15,7 @@ from index.errors import IndexCorruptError, IndexNotFoundError
 
 CURRENT = "CURRENT"
 LEASES = ".leases"
-_TMP_PREFIX = ".tmp-"
+TMP_PREFIX = ".tmp-"
 _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:-\d{6})?Z-[0-9a-f]{4}$")
 
 
@@ -61,7 +61,7 @@ def list_versions(index_dir: Path) -> list[str]:
     return sorted(p.name for p in index_dir.iterdir() if p.is_dir() and is_version_name(p.name))
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     """Persist a rename, so a crash cannot undo a publish."""
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -72,13 +72,13 @@ def _fsync_dir(path: Path) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write a file so readers see the old bytes or the new ones, never a mix."""
-    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{secrets.token_hex(4)}")
+    tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{secrets.token_hex(4)}")
     with open(tmp, "wb") as handle:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def publish(index_dir: Path, version: str) -> None:
@@ -88,20 +88,25 @@ def publish(index_dir: Path, version: str) -> None:
     write_atomic(index_dir / CURRENT, f"{version}\n".encode())
 
 
+def fsync_files(directory: Path) -> None:
+    """Persist every file under a directory before it is renamed into place."""
+    for child in directory.rglob("*"):
+        if child.is_file():
+            with open(child, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
 @contextmanager
 def staging(index_dir: Path, version: str) -> Iterator[Path]:
     """A scratch directory that becomes index_dir/version only if the block finishes."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    tmp = index_dir / f"{_TMP_PREFIX}{version}"
+    tmp = index_dir / f"{TMP_PREFIX}{version}"
     tmp.mkdir()
     try:
         yield tmp
-        for child in tmp.iterdir():
-            if child.is_file():
-                with open(child, "rb") as handle:
-                    os.fsync(handle.fileno())
+        fsync_files(tmp)
         os.replace(tmp, index_dir / version)
-        _fsync_dir(index_dir)
+        fsync_dir(index_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -110,7 +115,7 @@ def clean_leftovers(index_dir: Path) -> list[str]:
     """Remove scratch files an interrupted ingest left behind; call while holding the ingest lock."""
     if not index_dir.is_dir():
         return []
-    removed = [p for p in index_dir.iterdir() if p.name.startswith(_TMP_PREFIX)]
+    removed = [p for p in index_dir.iterdir() if p.name.startswith(TMP_PREFIX)]
     for path in removed:
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
     return [p.name for p in removed]
@@ -153,11 +158,16 @@ def leased_versions(index_dir: Path) -> set[str]:
 
 
 def prune(index_dir: Path, keep: int) -> list[str]:
-    """Delete the oldest versions beyond `keep`, never the published one nor one a running server holds."""
+    """Delete the oldest versions until `keep` are left, never the published one nor one a running server holds.
+
+    Held and published versions count among the `keep` (six were listed with KEEP=5 when they did not); only
+    when they alone are more than `keep` are more versions left. Call collect_garbage() after it.
+    """
     current = current_version(index_dir)
     held = leased_versions(index_dir)
-    versions = [v for v in list_versions(index_dir) if v != current and v not in held]
-    doomed = versions[: max(0, len(versions) - max(keep - 1, 0))]
+    versions = list_versions(index_dir)
+    spare = [v for v in versions if v != current and v not in held]
+    doomed = spare[: max(0, len(versions) - max(keep, 1))]
     for name in doomed:
         shutil.rmtree(index_dir / name, ignore_errors=True)
     return doomed

@@ -9,20 +9,34 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from index.errors import ExtractionError, SourceError
 from ingest.budget import Budget, ReadPool
-from ingest.formats import READERS
+from ingest.formats import READERS, Reader
 from ingest.scan import MAX_DEPTH, Found, ReadParams, find_sources, identify, scan_sources
 from ingest.structure import Layout
 
 log = logging.getLogger(__name__)
 SUFFIXES = tuple(READERS)
-__all__ = ["MAX_DEPTH", "SUFFIXES", "Found", "ReadParams", "SourceDoc", "SourceError", "find_sources", "identify",
-           "read_source", "read_sources", "scan_sources", "source_id_for", "title_of"]  # scanning lives in scan.py
+__all__ = [
+    "MAX_DEPTH",
+    "SUFFIXES",
+    "Extracted",
+    "Found",
+    "ReadParams",
+    "SourceDoc",
+    "SourceError",
+    "find_sources",
+    "identify",
+    "read_source",
+    "read_sources",
+    "scan_sources",
+    "source_id_for",
+    "title_of",
+]  # scanning lives in scan.py
 # Read in this process even under a budget: the worst small text file measured (1 MB of « ![ » Markdown, linear at
 # 15 µs a byte) costs 1 s at 64 KB, and a worker costs 0.2 s to start; the seed article alone needs none.
 INLINE_BYTES = 64 * 1024
@@ -39,7 +53,17 @@ class SourceDoc:
     title: str
     text: str
     sha256: str
-    layout: Layout | None = None  # None: worked out from the text (plain text and Markdown)
+    layout: Layout | None = None  # None: worked out from the text (plain text and Markdown), or `cached`
+    cached: bool = False  # the text is the previous version's: same bytes, same reader version, not parsed again
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """A file as the published version holds it, so an unchanged PDF or DOCX is not parsed again."""
+
+    sha256: str  # of the reader's name and version and the raw bytes
+    title: str
+    text: Callable[[], str]  # read from the version's segment only on a hit
 
 
 def source_id_for(path: Path, root: Path) -> str:
@@ -92,9 +116,29 @@ def read_source(path: Path | Found, root: Path, max_bytes: int | None = None) ->
         path=_shown_path(path, root),
         title=_clip(layout.title) if layout.title else title_of(text),
         text=text,
-        sha256=hashlib.sha256(f"{reader.name}/{reader.version}\n".encode() + raw).hexdigest(),
+        sha256=_content_hash(reader, raw),
         layout=layout,
     )
+
+
+def _content_hash(reader: Reader, raw: bytes) -> str:
+    """A source's hash: its bytes and the reader that reads them, so improving a reader re-reads its files."""
+    return hashlib.sha256(f"{reader.name}/{reader.version}\n".encode() + raw).hexdigest()
+
+
+def _from_cache(found: Found, root: Path, max_bytes: int | None, extracted: Mapping[str, Extracted]) -> SourceDoc | None:
+    """The previous version's text of a file whose bytes and reader are unchanged (hashed before any parsing)."""
+    shown = _shown_path(found.path, root)
+    entry, reader = extracted.get(shown), READERS.get(found.path.suffix.lower())
+    if entry is None or reader is None:
+        return None
+    try:
+        raw = _read_once(found, max_bytes)
+    except SourceError:
+        return None  # the real read reports why
+    if _content_hash(reader, raw) != entry.sha256:
+        return None
+    return SourceDoc(source_id_for(found.path, root), shown, entry.title, entry.text(), entry.sha256, cached=True)
 
 
 def _read_once(found: Found, max_bytes: int | None) -> bytes:
@@ -137,15 +181,16 @@ def _read_all(fd: int, path: Path, max_bytes: int | None) -> bytes:
 
 
 def read_sources(paths: Iterable[Path | Found], root: Path, params: ReadParams | None = None,
-                 known: Mapping[str, str] | None = None) -> tuple[list[SourceDoc], list[SourceError]]:
-    """Read every path; one bad file skips only itself.
+                 known: Mapping[str, str] | None = None,
+                 extracted: Mapping[str, Extracted] | None = None) -> tuple[list[SourceDoc], list[SourceError]]:
+    """Read every path; one bad file skips only itself; a file `extracted` holds with the same hash is not parsed.
 
     `known` maps the paths of the published version to their ids: a file keeps its id for as long as it
     keeps its path, so links already shared (Slack answers) keep opening the same document. A new file
     whose id is taken gets its extension, then a short hash of its path, appended.
     """
     known = dict(known or {})
-    outcomes = _read_each(list(paths), root, params)
+    outcomes = _read_each(list(paths), root, params, extracted or {})
     docs = [o for o in outcomes if isinstance(o, SourceDoc)]
     errors = [o for o in outcomes if isinstance(o, SourceError)]
     taken = set(known.values())  # a removed file's id is not handed to another file straight away
@@ -159,7 +204,7 @@ def read_sources(paths: Iterable[Path | Found], root: Path, params: ReadParams |
             if sid in taken:
                 sid = f"{doc.source_id}-{hashlib.sha256(doc.path.encode()).hexdigest()[:8]}"
             taken.add(sid)
-        out.append(SourceDoc(sid, doc.path, doc.title, doc.text, doc.sha256, doc.layout))
+        out.append(SourceDoc(sid, doc.path, doc.title, doc.text, doc.sha256, doc.layout, doc.cached))
     return out, errors
 
 
@@ -181,8 +226,10 @@ def _read_here(found: Found, root: Path, max_bytes: int | None) -> SourceDoc | S
         return SourceError(found.path, "ran out of memory while being read; skipped (set SOURCIER_READ_MEMORY_MB)")
 
 
-def _read_each(paths: list[Path | Found], root: Path, params: ReadParams | None) -> list[SourceDoc | SourceError]:
-    """Every file's document or reason, in order: small text files here, the others in workers under the budget."""
+def _read_each(paths: list[Path | Found], root: Path, params: ReadParams | None,
+               extracted: Mapping[str, Extracted]) -> list[SourceDoc | SourceError]:
+    """Every file's document or reason, in order: unchanged files from `extracted`, small text files here, the
+    others in workers under the budget."""
     max_bytes = params.max_bytes if params else None
     budget = params.budget if params else None
     out: dict[int, SourceDoc | SourceError] = {}
@@ -193,7 +240,9 @@ def _read_each(paths: list[Path | Found], root: Path, params: ReadParams | None)
         except SourceError as exc:
             out[at] = exc
             continue
-        if budget is None or _inline(found):
+        if (cached := _from_cache(found, root, max_bytes, extracted)) is not None:
+            out[at] = cached
+        elif budget is None or _inline(found):
             out[at] = _read_here(found, root, max_bytes)
         else:
             pooled.append((at, found))

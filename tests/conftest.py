@@ -26,6 +26,8 @@ from pydantic import SecretStr
 
 from bot.config import Settings
 from bot.engine import Engine
+from index.manifest import Manifest
+from index.segments import file_path
 from ingest.embed import Embedder, UseEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +36,13 @@ SEED_FILE = SEEDS / "openai-altman-microsoft.txt"
 EVAL = ROOT / "tests" / "data" / "eval"
 DEV_SET = EVAL / "seed.jsonl"
 CHUNKING = Engine.chunking(Settings())  # the shipped chunking, as bot/config.py sets it
+
+
+def version_file(index_dir: Path, version: str, name: str) -> Path:
+    """A version's file by its short name: its own, or the one of the first segment holding its rows."""
+    manifest = Manifest.read(index_dir / version)
+    key = next(k for k in sorted(manifest.files) if k == name or k.endswith(f"/{name}"))
+    return file_path(index_dir / version, key)
 
 
 @pytest.fixture(autouse=True)

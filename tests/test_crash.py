@@ -58,6 +58,9 @@ def test_crash_sigkill_mid_ingest_never_breaks_current(tmp_path: Path, embedder:
     report = build_index(corpus, index_dir, embedder, CHUNKING)  # the next ingest succeeds and cleans up
     assert report.version == current_version(index_dir)
     assert not [p for p in index_dir.iterdir() if p.name.startswith(".tmp-")]
+    assert not [p for p in (index_dir / "segments").iterdir() if p.name.startswith(".tmp-")]
+    for version in list_versions(index_dir):  # every kept version is whole: its shared segments are all there
+        load_snapshot(index_dir, version, verify=True)
     print(f"leftovers cleaned: {len(leftovers)}; kills after publish: {killed_late}")
 
 

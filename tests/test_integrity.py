@@ -27,7 +27,7 @@ from index.manifest import Manifest
 from index.versions import current_version
 from ingest.embed import Embedder
 from ingest.pipeline import build_index
-from tests.conftest import CHUNKING, ROOT, LiveServer
+from tests.conftest import CHUNKING, ROOT, LiveServer, version_file
 
 
 def _two_versions(corpus: Path, index_dir: Path, embedder: Embedder) -> tuple[str, str]:
@@ -55,7 +55,7 @@ def test_integrity_rollback_refuses_a_same_size_damaged_version(corpus: Path, tm
                                                                name: str, damage) -> None:  # type: ignore[no-untyped-def]
     index_dir = tmp_path / "idx"
     old, new = _two_versions(corpus, index_dir, embedder)
-    damage(index_dir / old / name)
+    damage(version_file(index_dir, old, name))
     result = CliRunner().invoke(app, ["rollback", old, "--index-dir", str(index_dir)])
     assert result.exit_code == 1 and f"{name} is damaged" in " ".join(result.output.split())
     assert current_version(index_dir) == new
@@ -66,7 +66,7 @@ def test_integrity_manifest_without_checksums_still_loads_and_rolls_back(corpus:
     index_dir = tmp_path / "idx"
     old, _ = _two_versions(corpus, index_dir, embedder)
     manifest = Manifest.read(index_dir / old)
-    assert "chunks.jsonl" in manifest.checksums and "units.faiss" in manifest.checksums
+    assert {k.rsplit("/", 1)[-1] for k in manifest.checksums} >= {"chunks.jsonl", "unit_vectors.npy", "chunk_units.npy"}
     data = manifest.to_json()
     del data["checksums"]  # a version written before checksums existed
     Manifest.from_json(data).write(index_dir / old)
@@ -102,7 +102,7 @@ def test_integrity_damaged_row_is_a_clear_503_not_a_500(corpus: Path, tmp_path: 
     settings = Settings(index_dir=tmp_path / "idx", sources_dir=corpus, data_dir=tmp_path / "var",
                         rate_limit_per_minute=0)
     version = build_index(corpus, settings.index_dir, embedder, CHUNKING).version
-    chunks = settings.index_dir / version / "chunks.jsonl"
+    chunks = version_file(settings.index_dir, version, "chunks.jsonl")
     first_line = chunks.read_bytes().split(b"\n", 1)[0]
     _same_size_damage(chunks, first_line, b"#" * len(first_line))  # not JSON any more, same size
     with LiveServer(create_app(settings, Engine(settings, embedder=embedder))) as server:
@@ -145,7 +145,7 @@ def test_integrity_truncated_live_file_is_a_503_not_a_dead_server(corpus: Path, 
     version = build_index(corpus, index_dir, embedder, CHUNKING).version
     with _serving(index_dir, tmp_path / "var") as (url, proc), httpx.Client(base_url=url, timeout=30) as client:
         assert client.post("/v1/ask", json={"question": "Que fait le chat ?"}).status_code == 200
-        path = index_dir / version / name
+        path = version_file(index_dir, version, name)
         original = path.read_bytes()
         os.truncate(path, 0)  # the file the server has mapped, shrunk under it
         try:

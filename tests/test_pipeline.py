@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,10 @@ import pytest
 from bot.config import Settings
 from bot.engine import Engine
 from bot.http.child import ingest_env
+from index import store
+from index.dense import DenseParams, build_dense
 from index.errors import ReplaceRefusedError
+from index.manifest import Manifest
 from index.store import EmbedderMismatchError, IndexCorruptError, load_snapshot
 from index.versions import current_version, list_versions
 from ingest.budget import Budget
@@ -97,7 +100,7 @@ def test_pipeline_refuses_truncated_version_and_keeps_previous(corpus: Path, tmp
     old = build_index(corpus, index_dir, embedder, CHUNKING).version
     (corpus / "chats.md").write_text("# Les chats\n\nLe chat ronronne.", encoding="utf-8")
     new = build_index(corpus, index_dir, embedder, CHUNKING).version
-    vectors = index_dir / new / "unit_vectors.npy"
+    vectors = index_dir / "segments" / Manifest.read(index_dir / new).sources["chats"].segment / "unit_vectors.npy"
     vectors.write_bytes(vectors.read_bytes()[:100])
     with pytest.raises(IndexCorruptError, match="truncated"):
         load_snapshot(index_dir)
@@ -165,6 +168,11 @@ def test_pipeline_faiss_write_error_is_the_clear_disk_error(tmp_path: Path, embe
         raise RuntimeError("Error in void faiss::write_index(...) at impl/index_write.cpp:1053: "
                            "Error: 'ret == (n)' failed: write error in units.faiss: 0 != 1 (No space left on device)")
 
+    def saved_kind(vectors: object, *args: object) -> tuple[object, DenseParams]:  # a flat index is not saved
+        index, params = build_dense(vectors, *args)  # type: ignore[arg-type]
+        return index, replace(params, kind="hnsw")  # a saved kind (HNSW/IVF need >= 1,000 sentences)
+
+    monkeypatch.setattr(store, "build_dense", saved_kind)
     monkeypatch.setattr(faiss, "write_index", full)
     with pytest.raises(IngestError, match=r"cannot write a new index version .*FAISS could not write units\.faiss.*"
                                           r"MB free\); the current version keeps serving"):

@@ -65,6 +65,7 @@ def settings_from(**overrides: Any) -> Settings:
         raise typer.BadParameter(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("bm25s").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))  # `ask`
     return settings
 
 
@@ -125,16 +126,26 @@ def ask(question: str, k: KOpt = None, index_dir: IndexDir = None, embedder: Emb
         source: SourceOpt = None, as_json: JsonOpt = False) -> None:
     """Answer a question with [n] markers and the cited passages.
 
+    Asks a running server when SOURCIER_SERVER_URL is set, or when `sourcier serve` on 127.0.0.1:8000 serves
+    this index's version (no model load: milliseconds instead of 1.6 s); otherwise answers in process.
+
     Example: sourcier ask "Qui dirige OpenAI par intérim ?"
     """
+    from bot.cli.remote import ask_remote, server_for
+
     settings = settings_from(index_dir=index_dir, embedder=embedder, k=k)
     with friendly_errors():
-        engine = Engine(settings)
-        answer = engine.ask(question, sources=source)
+        url = server_for(settings, local_index=index_dir is not None or embedder is not None)
+        remote = ask_remote(url, question, settings.k, source) if url else None
+        if remote is None:
+            engine = Engine(settings)
+            answer = engine.ask(question, sources=source)
+            paths = {sid: meta.path for sid, meta in engine.snapshot.manifest.sources.items()}
+        else:
+            answer, paths = remote
     if as_json:
         render.print_json(answer.to_json())
     else:
-        paths = {sid: meta.path for sid, meta in engine.snapshot.manifest.sources.items()}
         render.print_answer(out, answer, paths)
 
 

@@ -174,6 +174,8 @@ def print_ingest(console: Console, report: IngestReport) -> None:
         if names:
             more = f" and {len(names) - 10} more" if len(names) > 10 else ""
             console.print(f"{label}: {', '.join(names[:10])}{more}", highlight=False, markup=False)
+    if report.read_cached:
+        console.print(f"{report.read_cached} unchanged files not parsed again (same bytes and reader)", highlight=False)
     console.print(
         f"{report.sources} sources, {report.chunks} chunks: {report.reused} reused, "
         f"{report.embedded} newly embedded, {len(report.removed_sources)} sources removed "
