@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.answer import Answer
+from bot.citelinks import LinkSigner
 from bot.config import Settings
 from bot.engine import Engine
 from bot.ratelimit import RateLimiter
@@ -68,6 +69,7 @@ class SlackAnswerer:
         self.store = store
         self.settings = settings
         self.limiter = RateLimiter(settings.slack_rate_limit_per_minute, burst=3)
+        self.signer = LinkSigner(settings.data_dir, settings.cite_link_days)
 
     async def db(self, method: Any, *args: Any) -> Any:
         """Run a store call off the event loop."""
@@ -147,9 +149,10 @@ class SlackAnswerer:
         return Reply(fallback_text(answer), blocks)
 
     def links(self, answer: Answer) -> dict[int, str]:
-        """Web-page links to each passage, when the page has a public URL."""
+        """Signed, expiring web-page links to each passage, when the page has a public URL: they open that
+        passage's source for whoever holds them, without an API key, and nothing else."""
         public_url = self.settings.public_url
-        return {c.n: c.link(public_url) for c in answer.citations} if public_url else {}
+        return {c.n: self.signer.link(public_url, c) for c in answer.citations} if public_url else {}
 
 
 async def post(client: AsyncWebClient, channel: str, thread_ts: str | None, user: str | None, reply: Reply) -> None:
