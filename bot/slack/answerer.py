@@ -32,7 +32,8 @@ from bot.retrieve import clean_question, matching_sources
 from bot.slack.audience import PUBLIC_ONLY, SlackAudiences
 from bot.slack.blocks import Block, answer_blocks, fallback_text
 from bot.slack.store import SlackStore
-from index.errors import QuestionError
+from index.errors import QuestionError, SourcierError
+from index.manifest import Manifest
 
 log = logging.getLogger(__name__)
 RETRIES = [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncServerErrorRetryHandler(max_retry_count=2),
@@ -87,6 +88,20 @@ class SlackAnswerer:
     async def db(self, method: Any, *args: Any) -> Any:
         """Run a store call off the event loop."""
         return await asyncio.to_thread(method, *args)
+
+    def readable(self, audiences: frozenset[str]) -> frozenset[str] | None:
+        """The source ids these audiences may read (None: all), or None before the first ingest."""
+        try:
+            return self.engine.readable(audiences)
+        except SourcierError:
+            return None
+
+    def manifest(self) -> Manifest | None:
+        """The published index's manifest, or None before the first ingest."""
+        try:
+            return self.engine.snapshot.manifest
+        except SourcierError:
+            return None
 
     def slow_down(self, user: str | None) -> str | None:
         """A polite message when this person asks faster than the per-user limit, else None."""

@@ -19,8 +19,6 @@ from bot.slack.answerer import DM_FOLLOW_UP_S, Reply, SlackAnswerer, post, quest
 from bot.slack.blocks import answer_blocks, escape, mrkdwn, plain, with_tally
 from bot.slack.home import help_blocks, home_view
 from bot.slack.store import Vote
-from index.errors import SourcierError
-from index.manifest import Manifest
 
 log = logging.getLogger(__name__)
 SORRY = "Désolé, une erreur interne m'empêche de répondre pour l'instant. L'équipe est prévenue."
@@ -117,8 +115,8 @@ async def on_command(ack: Any, command: dict[str, Any], client: AsyncWebClient, 
         audiences = await answerer.audiences_for(client, command.get("user_id"), command.get("team_id") or
                                                  context.team_id, None, command.get("channel_id"), private=True)
         await ack(response_type="ephemeral", text=EMPTY,
-                  blocks=help_blocks(_manifest(answerer), answerer.settings.slack_channel_sources.get(
-                      command.get("channel_id", "")), _readable(answerer, audiences), audiences))
+                  blocks=help_blocks(answerer.manifest(), answerer.settings.slack_channel_sources.get(
+                      command.get("channel_id", "")), answerer.readable(audiences), audiences))
         return
     too_fast = answerer.slow_down(command.get("user_id"))
     if too_fast:
@@ -226,7 +224,7 @@ async def on_share(ack: Any, body: dict[str, Any], action: dict[str, Any], conte
         await respond_to(url, response_type="ephemeral", replace_original=False, text=GONE)
         return
     channel = (body.get("channel") or {}).get("id")
-    readable = _readable(answerer, answerer.audiences.channel_view(channel))
+    readable = answerer.readable(answerer.audiences.channel_view(channel))
     if readable is not None and any(c["source_id"] not in readable for c in record["citations"]):
         await respond_to(url, response_type="ephemeral", replace_original=False, text=NOT_SHARED)
         return
@@ -244,27 +242,11 @@ async def on_home(event: dict[str, Any], body: dict[str, Any], client: AsyncWebC
         return
     answerer: SlackAnswerer = context["answerer"]
     audiences = await answerer.audiences_for(client, event["user"], _team(body, context), None, None, private=True)
-    await client.views_publish(user_id=event["user"], view=home_view(_manifest(answerer),
-                                                                     _readable(answerer, audiences), audiences))
+    await client.views_publish(user_id=event["user"], view=home_view(answerer.manifest(),
+                                                                     answerer.readable(audiences), audiences))
 
 
 async def on_membership(event: dict[str, Any], context: AsyncBoltContext) -> None:
     """Someone joined or left a channel: its member list (an audience) is asked for again at the next question."""
     answerer: SlackAnswerer = context["answerer"]
     answerer.audiences.forget(event.get("channel"))
-
-
-def _readable(answerer: SlackAnswerer, audiences: frozenset[str]) -> frozenset[str] | None:
-    """The source ids these audiences may read (None: all), or None before the first ingest."""
-    try:
-        return answerer.engine.readable(audiences)
-    except SourcierError:
-        return None
-
-
-def _manifest(answerer: SlackAnswerer) -> Manifest | None:
-    """The published index's manifest, or None before the first ingest."""
-    try:
-        return answerer.engine.snapshot.manifest
-    except SourcierError:
-        return None
