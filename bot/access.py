@@ -9,6 +9,8 @@ gets `default`, which is `["public"]` (today's behaviour) unless the operator wr
     [sources]
     "wiki/" = ["public"]
     "rh/" = ["rh", "slack:C0RH"]
+    [people]                      # users an authenticating reverse proxy names (SOURCIER_USER_HEADER)
+    "alice@example.org" = ["rh"]
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class AccessPolicy:
     rules: Mapping[str, frozenset[str]] = field(default_factory=dict)
     default: frozenset[str] = frozenset({PUBLIC})
     origin: str = "(no access file)"
+    people: Mapping[str, frozenset[str]] = field(default_factory=dict)  # proxy user -> audiences
 
     @classmethod
     def load(cls, path: Path | None) -> AccessPolicy:
@@ -56,16 +59,22 @@ class AccessPolicy:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise AccessConfigError(f"access file {path}: {exc} (fix it or unset SOURCIER_ACCESS_FILE)") from exc
-        unknown = set(data) - {"default", "sources"}
+        unknown = set(data) - {"default", "sources", "people"}
         if unknown:
             raise AccessConfigError(f"access file {path}: unknown key(s) {', '.join(sorted(unknown))}; "
-                                    "only `default` and a [sources] table")
+                                    "only `default`, a [sources] and a [people] table")
         default = _audiences(data.get("default", [PUBLIC]), f"{path}: default")
         table = data.get("sources", {})
-        if not isinstance(table, dict):
-            raise AccessConfigError(f"access file {path}: [sources] must be a table of prefix = [audiences]")
+        people = data.get("people", {})
+        if not isinstance(table, dict) or not isinstance(people, dict):
+            raise AccessConfigError(f"access file {path}: [sources] and [people] must be tables of name = [audiences]")
         rules = {prefix: _audiences(value, f"{path}: sources.{prefix!r}") for prefix, value in table.items()}
-        return cls(rules, default, str(path))
+        users = {user: _audiences(value, f"{path}: people.{user!r}") for user, value in people.items()}
+        return cls(rules, default, str(path), users)
+
+    def people_audiences(self, user: str) -> frozenset[str]:
+        """What a user named by a trusted proxy reads: `public` and the audiences [people] gives them."""
+        return frozenset({PUBLIC, *self.people.get(user, frozenset())})
 
     def audiences_of(self, source_id: str) -> frozenset[str]:
         """The audiences of one source: its longest matching rule's, else the default."""

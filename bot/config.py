@@ -73,6 +73,12 @@ class Settings(BaseSettings):
                                                                     "trusted for its audience; 0 = ask every time")
     audit_questions: bool = Field(False, description="write the question text in the audit log lines "
                                                      "(sourcier.audit); off: who, surface and sources only")
+    forwarded_allow_ips: str | None = Field(None, description="comma-separated addresses (or *) of reverse proxies "
+                                                           "whose X-Forwarded-For (and user header) are believed")
+    user_header: str | None = Field(None, description="header an authenticating reverse proxy sets to the signed-in "
+                                                      "user (e.g. X-Forwarded-User); believed only from "
+                                                      "forwarded_allow_ips; their audiences: [people] in the access "
+                                                      "file")
     admin_token: SecretStr | None = Field(None, description="Bearer token for /v1/admin; unset disables admin")
     public_url: str | None = Field(None, description="public base URL of the web page, for citation links")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")

@@ -17,7 +17,7 @@ from bot.engine import Engine
 from bot.http.api import create_app
 from bot.keys import KeyStore
 from ingest.embed import Embedder
-from tests.access_corpus import RH_QUESTION, write_access, write_corpus
+from tests.access_corpus import ACCESS, RH_QUESTION, write_access, write_corpus
 from tests.conftest import LiveServer
 
 runner = CliRunner()
@@ -140,3 +140,21 @@ def test_auth_keys_commands_create_list_revoke(tmp_path: Path) -> None:
     assert "revoked" in runner.invoke(cli, ["keys", "list", "--data-dir", str(tmp_path)]).output
     unknown = runner.invoke(cli, ["keys", "revoke", "nope", "--data-dir", str(tmp_path)])
     assert unknown.exit_code == 1 and "sourcier keys list" in unknown.output
+
+
+@pytest.mark.parametrize("proxies, reads_hr", [("127.0.0.1", True), ("10.9.9.9", False)])
+def test_auth_proxy_user_header_is_believed_only_from_the_allowed_proxies(
+        tmp_path: Path, embedder: Embedder, proxies: str, reads_hr: bool) -> None:
+    access = write_access(tmp_path, ACCESS + '[people]\n"alice@example.org" = ["rh"]\n')
+    settings = Settings(index_dir=tmp_path / "index", sources_dir=write_corpus(tmp_path), access_file=access,
+                        data_dir=tmp_path / "var", rate_limit_per_minute=0, forwarded_allow_ips=proxies,
+                        user_header="X-Forwarded-User")
+    engine = Engine(settings, embedder)
+    engine.ingest()
+    with LiveServer(create_app(settings, engine)) as server, server.client() as client:
+        alice = client.post("/v1/ask", json={"question": RH_QUESTION},
+                            headers={"X-Forwarded-User": "alice@example.org", "X-Forwarded-For": "198.51.100.4"})
+        bob = client.post("/v1/ask", json={"question": RH_QUESTION},
+                          headers={"X-Forwarded-User": "bob@example.org", "X-Forwarded-For": "198.51.100.5"})
+    assert alice.status_code == 200 and alice.json()["found"] is reads_hr
+    assert bob.status_code == 200 and not bob.json()["found"]  # named by the proxy, but in no [people] audience

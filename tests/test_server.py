@@ -31,7 +31,8 @@ def test_server_ignores_forwarded_for_unless_the_proxy_is_allowed(seed_settings:
     spoofed = [f"203.0.113.{i}" for i in range(5)]  # a new address per request, from a loopback client
     with LiveServer(create_app(settings, engine)) as server, server.client() as c:
         assert _codes(c, spoofed) == [200, 200, 200, 429, 429]
-    with LiveServer(create_app(settings, engine), forwarded_allow_ips="127.0.0.1") as proxied, proxied.client() as c:
+    proxy = settings.model_copy(update={"forwarded_allow_ips": "127.0.0.1"})
+    with LiveServer(create_app(proxy, engine)) as proxied, proxied.client() as c:
         assert _codes(c, spoofed) == [200] * 5  # behind an allowed proxy, each client has its own bucket
         assert _codes(c, ["198.51.100.7"] * 4) == [200, 200, 200, 429]
 

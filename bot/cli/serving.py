@@ -36,20 +36,22 @@ def serve(
 
     from bot.http.server import PROTOCOL, proxy_options
 
-    settings = settings_from(index_dir=index_dir, embedder=embedder, allow_anonymous=allow_anonymous or None)
+    settings = settings_from(index_dir=index_dir, embedder=embedder, allow_anonymous=allow_anonymous or None,
+                             forwarded_allow_ips=forwarded_allow_ips)
     with friendly_errors():
         settings.slack_enabled()  # refuse a half-configured Slack before loading anything
         refuse_open_door(host, settings)
     if workers > 1:  # workers are new processes: hand them the overrides through the environment
         os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder,
-                           "SOURCIER_ALLOW_ANONYMOUS": str(settings.allow_anonymous).lower()})
+                           "SOURCIER_ALLOW_ANONYMOUS": str(settings.allow_anonymous).lower(),
+                           "SOURCIER_FORWARDED_ALLOW_IPS": settings.forwarded_allow_ips or ""})
         uvicorn.run("bot.http.api:app_factory", factory=True, host=host, port=port, workers=workers,
-                    log_level=settings.log_level.lower(), http=PROTOCOL, **proxy_options(forwarded_allow_ips))
+                    log_level=settings.log_level.lower(), http=PROTOCOL, **proxy_options())
         return
     from bot.http.api import create_app
 
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), http=PROTOCOL,
-                **proxy_options(forwarded_allow_ips))
+                **proxy_options())
 
 
 def refuse_open_door(host: str, settings: Settings) -> None:

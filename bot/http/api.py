@@ -24,6 +24,7 @@ from bot.http.guard import Guard
 from bot.http.jobs import ReindexJobs
 from bot.http.metrics import Metrics
 from bot.http.pages import add_pages
+from bot.http.proxy import TrustedProxy
 from bot.http.routes import public_detail, router
 from bot.keys import KeyStore
 from bot.ratelimit import RateLimiter
@@ -78,7 +79,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization"])
-    app.add_middleware(Observe)  # outermost: counts 413s and 429s too
+    app.add_middleware(Observe)  # counts 413s and 429s too
+    if settings.forwarded_allow_ips:  # outermost: the rate limit and the caller see the forwarded client
+        app.add_middleware(TrustedProxy, trusted=settings.forwarded_allow_ips)
     add_pages(app)
     return app
 

@@ -1,6 +1,8 @@
 """Who is asking over HTTP: an API key (Bearer) and its audiences, or an anonymous reader of public sources.
 
-Anonymous clients are served only where that was chosen: from loopback while no key exists (a local trial),
+Behind an authenticating reverse proxy (SOURCIER_USER_HEADER), the user it names is believed only on
+connections from SOURCIER_FORWARDED_ALLOW_IPS, and reads `public` and the audiences `[people]` gives them in
+the access file. Anonymous clients are served only where that was chosen: from loopback while no key exists (a local trial),
 or anywhere with SOURCIER_ALLOW_ANONYMOUS / `serve --allow-anonymous` (a demo). Once a key exists, every
 other client needs one. Anonymous readers read the `public` audience only.
 """
@@ -15,6 +17,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.access import PUBLIC, Caller
 from bot.config import Settings
+from bot.engine import Engine
+from bot.http.proxy import VIA_PROXY
 from bot.keys import KeyStore
 from index.errors import ApiKeyError
 
@@ -37,6 +41,9 @@ def _caller(request: Request, credentials: Annotated[HTTPAuthorizationCredential
     """The caller of this request; a wrong, revoked or missing (where needed) key is a 401."""
     settings: Settings = request.app.state.settings
     keys: KeyStore = request.app.state.keys
+    if settings.user_header and request.scope.get(VIA_PROXY) and (user := request.headers.get(settings.user_header)):
+        engine: Engine = request.app.state.engine
+        return Caller(f"proxy:{user}", "http", engine.access.people_audiences(user))
     if credentials is not None:
         key = keys.check(credentials.credentials)
         return Caller(f"key:{key.key_id}:{key.name}", "http", key.readers)
