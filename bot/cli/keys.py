@@ -11,7 +11,8 @@ from bot.cli.cli import app, friendly_errors, out, settings_from
 from bot.cli.render import print_json
 from bot.keys import KeyStore
 
-keys = typer.Typer(help="API keys for HTTP clients (stored hashed) and the citation links' secret.",
+keys = typer.Typer(help="API keys for HTTP clients and the citation links' secret.",
+                   short_help="API keys (stored hashed) and the citation links' secret.",
                    no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(keys, name="keys")
 DataDir = Annotated[Path | None, typer.Option(help="where keys are kept (default: SOURCIER_DATA_DIR, var)")]
