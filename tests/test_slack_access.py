@@ -45,12 +45,12 @@ def fake(fake_slack: FakeSlack) -> FakeSlack:
     return fake_slack
 
 
-def _server(root: Path, embedder: Embedder, fake: FakeSlack, ttl: float) -> LiveServer:
+def _server(root: Path, embedder: Embedder, fake: FakeSlack, ttl: float, **extra: Any) -> LiveServer:
     settings = Settings(index_dir=root / "index", sources_dir=write_corpus(root), access_file=write_access(root),
                         data_dir=root / "var", rate_limit_per_minute=0, slack_bot_token=SecretStr("xoxb-test"),
                         slack_signing_secret=SecretStr(SECRET), slack_api_url=fake.api_url,
                         public_url="https://sourcier.example.org", slack_rate_limit_per_minute=0,
-                        slack_members_ttl_seconds=ttl)
+                        slack_members_ttl_seconds=ttl, **extra)
     engine = Engine(settings, embedder)
     engine.ingest()
     server = LiveServer(create_app(settings, engine))
@@ -178,3 +178,13 @@ def test_slack_access_a_private_answer_from_channel_sources_is_not_shared_where_
     assert refused["response_type"] == "ephemeral" and "je ne la partage pas ici" in refused["text"]
     shared = fake.wait_for("response/82", 2)[1]
     assert shared["response_type"] == "in_channel" and RH_TEXT in str(shared)
+
+
+def test_slack_access_a_channel_mapped_to_sources_the_asker_may_not_read_says_so(
+        tmp_path: Path, embedder: Embedder, fake: FakeSlack) -> None:
+    with _server(tmp_path, embedder, fake, ttl=300, slack_channel_sources={"C0RH": ["rh/"]}) as live:
+        for user, ts in (("UOTHER", "90.1"), ("UMEMBER", "90.2")):
+            event(live, {"type": "app_mention", "user": user, "text": f"<@UBOT> {RH_QUESTION}", "ts": ts,
+                         "channel": "C0RH", "event_ts": ts})
+        texts = [_answer(fake, "C0RH", n)["text"] for n in (1, 2)]
+    assert "ne vous sont pas ouvertes" in texts[0] and RH_TEXT in texts[1]
