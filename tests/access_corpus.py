@@ -7,7 +7,10 @@ from pathlib import Path
 WIKI = {"wiki/cantine.md": "# Cantine\n\nLa cantine ouvre à midi. Le menu change chaque lundi.\n",
         "wiki/parking.md": "# Parking\n\nLe parking du siège compte quarante places. Les vélos se garent au sous-sol.\n"}
 RH = {"rh/salaires.md": "# Salaires\n\nLa prime annuelle de Jeanne Martin est de 4 200 euros. Elle est versée en "
-                        "décembre avec le salaire.\n"}
+                        "décembre avec le salaire.\n",
+      # shares the wiki's words, so its statistics (IDF) would move the confidence of a wiki answer
+      "rh/parking-rh.md": "# Parking RH\n\nLe parking RH compte douze places. Les places du parking RH sont "
+                          "réservées.\n"}
 RH_QUESTION = "Quelle est la prime annuelle de Jeanne Martin ?"
 ACCESS = '''default = ["public"]
 [sources]

@@ -78,7 +78,7 @@ def test_auth_key_scoped_to_the_wiki_never_reads_hr(guarded: LiveServer, keys: K
     ask, scoped, search, sources, text, _ = _every_door(guarded, _bearer(hr))
     assert ask.json()["found"] and RH_TEXT in ask.json()["answer"] and scoped.json()["found"]
     assert "rh/salaires" in {p["source_id"] for p in search.json()["passages"]}
-    assert len(sources.json()) == 3 and RH_TEXT in text.json()["text"]
+    assert len(sources.json()) == 4 and RH_TEXT in text.json()["text"]
 
 
 def test_auth_once_a_key_exists_every_client_needs_one(guarded: LiveServer, keys: KeyStore) -> None:
