@@ -58,6 +58,7 @@ class Engine:
         self.cache = AnswerCache(settings.answer_cache_size)
         self.access = AccessPolicy.load(settings.access_file)
         self.scopes = Scopes()
+        self._readable: dict[tuple[str, frozenset[str]], frozenset[str] | None] = {}
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run CPU work off the event loop, on the engine's own small pool."""
@@ -137,6 +138,7 @@ class Engine:
             self._snapshot, self._lease, self._current_stat = snap, lease, key
             self.cache.clear()
             self.scopes.clear()
+            self._readable.clear()
             if self.on_swap:
                 self.on_swap(snap)
             log.debug("serving index version %s (%d chunks)", snap.version, len(snap.chunks))
@@ -166,7 +168,15 @@ class Engine:
 
     def readable(self, audiences: Collection[str] | None, snapshot: IndexSnapshot | None = None) -> frozenset[str] | None:
         """The source ids these audiences may read in the live version (None: all of them)."""
-        return self.access.readable(audiences, (snapshot or self.snapshot).texts)
+        if audiences is None:
+            return None
+        snap = snapshot or self.snapshot
+        key = (snap.version, frozenset(audiences))
+        if key not in self._readable:  # sources × rules prefix checks: done once per version and audience mix
+            if len(self._readable) >= 256:
+                self._readable.clear()
+            self._readable[key] = self.access.readable(audiences, snap.texts)
+        return self._readable[key]
 
     def scope(self, audiences: Collection[str] | None, snapshot: IndexSnapshot) -> Scope | None:
         """What these audiences may read, as a scope retrieval searches within (None: the whole index)."""
