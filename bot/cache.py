@@ -13,11 +13,13 @@ from ingest.text import normalise
 Key = tuple[Hashable, ...]
 
 
-def cache_key(question: str, k: int, sources: Collection[str] | None, version: str) -> Key:
-    """The normalised question, how many passages, the sources filter and the live version: an answer depends on
-    nothing else, so a version swap can never serve an old answer."""
+def cache_key(question: str, k: int, sources: Collection[str] | None, version: str,
+              readable: frozenset[str] | None = None) -> Key:
+    """The normalised question, how many passages, the sources filter, the live version and the sources the caller
+    may read (None: all): an answer depends on nothing else, so a version swap can never serve an old answer and
+    one caller never gets an answer built from sources another may read and they may not."""
     return (" ".join(normalise(question).split()).casefold(), k, tuple(sorted(sources)) if sources is not None else None,
-            version)
+            version, readable)
 
 
 class AnswerCache:

@@ -63,6 +63,22 @@ class Settings(BaseSettings):
     slack_retention_days: float = Field(90, gt=0, description="Slack questions, answers and votes older than this "
                                                              "are deleted")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS; empty = CORS off")
+    access_file: Path | None = Field(None, description="TOML file mapping source prefixes to audiences (public, "
+                                                        "slack:<channel>, API key groups); unset: every source public")
+    allow_anonymous: bool = Field(False, description="serve clients without an API key on a non-loopback address "
+                                                     "(a demo: they read the public sources)")
+    cite_link_days: float = Field(3, gt=0, le=365, description="signed citation links (Slack answers) expire after "
+                                                              "this many days")
+    slack_members_ttl_seconds: float = Field(300, ge=0, description="how long a Slack channel's member list is "
+                                                                    "trusted for its audience; 0 = ask every time")
+    audit_questions: bool = Field(False, description="write the question text in the audit log lines "
+                                                     "(sourcier.audit); off: who, surface and sources only")
+    forwarded_allow_ips: str | None = Field(None, description="comma-separated addresses (or *) of reverse proxies "
+                                                           "whose X-Forwarded-For (and user header) are believed")
+    user_header: str | None = Field(None, description="header an authenticating reverse proxy sets to the signed-in "
+                                                      "user (e.g. X-Forwarded-User); believed only from "
+                                                      "forwarded_allow_ips; their audiences: [people] in the access "
+                                                      "file")
     admin_token: SecretStr | None = Field(None, description="Bearer token for /v1/admin; unset disables admin")
     public_url: str | None = Field(None, description="public base URL of the web page, for citation links")
     server_url: str | None = Field(None, description="a running `sourcier serve` that `sourcier ask` asks over HTTP "

@@ -15,11 +15,13 @@ from typing import Any, TypeVar
 
 import faiss
 
+from bot.access import AccessPolicy
 from bot.answer import Answer, compose
 from bot.cache import AnswerCache, cache_key
 from bot.config import Settings
 from bot.reader import shipped_model
 from bot.retrieve import Retrieval, RetrievalParams, retrieve
+from bot.scope import Scope, Scopes
 from index.errors import EmbedderMismatchError, IndexCorruptError
 from index.lexical import FrenchAnalyzer
 from index.store import IndexSnapshot, load_snapshot
@@ -54,6 +56,9 @@ class Engine:
         self._pool = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="sourcier-cpu")
         self.on_swap: Callable[[IndexSnapshot], None] | None = None
         self.cache = AnswerCache(settings.answer_cache_size)
+        self.access = AccessPolicy.load(settings.access_file)
+        self.scopes = Scopes()
+        self._readable: dict[tuple[str, frozenset[str]], frozenset[str] | None] = {}
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run CPU work off the event loop, on the engine's own small pool."""
@@ -132,6 +137,8 @@ class Engine:
                 self._lease.unlink(missing_ok=True)  # mapped files stay readable for in-flight requests
             self._snapshot, self._lease, self._current_stat = snap, lease, key
             self.cache.clear()
+            self.scopes.clear()
+            self._readable.clear()
             if self.on_swap:
                 self.on_swap(snap)
             log.debug("serving index version %s (%d chunks)", snap.version, len(snap.chunks))
@@ -159,9 +166,29 @@ class Engine:
         self.reload(report.version)
         return report
 
-    def search(self, question: str, k: int | None = None, sources: Collection[str] | None = None) -> Retrieval:
-        """Ranked passages for a question."""
-        return retrieve(question, self.snapshot, self.embedder, k or self.settings.k, self.params, sources)
+    def readable(self, audiences: Collection[str] | None, snapshot: IndexSnapshot | None = None) -> frozenset[str] | None:
+        """The source ids these audiences may read in the live version (None: all of them)."""
+        if audiences is None:
+            return None
+        snap = snapshot or self.snapshot
+        key = (snap.version, frozenset(audiences))
+        if key not in self._readable:  # sources × rules prefix checks: done once per version and audience mix
+            if len(self._readable) >= 256:
+                self._readable.clear()
+            self._readable[key] = self.access.readable(audiences, snap.texts)
+        return self._readable[key]
+
+    def scope(self, audiences: Collection[str] | None, snapshot: IndexSnapshot) -> Scope | None:
+        """What these audiences may read, as a scope retrieval searches within (None: the whole index)."""
+        allowed = self.readable(audiences, snapshot)
+        return None if allowed is None else self.scopes.get(snapshot, allowed)
+
+    def search(self, question: str, k: int | None = None, sources: Collection[str] | None = None,
+               audiences: Collection[str] | None = None) -> Retrieval:
+        """Ranked passages for a question, among the sources these audiences may read (None: the operator)."""
+        snapshot = self.snapshot
+        return retrieve(question, snapshot, self.embedder, k or self.settings.k, self.params, sources,
+                        self.scope(audiences, snapshot))
 
     def compose(self, retrieval: Retrieval) -> Answer:
         """The extractive answer for a retrieval, timed."""
@@ -174,18 +201,22 @@ class Engine:
         answer.timings_ms["answer"] = round((time.perf_counter() - started) * 1000, 3)
         return answer
 
-    def ask(self, question: str, k: int | None = None, sources: Collection[str] | None = None) -> Answer:
-        """An extractive answer with citations, or an honest "je ne sais pas"; a repeated question on the same
-        version is answered from the cache."""
+    def ask(self, question: str, k: int | None = None, sources: Collection[str] | None = None,
+            audiences: Collection[str] | None = None) -> Answer:
+        """An extractive answer with citations, or an honest "je ne sais pas", from what these audiences may read;
+        a repeated question on the same version, by callers who read the same sources, comes from the cache."""
         started = time.perf_counter()
         snapshot = self.snapshot  # the hot-swap check comes first, so the key names the live version
-        key = cache_key(question, k or self.settings.k, sources, snapshot.version)  # bad questions never get cached:
+        scope = self.scope(audiences, snapshot)
+        key = cache_key(question, k or self.settings.k, sources, snapshot.version,
+                        scope.sources if scope is not None else None)  # bad questions never get cached:
         # retrieval validates them on the miss
         cached = self.cache.get(key)
         if cached is not None:
             cached.timings_ms = {"cache": round((time.perf_counter() - started) * 1000, 3)}
             return cached
-        answer = self.compose(self.search(question, k, sources))
+        retrieval = retrieve(question, snapshot, self.embedder, k or self.settings.k, self.params, sources, scope)
+        answer = self.compose(retrieval)
         self.cache.put(key, answer)
         return answer
 

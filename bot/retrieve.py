@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bot.reader import ReaderModel, Reading, read
+from bot.scope import Scope
 from index.errors import QuestionError, UnknownSourceError
 from index.records import Chunk
 from index.store import IndexSnapshot
@@ -104,13 +105,17 @@ def _normalised(x: np.ndarray) -> np.ndarray:
     return x / top if top > 0 else np.zeros_like(x)
 
 
+def names_source(name: str, source_id: str) -> bool:
+    """Whether a name is this source's id or one of its folders (`man/` or `man`)."""
+    return source_id == name or source_id.startswith(name if name.endswith("/") else name + "/")
+
+
 def matching_sources(wanted: Iterable[str], ids: Iterable[str]) -> tuple[list[str], list[str]]:
     """The source ids named by exact id or folder prefix (`man/` or `man`), and the names that match none:
-    one rule for the CLI's --source, the API's `sources` and Slack's channel mapping."""
+    one rule for the CLI's --source, the API's `sources`, Slack's channel mapping and the access file."""
     names = list(dict.fromkeys(wanted))
-    prefixes = [(w, w if w.endswith("/") else w + "/") for w in names]
-    matched = [sid for sid in ids if any(sid == w or sid.startswith(p) for w, p in prefixes)]
-    unknown = sorted(w for w, p in prefixes if not any(sid == w or sid.startswith(p) for sid in matched))
+    matched = [sid for sid in ids if any(names_source(w, sid) for w in names)]
+    unknown = sorted(w for w in names if not any(names_source(w, sid) for sid in matched))
     return matched, unknown
 
 
@@ -121,15 +126,20 @@ def retrieve(
     k: int,
     params: RetrievalParams,
     sources: Collection[str] | None = None,
+    scope: Scope | None = None,
 ) -> Retrieval:
-    """Rank passages for a question, fusing dense and lexical evidence, and decide whether to abstain."""
+    """Rank passages for a question, fusing dense and lexical evidence, and decide whether to abstain.
+
+    With a scope (what the caller may read), the rest of the index does not exist: a source filter naming
+    only forbidden sources is unknown, and BM25 and the reader's weights come from the scope's passages."""
     question = clean_question(question, params.max_question_chars)
-    wanted = None
+    wanted = set(scope.sources) if scope is not None else None
     if sources is not None:
-        matched, unknown = matching_sources(sources, snapshot.texts)
+        matched, unknown = matching_sources(sources, scope.sources if scope is not None else snapshot.texts)
         if unknown:
             raise UnknownSourceError(unknown)
         wanted = set(matched)
+    lexical_index = scope.lexical if scope is not None else snapshot.lexical
     if not snapshot.lexical.analyzer.terms(question):
         return Retrieval(question, [], False, 0.0, {}, snapshot.version, searchable=False)
     clock = time.perf_counter()
@@ -145,7 +155,7 @@ def retrieve(
     lap("embed")
     dense_rows = snapshot.dense_candidates(query, params.candidates, wanted)
     lap("dense")
-    lexical = snapshot.lexical_scores(question)
+    lexical = scope.lexical_scores(question) if scope is not None else snapshot.lexical_scores(question)
     if wanted is not None:  # candidates come from the wanted sources only, before the top-n cut
         mask = np.zeros(len(lexical), dtype=bool)
         mask[snapshot.chunk_rows(wanted)] = True
@@ -160,7 +170,7 @@ def retrieve(
             if len(kept) == k:
                 break
     lap("fusion")
-    reading = read(question, kept, snapshot.lexical, params.reader, params.read_passages) if params.reader else None
+    reading = read(question, kept, lexical_index, params.reader, params.read_passages) if params.reader else None
     sure = reading.confidence if reading else 0.0
     lap("reader")
     return Retrieval(question, kept, sure >= params.min_confidence, round(sure, 4), timings, snapshot.version,

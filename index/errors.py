@@ -16,7 +16,10 @@
     ├── UnknownSourceError   404  a source filter names no source (by id or folder prefix) the index holds
     ├── GoldSetError         400  an evaluation file that is not a gold set or suite
     ├── ServerError          502  the server `sourcier ask` asked refused the question (its reason) or failed
-    └── SlackConfigError     500  Slack half configured (names the missing variable)
+    ├── SlackConfigError     500  Slack half configured (names the missing variable)
+    ├── AccessConfigError    500  the access file (SOURCIER_ACCESS_FILE) is unreadable or malformed
+    ├── ApiKeyError          401  a missing, unknown or revoked API key (`sourcier keys create`)
+    └── CitationLinkError    403  a signed citation link that is tampered with, expired or from an old secret
 
 The message is written for a person and names the command or variable that fixes the problem.
 The HTTP handler answers `status` with the message as `detail`; the CLI prints one line and exits 1;
@@ -150,3 +153,21 @@ class ServerError(SourcierError):
 
 class SlackConfigError(SourcierError):
     """Slack is half configured."""
+
+
+class AccessConfigError(SourcierError):
+    """The access file cannot be read or says something sourcier cannot apply."""
+
+    status = 500
+
+
+class ApiKeyError(SourcierError):
+    """A request without a valid API key where one is needed."""
+
+    status = 401
+
+
+class CitationLinkError(SourcierError):
+    """A signed citation link that cannot be honoured; the message is French, for the person who clicked."""
+
+    status = 403

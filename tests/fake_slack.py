@@ -4,6 +4,7 @@ Slack does), and the Socket Mode websocket."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 import time
@@ -38,10 +39,28 @@ def error(code: str) -> Scripted:
     return Scripted({"ok": False, "error": code})
 
 
+def member(user: str, team: str = "T1", **flags: Any) -> dict[str, Any]:
+    """A `users.info` user as Slack sends it (the fields sourcier reads and their neighbours); flags such as
+    is_restricted=True (a guest) or is_stranger=True override."""
+    return {"id": user, "team_id": team, "name": user.lower(), "deleted": False, "real_name": f"Personne {user}",
+            "tz": "Europe/Paris", "is_admin": False, "is_owner": False, "is_primary_owner": False,
+            "is_restricted": False, "is_ultra_restricted": False, "is_bot": False, "is_app_user": False,
+            "updated": 1700000000, "profile": {"real_name": f"Personne {user}", "display_name": user.lower(),
+                                                "team": team}, **flags}
+
+
 class FakeSlack:
-    """Answers the Web API and response URLs; `calls` holds (method, body) in order; `script` queues failures."""
+    """Answers the Web API and response URLs; `calls` holds (method, body) in order; `script` queues failures.
+
+    `members` (channel -> user ids) feeds `conversations.members`, paginated by `limit` with Slack's cursors
+    (unknown channel: `channel_not_found`); `users` (id -> a `member()` dict) feeds `users.info`, where an id
+    not listed is a plain member of T1 and one in `missing_users` is `user_not_found`.
+    """
 
     def __init__(self) -> None:
+        self.members: dict[str, list[str]] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self.missing_users: set[str] = set()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.ws_url = ""
         self._scripts: dict[str, deque[Scripted]] = defaultdict(deque)
@@ -80,6 +99,8 @@ class FakeSlack:
                 self.end_headers()
                 self.wfile.write(data)
 
+            do_GET = do_POST  # the SDK sends some methods (users.info) as GET with the arguments in the URL
+
             def log_message(self, *args: object) -> None:
                 pass
 
@@ -105,7 +126,25 @@ class FakeSlack:
                     "message": {"text": body.get("text", "")}}
         if method == "apps.connections.open":
             return {"ok": True, "url": self.ws_url}
+        if method == "conversations.members":
+            return self._members(body)
+        if method == "users.info":
+            user = str(body.get("user", ""))
+            if user in self.missing_users:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": self.users.get(user) or member(user)}
         return {"ok": True}
+
+    def _members(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One page of a channel's members, as Slack pages them: an opaque cursor, empty on the last page."""
+        channel = str(body.get("channel", ""))
+        if channel not in self.members:
+            return {"ok": False, "error": "channel_not_found"}
+        every = list(self.members[channel])
+        start = int(base64.b64decode(body["cursor"]).decode().split(":")[1]) if body.get("cursor") else 0
+        end = start + int(body.get("limit") or 100)
+        cursor = base64.b64encode(f"user:{end}".encode()).decode() if end < len(every) else ""
+        return {"ok": True, "members": every[start:end], "response_metadata": {"next_cursor": cursor}}
 
     def methods(self) -> list[str]:
         with self._lock:
@@ -129,6 +168,9 @@ class FakeSlack:
         with self._lock:
             self.calls.clear()
             self._scripts.clear()
+            self.members.clear()
+            self.users.clear()
+            self.missing_users.clear()
 
     def close(self) -> None:
         self.server.shutdown()

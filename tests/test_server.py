@@ -26,11 +26,13 @@ def _codes(client: httpx.Client, addresses: list[str]) -> list[int]:
 
 
 def test_server_ignores_forwarded_for_unless_the_proxy_is_allowed(seed_settings: Settings, engine: Engine) -> None:
-    settings = seed_settings.model_copy(update={"rate_limit_per_minute": 6, "rate_limit_burst": 3})
+    settings = seed_settings.model_copy(update={"rate_limit_per_minute": 6, "rate_limit_burst": 3,
+                                                "allow_anonymous": True})  # clients behind the proxy are not local
     spoofed = [f"203.0.113.{i}" for i in range(5)]  # a new address per request, from a loopback client
     with LiveServer(create_app(settings, engine)) as server, server.client() as c:
         assert _codes(c, spoofed) == [200, 200, 200, 429, 429]
-    with LiveServer(create_app(settings, engine), forwarded_allow_ips="127.0.0.1") as proxied, proxied.client() as c:
+    proxy = settings.model_copy(update={"forwarded_allow_ips": "127.0.0.1"})
+    with LiveServer(create_app(proxy, engine)) as proxied, proxied.client() as c:
         assert _codes(c, spoofed) == [200] * 5  # behind an allowed proxy, each client has its own bucket
         assert _codes(c, ["198.51.100.7"] * 4) == [200, 200, 200, 429]
 
@@ -39,7 +41,8 @@ def test_server_ignores_forwarded_for_unless_the_proxy_is_allowed(seed_settings:
 def served(seed_settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[str]:
     """`sourcier serve --port 0 --forwarded-allow-ips 127.0.0.1` as a real process; yields its URL."""
     env = {**os.environ, "SOURCIER_INDEX_DIR": str(seed_settings.index_dir), "SOURCIER_DATA_DIR": str(tmp_path),
-           "SOURCIER_RATE_LIMIT_PER_MINUTE": "6", "SOURCIER_RATE_LIMIT_BURST": "2", "HF_HUB_OFFLINE": "1"}
+           "SOURCIER_RATE_LIMIT_PER_MINUTE": "6", "SOURCIER_RATE_LIMIT_BURST": "2", "HF_HUB_OFFLINE": "1",
+           "SOURCIER_ALLOW_ANONYMOUS": "true"}  # clients behind the proxy are not local: a demo without keys
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--forwarded-allow-ips",
                              "127.0.0.1"], cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             text=True)

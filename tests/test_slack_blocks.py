@@ -142,7 +142,8 @@ def test_slack_manifest_matches_the_app_and_asks_only_the_scopes_it_uses() -> No
     assert [s["callback_id"] for s in manifest["features"]["shortcuts"]] == [SHORTCUT]
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/sourcier"]
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
-    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im",
-                                                                              "app_home_opened"}
-    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == ["app_mentions:read", "chat:write", "commands",
-                                                                 "im:history", "reactions:write"]
+    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_mention", "message.im", "app_home_opened", "member_joined_channel", "member_left_channel"}
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == [  # channels/groups:read: conversations.members
+        "app_mentions:read", "channels:read", "chat:write", "commands", "groups:read", "im:history",
+        "reactions:write", "users:read"]  # users:read: users.info (guests, other workspaces)

@@ -20,12 +20,15 @@ def serve(
     forwarded_allow_ips: Annotated[str | None, typer.Option(
         help="comma-separated addresses of your reverse proxies (or *) whose X-Forwarded-For is believed, so the "
              "rate limit sees client addresses; default: none, the connecting address counts")] = None,
+    allow_anonymous: Annotated[bool, typer.Option(
+        "--allow-anonymous", help="serve clients without an API key on a non-loopback address (a demo: they read "
+                                  "the public sources only)")] = False,
     index_dir: IndexDir = None,
     embedder: EmbedderOpt = None,
 ) -> None:
     """Run the HTTP API and the web page (and Slack events when configured).
 
-    Example: sourcier serve --port 8000 --workers 2 --forwarded-allow-ips 10.0.0.5
+    Example: sourcier serve --host 0.0.0.0 --port 8000 --workers 2 --forwarded-allow-ips 10.0.0.5
     """
     import os
 
@@ -33,18 +36,35 @@ def serve(
 
     from bot.http.server import PROTOCOL, proxy_options
 
-    settings = settings_from(index_dir=index_dir, embedder=embedder)
+    settings = settings_from(index_dir=index_dir, embedder=embedder, allow_anonymous=allow_anonymous or None,
+                             forwarded_allow_ips=forwarded_allow_ips)
     with friendly_errors():
         settings.slack_enabled()  # refuse a half-configured Slack before loading anything
+        refuse_open_door(host, settings)
     if workers > 1:  # workers are new processes: hand them the overrides through the environment
-        os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder})
+        os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder,
+                           "SOURCIER_ALLOW_ANONYMOUS": str(settings.allow_anonymous).lower(),
+                           "SOURCIER_FORWARDED_ALLOW_IPS": settings.forwarded_allow_ips or ""})
         uvicorn.run("bot.http.api:app_factory", factory=True, host=host, port=port, workers=workers,
-                    log_level=settings.log_level.lower(), http=PROTOCOL, **proxy_options(forwarded_allow_ips))
+                    log_level=settings.log_level.lower(), http=PROTOCOL, **proxy_options())
         return
     from bot.http.api import create_app
 
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), http=PROTOCOL,
-                **proxy_options(forwarded_allow_ips))
+                **proxy_options())
+
+
+def refuse_open_door(host: str, settings: Settings) -> None:
+    """A non-loopback address with no API key would let anyone who reaches it read: refuse, naming the fix."""
+    from bot.http.auth import is_loopback
+    from bot.keys import KeyStore
+    from index.errors import ApiKeyError
+
+    if is_loopback(host) or settings.allow_anonymous or KeyStore(settings.data_dir).active():
+        return
+    raise ApiKeyError(f"refusing to serve on {host} with no API key: anyone who reaches it could read the "
+                      "sources. Create a key with `sourcier keys create NAME --audience public` (clients send "
+                      "Authorization: Bearer …), or pass --allow-anonymous for a demo (public sources only)")
 
 
 @app.command(short_help="Run the Slack app over Socket Mode (no public URL needed).")

@@ -17,13 +17,16 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.citelinks import LinkSigner
 from bot.config import Settings
 from bot.engine import Engine
 from bot.http.guard import Guard
 from bot.http.jobs import ReindexJobs
 from bot.http.metrics import Metrics
 from bot.http.pages import add_pages
+from bot.http.proxy import TrustedProxy
 from bot.http.routes import public_detail, router
+from bot.keys import KeyStore
 from bot.ratelimit import RateLimiter
 from index.errors import EmbedderMismatchError, IndexCorruptError, SourcierError
 from index.versions import IndexNotFoundError
@@ -65,6 +68,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="sourcier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Answers from your French sources, with exact cited passages.")
     app.state.settings = settings
+    app.state.keys = KeyStore(settings.data_dir)
+    app.state.links = LinkSigner(settings.data_dir, settings.cite_link_days)
     app.state.metrics = Metrics()
     app.state.slack_handler = None
     app.include_router(router)
@@ -74,7 +79,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization"])
-    app.add_middleware(Observe)  # outermost: counts 413s and 429s too
+    app.add_middleware(Observe)  # counts 413s and 429s too
+    if settings.forwarded_allow_ips:  # outermost: the rate limit and the caller see the forwarded client
+        app.add_middleware(TrustedProxy, trusted=settings.forwarded_allow_ips)
     add_pages(app)
     return app
 
@@ -85,7 +92,9 @@ def _add_errors(app: FastAPI) -> None:
     async def named(request: Request, exc: Exception) -> JSONResponse:
         status = exc.status if isinstance(exc, SourcierError) else 500
         message = exc.http_detail() if isinstance(exc, SourcierError) else str(exc)
-        return JSONResponse({"detail": public_detail(message, request.app.state.settings)}, status_code=status)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"detail": public_detail(message, request.app.state.settings)}, status_code=status,
+                            headers=headers)
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         errors = exc.errors() if isinstance(exc, RequestValidationError) else []

@@ -10,15 +10,19 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from bot.access import Caller
 from bot.answer import Answer
+from bot.audit import audit
 from bot.config import MAX_QUESTION, Settings
 from bot.engine import Engine
+from bot.http.auth import CallerDep
 from bot.http.jobs import Job, ReindexJobs
 from bot.http.metrics import Metrics
 from bot.http.schemas import (
     MAX_K,
     AskRequest,
     AskResponse,
+    CitedSource,
     JobOut,
     PassageOut,
     Readiness,
@@ -57,21 +61,27 @@ def _answer_out(answer: Answer, settings: Settings, version: str) -> AskResponse
                        timings_ms=answer.timings_ms, short=answer.short)
 
 
-@router.post("/v1/ask", response_model=AskResponse, tags=["questions"], responses=errors(404, 503))
-async def ask(body: AskRequest, engine: EngineDep, settings: SettingsDep, request: Request) -> AskResponse:
-    """Answer a question with [n] markers and the cited passages, or say it is not in the sources."""
-    answer = await engine.run(engine.ask, body.question, body.k, body.sources)
+@router.post("/v1/ask", response_model=AskResponse, tags=["questions"], responses=errors(401, 404, 503))
+async def ask(body: AskRequest, engine: EngineDep, settings: SettingsDep, request: Request,
+              caller: CallerDep) -> AskResponse:
+    """Answer a question with [n] markers and the cited passages, or say it is not in the sources; only from
+    the sources the caller's key (or, anonymous, the public audience) may read."""
+    answer = await engine.run(engine.ask, body.question, body.k, body.sources, caller.audiences)
+    audit(caller, "ask", (c.source_id for c in answer.citations), answer.found,
+          body.question if settings.audit_questions else None)
     metrics: Metrics = request.app.state.metrics
     metrics.answers.labels(outcome="answered" if answer.found else "abstained").inc()
     return _answer_out(answer, settings, answer.index_version)
 
 
-@router.get("/v1/search", response_model=SearchResponse, tags=["questions"], responses=errors(503))
-async def search(engine: EngineDep,
+@router.get("/v1/search", response_model=SearchResponse, tags=["questions"], responses=errors(401, 503))
+async def search(engine: EngineDep, settings: SettingsDep, caller: CallerDep,
                  q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION, description="the query")],
                  k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None) -> SearchResponse:
-    """Ranked passages with dense, sentence, lexical and fused scores."""
-    result = await engine.run(engine.search, q, k)
+    """Ranked passages with dense, sentence, lexical and fused scores, among the sources the caller may read."""
+    result = await engine.run(engine.search, q, k, None, caller.audiences)
+    audit(caller, "search", (h.chunk.source_id for h in result.hits), result.found,
+          q if settings.audit_questions else None)
     passages = [
         PassageOut(rank=i, source_id=h.chunk.source_id, title=h.chunk.title, text=h.chunk.text, start=h.chunk.start,
                    end=h.chunk.end, score=h.score, dense=h.dense, sentence=h.sentence_cos, lexical=h.lexical,
@@ -89,24 +99,47 @@ def _source_out(snapshot: IndexSnapshot, source_id: str) -> SourceOut:
                      sha256=meta.sha256, ingested_at=meta.ingested_at, language=meta.language)
 
 
-@router.get("/v1/sources", response_model=list[SourceOut], tags=["sources"], responses=errors(503))
-async def sources(engine: EngineDep) -> list[SourceOut]:
-    """The indexed sources of the live version."""
+@router.get("/v1/sources", response_model=list[SourceOut], tags=["sources"], responses=errors(401, 503))
+async def sources(engine: EngineDep, caller: CallerDep) -> list[SourceOut]:
+    """The indexed sources of the live version that the caller may read."""
     snapshot = await engine.run(lambda: engine.snapshot)
-    return [_source_out(snapshot, sid) for sid in snapshot.manifest.sources]
+    readable = engine.readable(caller.audiences, snapshot)
+    return [_source_out(snapshot, sid) for sid in snapshot.manifest.sources if readable is None or sid in readable]
 
 
 @router.get("/v1/sources/{source_id:path}", response_model=SourceText, tags=["sources"],
-            responses=errors(404, 503))
-async def source(source_id: str, engine: EngineDep) -> SourceText:
-    """One source's text as indexed, so citation offsets can be highlighted in context; never reads a file."""
+            responses=errors(401, 404, 503))
+async def source(source_id: str, engine: EngineDep, caller: CallerDep) -> SourceText:
+    """One source's text as indexed, so citation offsets can be highlighted in context; never reads a file.
+    A source the caller may not read is unknown to them, with the same 404."""
     snapshot = await engine.run(lambda: engine.snapshot)
-    if source_id not in snapshot.texts:
+    readable = engine.readable(caller.audiences, snapshot)
+    if source_id not in snapshot.texts or (readable is not None and source_id not in readable):
         raise HTTPException(404, f"unknown source {source_id!r}; GET /v1/sources lists them")
+    audit(caller, "source", [source_id])
+    return source_text(snapshot, source_id)
+
+
+def source_text(snapshot: IndexSnapshot, source_id: str) -> SourceText:
+    """A source's text, title and sections, as the viewer shows them."""
     sections = [SectionOut(start=a, end=b, path=p, anchor=anchor, page=page)
                 for a, b, p, anchor, page in snapshot.manifest.sources[source_id].sections]
     return SourceText(**_source_out(snapshot, source_id).model_dump(), text=snapshot.texts[source_id],
                       sections=sections)
+
+
+@router.get("/v1/cite/{token}", response_model=CitedSource, tags=["sources"], responses=errors(403, 404, 503))
+async def cite(token: str, engine: EngineDep, request: Request) -> CitedSource:
+    """The source of one passage, for whoever holds a valid signed citation link (no API key): a tampered,
+    expired or pre-rotation link is a 403 whose `detail` says so in French."""
+    passage = request.app.state.links.check(token)
+    snapshot = await engine.run(lambda: engine.snapshot)
+    if passage.source_id not in snapshot.texts:
+        raise HTTPException(404, "La source de ce passage n'est plus indexée.")
+    audit(Caller("link", "web"), "cite", [passage.source_id])
+    return CitedSource(**source_text(snapshot, passage.source_id).model_dump(), start=passage.start,
+                       end=passage.end, sentence_start=passage.sentence_start, sentence_end=passage.sentence_end,
+                       words=passage.words)
 
 
 def _admin(request: Request, settings: SettingsDep,

@@ -109,6 +109,16 @@ class SourceText(SourceOut):
     sections: list[SectionOut] = Field(default_factory=list)
 
 
+class CitedSource(SourceText):
+    """What a signed citation link opens: that passage's source, and where the passage is in it."""
+
+    start: int
+    end: int
+    sentence_start: int
+    sentence_end: int
+    words: str = Field(description="the cited sentence's first words, to find it again after an edit")
+
+
 class ReindexRequest(BaseModel):
     """Optional body of POST /v1/admin/reindex."""
 

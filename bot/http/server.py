@@ -106,15 +106,16 @@ class GuardedHttp(HttpToolsProtocol):
 PROTOCOL = "bot.http.server:GuardedHttp"  # an import string, so uvicorn's worker processes load it too
 
 
-def proxy_options(forwarded_allow_ips: str | None) -> dict[str, Any]:
-    """uvicorn's proxy options: X-Forwarded-For is believed only from these addresses, from none by default.
+def proxy_options() -> dict[str, Any]:
+    """uvicorn's own proxy handling off: the app does it (bot/http/proxy.py, SOURCIER_FORWARDED_ALLOW_IPS), so it
+    can still tell which connections came through a trusted proxy (whose user header it may then believe).
 
-    uvicorn's own default believes 127.0.0.1, so any local client, or a proxy that passes the header on, could
-    name a new address with each request and never meet the per-address rate limit.
+    uvicorn's own default believes X-Forwarded-For from 127.0.0.1, so any local client, or a proxy that passes
+    the header on, could name a new address with each request and never meet the per-address rate limit.
     """
-    return {"proxy_headers": bool(forwarded_allow_ips), "forwarded_allow_ips": forwarded_allow_ips or ""}
+    return {"proxy_headers": False, "forwarded_allow_ips": ""}
 
 
-def server_config(app: Any, forwarded_allow_ips: str | None = None, **kwargs: Any) -> uvicorn.Config:
+def server_config(app: Any, **kwargs: Any) -> uvicorn.Config:
     """uvicorn's config with the guarded protocol and the proxy options, as `sourcier serve` runs it."""
-    return uvicorn.Config(app, http=PROTOCOL, **proxy_options(forwarded_allow_ips), **kwargs)
+    return uvicorn.Config(app, http=PROTOCOL, **proxy_options(), **kwargs)

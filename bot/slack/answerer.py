@@ -21,14 +21,19 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.access import Caller
 from bot.answer import Answer
+from bot.audit import audit
+from bot.citelinks import LinkSigner
 from bot.config import Settings
 from bot.engine import Engine
 from bot.ratelimit import RateLimiter
 from bot.retrieve import clean_question, matching_sources
+from bot.slack.audience import PUBLIC_ONLY, SlackAudiences
 from bot.slack.blocks import Block, answer_blocks, fallback_text
 from bot.slack.store import SlackStore
-from index.errors import QuestionError
+from index.errors import QuestionError, SourcierError
+from index.manifest import Manifest
 
 log = logging.getLogger(__name__)
 RETRIES = [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncServerErrorRetryHandler(max_retry_count=2),
@@ -36,6 +41,8 @@ RETRIES = [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncServerErrorR
 UNREACHABLE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "cannot_reply_to_message",
                "thread_not_found", "message_not_found"}
 NO_SOURCES = "Ce canal n'a pas de sources indexées : demandez à un mainteneur de relier le canal à des sources."
+NOT_YOURS = ("Les sources de ce canal ne vous sont pas ouvertes : je ne peux répondre qu'à partir de sources que "
+             "vous (et, dans un canal, tous ses membres) pouvez lire.")
 TOO_LONG = "Votre question est trop longue ({n} caractères ; {limit} au plus) : raccourcissez-la et reposez-la."
 UNSEARCHABLE = "Je ne trouve rien à chercher dans ce message : posez une question avec des mots."
 DM_FOLLOW_UP_S = 900.0  # a direct message within 15 minutes of the last one may follow up on it
@@ -68,10 +75,33 @@ class SlackAnswerer:
         self.store = store
         self.settings = settings
         self.limiter = RateLimiter(settings.slack_rate_limit_per_minute, burst=3)
+        self.signer = LinkSigner(settings.data_dir, settings.cite_link_days)
+        self.audiences = SlackAudiences(engine.access, settings.slack_members_ttl_seconds)
+
+    async def audiences_for(self, client: AsyncWebClient, user: str | None, team: str | None,
+                            user_team: str | None, channel: str | None, private: bool) -> frozenset[str]:
+        """What an answer to this person may draw from: their audiences, and in a channel only what all its
+        members may read too (everyone there sees the answer)."""
+        mine = await self.audiences.of(client, user, team, user_team)
+        return mine if private else mine & self.audiences.channel_view(channel)
 
     async def db(self, method: Any, *args: Any) -> Any:
         """Run a store call off the event loop."""
         return await asyncio.to_thread(method, *args)
+
+    def readable(self, audiences: frozenset[str]) -> frozenset[str] | None:
+        """The source ids these audiences may read (None: all), or None before the first ingest."""
+        try:
+            return self.engine.readable(audiences)
+        except SourcierError:
+            return None
+
+    def manifest(self) -> Manifest | None:
+        """The published index's manifest, or None before the first ingest."""
+        try:
+            return self.engine.snapshot.manifest
+        except SourcierError:
+            return None
 
     def slow_down(self, user: str | None) -> str | None:
         """A polite message when this person asks faster than the per-user limit, else None."""
@@ -100,44 +130,54 @@ class SlackAnswerer:
             return False
         return True
 
-    async def _follow_up(self, question: str, earlier: list[str], sources: list[str] | None) -> Answer | None:
+    async def _follow_up(self, question: str, earlier: list[str], sources: list[str] | None,
+                         audiences: frozenset[str]) -> Answer | None:
         """The answer with the thread's earlier questions as context, kept only when the cited sentences hold
         a word of the follow-up itself (« Et pour Microsoft ? » must be answered about Microsoft)."""
         own = set(self.engine.analyzer.terms(question))
         together = " ".join([*earlier, question])
         if not own or not self._searchable(together):  # over the limit with the thread: read alone instead
             return None
-        combined = await self.engine.run(self.engine.ask, together, None, sources)
+        combined = await self.engine.run(self.engine.ask, together, None, sources, audiences)
         quoted = set(self.engine.analyzer.terms(combined.text)) if combined.found else set()
         return replace(combined, question=question) if own & quoted else None
 
-    async def _in_thread(self, question: str, earlier: list[str],
-                         sources: list[str] | None) -> tuple[Answer, list[str]]:
+    async def _in_thread(self, question: str, earlier: list[str], sources: list[str] | None,
+                         audiences: frozenset[str]) -> tuple[Answer, list[str]]:
         """The answer and the earlier questions it used. A short follow-up (« Et chez Microsoft ? ») is read
         with the thread first; a longer one alone first, with the thread only when alone it finds nothing."""
         short = 0 < len(set(self.engine.analyzer.terms(question))) <= 3
         if earlier and short:
-            follow = await self._follow_up(question, earlier, sources)
+            follow = await self._follow_up(question, earlier, sources, audiences)
             if follow is not None:
                 return follow, earlier
-        answer = await self.engine.run(self.engine.ask, question, None, sources)
+        answer = await self.engine.run(self.engine.ask, question, None, sources, audiences)
         if earlier and not short and not answer.found:
-            follow = await self._follow_up(question, earlier, sources)
+            follow = await self._follow_up(question, earlier, sources, audiences)
             if follow is not None:
                 return follow, earlier
         return answer, []
 
     async def answer(self, question: str, user: str | None, channel: str | None, thread: str | None = None,
-                     since_s: float | None = None, shareable: bool = False) -> Reply:
-        """The answer for a question, from the channel's sources, read with its thread when that helps."""
+                     since_s: float | None = None, shareable: bool = False,
+                     audiences: frozenset[str] = PUBLIC_ONLY, surface: str = "slack") -> Reply:
+        """The answer for a question, from the channel's sources that these audiences may read, read with its
+        thread when that helps."""
         refusal = self.refusal(question)
         if refusal:
-            return Reply(refusal, [{"type": "section", "text": {"type": "mrkdwn", "text": refusal}}])
+            return _said(refusal)
         sources = self.sources_for(channel)
         if sources == []:
-            return Reply(NO_SOURCES, [{"type": "section", "text": {"type": "mrkdwn", "text": NO_SOURCES}}])
+            return _said(NO_SOURCES)
+        readable = self.engine.readable(audiences)
+        if sources is not None and readable is not None:
+            sources = [s for s in sources if s in readable]
+            if not sources:
+                return _said(NOT_YOURS)
         earlier = await self.db(self.store.earlier_questions, thread, since_s) if thread else []
-        answer, used = await self._in_thread(question, earlier, sources)
+        answer, used = await self._in_thread(question, earlier, sources, audiences)
+        audit(Caller(f"slack:{user or '?'}", surface, audiences), "ask", (c.source_id for c in answer.citations),
+              answer.found, question if self.settings.audit_questions else None)
         answer_id = uuid.uuid4().hex
         links = self.links(answer)
         public = answer_blocks(answer, answer_id, links, context=used)
@@ -147,9 +187,15 @@ class SlackAnswerer:
         return Reply(fallback_text(answer), blocks)
 
     def links(self, answer: Answer) -> dict[int, str]:
-        """Web-page links to each passage, when the page has a public URL."""
+        """Signed, expiring web-page links to each passage, when the page has a public URL: they open that
+        passage's source for whoever holds them, without an API key, and nothing else."""
         public_url = self.settings.public_url
-        return {c.n: c.link(public_url) for c in answer.citations} if public_url else {}
+        return {c.n: self.signer.link(public_url, c) for c in answer.citations} if public_url else {}
+
+
+def _said(text: str) -> Reply:
+    """A reply that is one sentence of ours."""
+    return Reply(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
 
 
 async def post(client: AsyncWebClient, channel: str, thread_ts: str | None, user: str | None, reply: Reply) -> None:

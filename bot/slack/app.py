@@ -39,6 +39,8 @@ def create_slack_app(settings: Settings, engine: Engine, store: SlackStore,
     app.event("app_mention")(handlers.on_mention)
     app.event("message")(handlers.on_message)
     app.event("app_home_opened")(handlers.on_home)
+    app.event("member_joined_channel")(handlers.on_membership)
+    app.event("member_left_channel")(handlers.on_membership)
     app.command("/sourcier")(handlers.on_command)
     app.shortcut(SHORTCUT)(handlers.on_shortcut)
     app.action("feedback_up")(handlers.on_feedback)

@@ -19,8 +19,6 @@ from bot.slack.answerer import DM_FOLLOW_UP_S, Reply, SlackAnswerer, post, quest
 from bot.slack.blocks import answer_blocks, escape, mrkdwn, plain, with_tally
 from bot.slack.home import help_blocks, home_view
 from bot.slack.store import Vote
-from index.errors import SourcierError
-from index.manifest import Manifest
 
 log = logging.getLogger(__name__)
 SORRY = "Désolé, une erreur interne m'empêche de répondre pour l'instant. L'équipe est prévenue."
@@ -28,6 +26,8 @@ EMPTY = "Posez-moi une question, par exemple : « Qui dirige OpenAI par intérim
 ALREADY_VOTED = "Vous avez déjà donné votre avis sur cette réponse. Merci !"
 THANKS = "Merci pour votre retour ! Il nous aide à améliorer les réponses."
 GONE = "Cette réponse n'est plus disponible ; reposez la question."
+NOT_SHARED = ("Cette réponse cite des sources que tous les membres de ce canal ne peuvent pas lire : je ne la "
+              "partage pas ici.")
 FILES = "_Je ne lis pas les fichiers joints : je réponds à partir des sources indexées._"
 _tally_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -47,8 +47,10 @@ async def _react(client: AsyncWebClient, add: bool, channel: str, ts: str) -> No
 
 
 async def reply(answerer: SlackAnswerer, client: AsyncWebClient, event: dict[str, Any], thread_ts: str | None,
-                thread: str, since_s: float | None, bot_user: str | None) -> None:
-    """Answer one message; the asker always hears back, with the answer or an apology."""
+                thread: str, since_s: float | None, bot_user: str | None, team: str | None = None,
+                surface: str = "slack:mention") -> None:
+    """Answer one message from what the asker (and, in a channel, everyone there) may read; the asker always hears
+    back, with the answer or an apology."""
     channel, ts, user = event["channel"], event["ts"], event.get("user")
     question = question_of(event.get("text", ""), bot_user)
     if not question:
@@ -60,7 +62,10 @@ async def reply(answerer: SlackAnswerer, client: AsyncWebClient, event: dict[str
         return
     await _react(client, True, channel, ts)
     try:
-        answer = await answerer.answer(question, user, channel, thread, since_s)
+        audiences = await answerer.audiences_for(client, user, team, event.get("user_team"), channel,
+                                                 private=event.get("channel_type") == "im")
+        answer = await answerer.answer(question, user, channel, thread, since_s, audiences=audiences,
+                                       surface=surface)
         if event.get("files"):
             answer.blocks.insert(1, {"type": "context", "elements": [mrkdwn(FILES)]})
         await post(client, channel, thread_ts, user, answer)
@@ -82,7 +87,13 @@ async def on_mention(event: dict[str, Any], body: dict[str, Any], client: AsyncW
     answerer: SlackAnswerer = context["answerer"]
     if _human(event) and await asyncio.to_thread(_first, answerer, body, event):
         root = event.get("thread_ts") or event["ts"]
-        await reply(answerer, client, event, root, f"{event['channel']}:{root}", None, context.bot_user_id)
+        await reply(answerer, client, event, root, f"{event['channel']}:{root}", None, context.bot_user_id,
+                    _team(body, context))
+
+
+def _team(body: dict[str, Any], context: AsyncBoltContext) -> str | None:
+    """Our workspace: the one the event was delivered for."""
+    return body.get("team_id") or context.team_id
 
 
 async def on_message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient,
@@ -93,17 +104,19 @@ async def on_message(event: dict[str, Any], body: dict[str, Any], client: AsyncW
         thread_ts = event.get("thread_ts")
         thread = f"{event['channel']}:{thread_ts or 'dm'}"
         await reply(answerer, client, event, thread_ts, thread, None if thread_ts else DM_FOLLOW_UP_S,
-                    context.bot_user_id)
+                    context.bot_user_id, _team(body, context), "slack:dm")
 
 
-async def on_command(ack: Any, command: dict[str, Any], context: AsyncBoltContext) -> None:
+async def on_command(ack: Any, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
     """/sourcier question: acknowledged at once, answered privately with a share button; `aide` explains."""
     answerer: SlackAnswerer = context["answerer"]
     question = question_of(command.get("text", ""), context.bot_user_id)
     if question.lower() in ("", "aide", "help", "?"):
-        manifest = _manifest(answerer)
+        audiences = await answerer.audiences_for(client, command.get("user_id"), command.get("team_id") or
+                                                 context.team_id, None, command.get("channel_id"), private=True)
         await ack(response_type="ephemeral", text=EMPTY,
-                  blocks=help_blocks(manifest, answerer.settings.slack_channel_sources.get(command.get("channel_id", ""))))
+                  blocks=help_blocks(answerer.manifest(), answerer.settings.slack_channel_sources.get(
+                      command.get("channel_id", "")), answerer.readable(audiences), audiences))
         return
     too_fast = answerer.slow_down(command.get("user_id"))
     if too_fast:
@@ -112,7 +125,10 @@ async def on_command(ack: Any, command: dict[str, Any], context: AsyncBoltContex
     await ack(response_type="ephemeral", text=f"Je cherche : « {escape(question[:200])} »…")
     url = command.get("response_url")
     try:
-        answer = await answerer.answer(question, command.get("user_id"), command.get("channel_id"), shareable=True)
+        audiences = await answerer.audiences_for(client, command.get("user_id"), command.get("team_id") or
+                                                 context.team_id, None, command.get("channel_id"), private=True)
+        answer = await answerer.answer(question, command.get("user_id"), command.get("channel_id"), shareable=True,
+                                       audiences=audiences, surface="slack:command")
         await respond_to(url, response_type="ephemeral", replace_original=True, text=answer.text, blocks=answer.blocks)
     except Exception:
         log.exception("could not answer /sourcier %r", question)
@@ -125,10 +141,13 @@ async def on_shortcut(ack: Any, shortcut: dict[str, Any], client: AsyncWebClient
     message, channel = shortcut.get("message") or {}, (shortcut.get("channel") or {}).get("id", "")
     user = (shortcut.get("user") or {}).get("id")
     root = message.get("thread_ts") or message.get("ts")
-    event = {"channel": channel, "ts": message.get("ts", ""), "user": user, "text": message.get("text", "")}
+    event = {"channel": channel, "ts": message.get("ts", ""), "user": user, "text": message.get("text", ""),
+             "user_team": (shortcut.get("user") or {}).get("team_id")}
+    team = (shortcut.get("team") or {}).get("id") or context.team_id
     answerer: SlackAnswerer = context["answerer"]
     try:
-        await reply(answerer, client, event, root, f"{channel}:{root}", None, context.bot_user_id)
+        await reply(answerer, client, event, root, f"{channel}:{root}", None, context.bot_user_id, team,
+                    "slack:shortcut")
     except Exception:  # not even a DM got through: say so where the person clicked
         log.exception("could not answer a shortcut in %s", channel)
         await respond_to(shortcut.get("response_url"), response_type="ephemeral", text=SORRY)
@@ -204,6 +223,11 @@ async def on_share(ack: Any, body: dict[str, Any], action: dict[str, Any], conte
     if record is None:
         await respond_to(url, response_type="ephemeral", replace_original=False, text=GONE)
         return
+    channel = (body.get("channel") or {}).get("id")
+    readable = answerer.readable(answerer.audiences.channel_view(channel))
+    if readable is not None and any(c["source_id"] not in readable for c in record["citations"]):
+        await respond_to(url, response_type="ephemeral", replace_original=False, text=NOT_SHARED)
+        return
     who = f"<@{plain(body['user']['id'])}> a partagé la réponse à « {plain(record['question'][:300])} »"
     blocks = [{"type": "context", "elements": [mrkdwn(who)]}, *record["blocks"]]
     await respond_to(url, response_type="in_channel", replace_original=False, text=escape(record["answer"]),
@@ -211,16 +235,18 @@ async def on_share(ack: Any, body: dict[str, Any], action: dict[str, Any], conte
     await respond_to(url, delete_original=True)
 
 
-async def on_home(event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
-    """The App Home tab: what sourcier knows and how to ask."""
+async def on_home(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient,
+                  context: AsyncBoltContext) -> None:
+    """The App Home tab: what this person may read, which audiences they have, and how to ask."""
     if event.get("tab", "home") != "home":
         return
-    await client.views_publish(user_id=event["user"], view=home_view(_manifest(context["answerer"])))
+    answerer: SlackAnswerer = context["answerer"]
+    audiences = await answerer.audiences_for(client, event["user"], _team(body, context), None, None, private=True)
+    await client.views_publish(user_id=event["user"], view=home_view(answerer.manifest(),
+                                                                     answerer.readable(audiences), audiences))
 
 
-def _manifest(answerer: SlackAnswerer) -> Manifest | None:
-    """The published index's manifest, or None before the first ingest."""
-    try:
-        return answerer.engine.snapshot.manifest
-    except SourcierError:
-        return None
+async def on_membership(event: dict[str, Any], context: AsyncBoltContext) -> None:
+    """Someone joined or left a channel: its member list (an audience) is asked for again at the next question."""
+    answerer: SlackAnswerer = context["answerer"]
+    answerer.audiences.forget(event.get("channel"))

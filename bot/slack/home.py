@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.access import PUBLIC, SLACK
 from bot.slack.blocks import Block, clip, mrkdwn, plain
 from index.manifest import Manifest
 
@@ -17,15 +18,19 @@ HOW = ("*Comment demander*\n"
        "Je cite toujours mes sources, et je dis « je ne sais pas » quand elles ne contiennent pas la réponse.")
 
 
-def help_blocks(manifest: Manifest | None, channel_sources: list[str] | None = None) -> list[Block]:
-    """How to ask, what is indexed (version, a few titles), and examples."""
+def help_blocks(manifest: Manifest | None, channel_sources: list[str] | None = None,
+                readable: frozenset[str] | None = None, audiences: frozenset[str] | None = None) -> list[Block]:
+    """How to ask, what this person may read (version, a few titles: of readable sources only), and examples."""
     if manifest is None:
         known = "Aucune source n'est encore indexée : un mainteneur doit lancer `sourcier ingest`."
     else:
-        titles = [plain(clip(e.title, 80)) for e in list(manifest.sources.values())[:8]]
-        more = f" et {len(manifest.sources) - len(titles)} autres" if len(manifest.sources) > len(titles) else ""
-        known = (f"*Ce que je connais* : {len(manifest.sources)} sources, {manifest.counts.get('chunks', 0)} "
-                 f"passages (index `{plain(manifest.version)}`).\n" + "\n".join(f"• {t}" for t in titles) + more)
+        entries = [e for sid, e in manifest.sources.items() if readable is None or sid in readable]
+        titles = [plain(clip(e.title, 80)) for e in entries[:8]]
+        more = f" et {len(entries) - len(titles)} autres" if len(entries) > len(titles) else ""
+        known = (f"*Ce que je connais pour vous* : {len(entries)} sources (index `{plain(manifest.version)}`).\n"
+                 + "\n".join(f"• {t}" for t in titles) + more)
+    if audiences is not None:
+        known += "\n" + audience_line(audiences)
     if channel_sources:
         known += "\nDans ce canal, je réponds à partir de : " + ", ".join(f"`{plain(s)}`" for s in channel_sources)
     examples = "*Exemples*\n" + "\n".join(f"• {plain(q)}" for q in EXAMPLES)
@@ -33,7 +38,17 @@ def help_blocks(manifest: Manifest | None, channel_sources: list[str] | None = N
             {"type": "section", "text": mrkdwn(examples)}]
 
 
-def home_view(manifest: Manifest | None) -> dict[str, Any]:
-    """The App Home tab."""
+def audience_line(audiences: frozenset[str]) -> str:
+    """The audiences a person has, in words: public sources, and those of the channels they are a member of."""
+    channels = sorted(a.removeprefix(SLACK) for a in audiences if a.startswith(SLACK))
+    line = "*Vos accès* : les sources publiques" if PUBLIC in audiences else "*Vos accès* : aucune source publique"
+    if channels:
+        line += ", et celles réservées aux membres de " + ", ".join(f"<#{plain(c)}>" for c in channels)
+    return line + "."
+
+
+def home_view(manifest: Manifest | None, readable: frozenset[str] | None = None,
+              audiences: frozenset[str] | None = None) -> dict[str, Any]:
+    """The App Home tab, for one person: what they may read."""
     return {"type": "home", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "sourcier"}},
-                                       *help_blocks(manifest)]}
+                                       *help_blocks(manifest, None, readable, audiences)]}

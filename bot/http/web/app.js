@@ -21,6 +21,18 @@ function inert(text) {
     : "\\u" + ch.charCodeAt(0).toString(16).padStart(4, "0"));
 }
 
+// An API key, when the server asks for one: kept in this browser only (localStorage), sent as a Bearer token.
+const KEY = "sourcier-key";
+function authHeaders(extra = {}) {
+  const key = localStorage.getItem(KEY);
+  return key ? { ...extra, Authorization: "Bearer " + key } : extra;
+}
+function askForKey(message) {
+  $("key-form").hidden = false;
+  $("key-hint").textContent = message;
+  $("api-key").focus();
+}
+
 async function ask(question) {
   const result = $("result");
   result.hidden = false;
@@ -32,9 +44,14 @@ async function ask(question) {
   $("see-also").replaceChildren();
   try {
     const response = await fetch("/v1/ask", {
-      method: "POST", headers: { "Content-Type": "application/json" },
+      method: "POST", headers: authHeaders({ "Content-Type": "application/json" }),
       body: JSON.stringify({ question }),
     });
+    if (response.status === 401) {
+      askForKey(localStorage.getItem(KEY) ? "Cette clé d'accès est refusée (inconnue ou révoquée) : collez-en une autre."
+        : "Ce serveur demande une clé d'accès : collez celle que l'équipe vous a donnée, puis reposez la question.");
+      throw new Error("clé d'accès nécessaire");
+    }
     const data = await response.json();
     if (!response.ok) throw new Error(typeof data.detail === "string" ? data.detail : "requête refusée");
     render(data);
@@ -134,9 +151,14 @@ function sourceMissing(detail) {
 async function fetchSource(sourceId) {
   let response;
   try {
-    response = await fetch("/v1/sources/" + encodeURIComponent(sourceId));
+    response = await fetch("/v1/sources/" + encodeURIComponent(sourceId), { headers: authHeaders() });
   } catch (error) {
     sourceMissing("Le serveur ne répond pas : vérifiez la connexion puis rechargez la page.");
+    return null;
+  }
+  if (response.status === 401) {
+    sourceMissing("Ce serveur demande une clé d'accès pour ouvrir les sources.");
+    askForKey("Collez votre clé d'accès, puis rouvrez le lien.");
     return null;
   }
   if (response.status === 404) {
@@ -161,7 +183,29 @@ function relocate(text, sentenceStart, words) {
 
 async function showSource(sourceId, start, end, sentenceStart, sentenceEnd, n, words = "") {
   const data = await fetchSource(sourceId);
-  if (data === null) return;
+  if (data !== null) showPassage(data, sourceId, start, end, sentenceStart, sentenceEnd, n, words);
+}
+
+// A signed link (from a Slack answer) opens its passage's source without a key; the server says in French
+// why a tampered, expired or outdated link is refused.
+async function showSigned(token) {
+  let response;
+  try {
+    response = await fetch("/v1/cite/" + encodeURIComponent(token));
+  } catch (error) {
+    sourceMissing("Le serveur ne répond pas : vérifiez la connexion puis rechargez la page.");
+    return;
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    sourceMissing(typeof data.detail === "string" ? data.detail : `Ce lien n'a pas pu être ouvert (erreur ${response.status}).`);
+    $("viewer-title").textContent = "Lien refusé";
+    return;
+  }
+  showPassage(data, data.source_id, data.start, data.end, data.sentence_start, data.sentence_end, null, data.words);
+}
+
+function showPassage(data, sourceId, start, end, sentenceStart, sentenceEnd, n, words = "") {
   const text = data.text;
   const shift = relocate(text, sentenceStart, words);
   let note = "";
@@ -221,7 +265,17 @@ document.addEventListener("DOMContentLoaded", () => {
     if (target) openCitation(Number(target.dataset.n));
   });
   $("close-viewer").addEventListener("click", () => closeViewer(true));
-  if (location.hash.startsWith("#cite=")) {
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = $("api-key").value.trim();
+    if (key) localStorage.setItem(KEY, key); else localStorage.removeItem(KEY);
+    $("api-key").value = "";
+    $("key-form").hidden = true;
+    $("question").focus();
+  });
+  if (location.hash.startsWith("#cite=s1.")) {
+    showSigned(location.hash.slice("#cite=".length));
+  } else if (location.hash.startsWith("#cite=")) {
     const m = location.hash.match(/^#cite=([^:]+):(\d+)-(\d+):(\d+)-(\d+)(?::(.*))?$/);
     let id = null;
     let words = "";
