@@ -46,11 +46,14 @@ def server_for(settings: Settings, local_index: bool) -> str | None:
 def ask_remote(url: str, question: str, k: int | None,
                sources: list[str] | None) -> tuple[Answer, dict[str, str]] | None:
     """The server's answer and the paths of its sources, as the CLI prints them; None when it cannot be reached
-    (the caller answers in process); ServerError with the server's reason when it refuses the question."""
+    (the caller answers in process), or wants an API key the CLI does not have; ServerError with the server's reason when it refuses the question."""
     body: dict[str, Any] = {"question": question, **({"k": k} if k else {}), **({"sources": sources} if sources else {})}
     try:
         with httpx.Client(base_url=url, timeout=ASK_SECONDS) as client:
             reply = client.post("/v1/ask", json=body)
+            if reply.status_code == 401:  # the server wants an API key; this machine reads its own index
+                log.info("the server at %s asks for an API key; answering in process", url)
+                return None
             if reply.status_code != 200:
                 raise ServerError(_detail(reply))
             answer = _answer(reply.json())
