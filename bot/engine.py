@@ -187,8 +187,12 @@ class Engine:
                audiences: Collection[str] | None = None) -> Retrieval:
         """Ranked passages for a question, among the sources these audiences may read (None: the operator)."""
         snapshot = self.snapshot
-        return retrieve(question, snapshot, self.embedder, k or self.settings.k, self.params, sources,
-                        self.scope(audiences, snapshot))
+        return self._retrieve(question, k, sources, snapshot, self.scope(audiences, snapshot))
+
+    def _retrieve(self, question: str, k: int | None, sources: Collection[str] | None, snapshot: IndexSnapshot,
+                  scope: Scope | None) -> Retrieval:
+        """Retrieval on one snapshot within one scope, with the engine's parameters."""
+        return retrieve(question, snapshot, self.embedder, k or self.settings.k, self.params, sources, scope)
 
     def compose(self, retrieval: Retrieval) -> Answer:
         """The extractive answer for a retrieval, timed."""
@@ -215,8 +219,7 @@ class Engine:
         if cached is not None:
             cached.timings_ms = {"cache": round((time.perf_counter() - started) * 1000, 3)}
             return cached
-        retrieval = retrieve(question, snapshot, self.embedder, k or self.settings.k, self.params, sources, scope)
-        answer = self.compose(retrieval)
+        answer = self.compose(self._retrieve(question, k, sources, snapshot, scope))
         self.cache.put(key, answer)
         return answer
 

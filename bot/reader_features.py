@@ -29,7 +29,8 @@ EVIDENCE = ("person", "date", "days", "number", "place", "how", "why", "define")
 FEATURES = (
     "cos", "cos_gap", "cos_prev", "cos_next", "passage_cos", "fused", "rank_inv", "top_passage",
     "cov", "share", "cov_window", "cov_prev", "bigrams", "names_missing", "rare_missing",
-    "cov_passage", "share_passage", "names_missing_passage", "rare_missing_passage", "novel", "length", "position", "first", "question_length", "kind_evidence",
+    "cov_passage", "share_passage", "names_missing_passage", "rare_missing_passage", "novel", "length", "position",
+    "first", "question_length", "kind_evidence",
     *(f"evidence_{e}" for e in EVIDENCE), *(f"asks_{k}" for k in KINDS),
 )
 COLUMN = {name: i for i, name in enumerate(FEATURES)}

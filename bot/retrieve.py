@@ -156,7 +156,8 @@ def retrieve(
     dense_rows = snapshot.dense_candidates(query, params.candidates, wanted)
     lap("dense")
     lexical = scope.lexical_scores(question) if scope is not None else snapshot.lexical_scores(question)
-    if wanted is not None:  # candidates come from the wanted sources only, before the top-n cut
+    if sources is not None and wanted is not None:  # candidates come from the wanted sources only, before the
+        # top-n cut (a scope's scores are already zero outside it)
         mask = np.zeros(len(lexical), dtype=bool)
         mask[snapshot.chunk_rows(wanted)] = True
         lexical = np.where(mask, lexical, 0.0).astype(np.float32)
