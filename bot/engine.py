@@ -177,7 +177,8 @@ class Engine:
         root = source_root or self.settings.sources_root(recorded_root(self.index_dir))
         report = build_index(root, self.index_dir, self.embedder, self.chunking(self.settings),
                              self.settings.keep_versions, progress, self.settings.index_type,
-                             self.settings.ingest_workers, self.reading(self.settings), replace)
+                             self.settings.ingest_workers, self.reading(self.settings), replace,
+                             self.settings.flat_max_vectors)
         self.reload(report.version)
         return report
 
