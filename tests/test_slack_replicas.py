@@ -11,17 +11,21 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from bot.cli.cli import app as cli
 from bot.config import Settings
 from bot.engine import Engine
+from bot.http.api import create_app
+from bot.slack.handlers import SORRY
 from bot.slack.sql import PostgresSql
 from bot.slack.store import SlackStore, Vote
 from index.errors import DatabaseError
+from tests.conftest import LiveServer
 from tests.fake_slack import FakeSlack
 from tests.processes import Postgres, sourcier_serve
-from tests.test_slack import SECRET, click, event, mention, posted
+from tests.test_slack import SECRET, click, event, mention, posted, slack_settings
 
 
 def test_slack_store_postgres_two_stores_share_dedupe_votes_and_threads(database_url: str) -> None:
@@ -147,3 +151,25 @@ def test_slack_serve_with_an_unreachable_database_says_so_and_exits_1(tmp_path: 
     assert result.exit_code == 1
     assert "cannot connect to the database of SOURCIER_DATABASE_URL" in result.output
     assert "secret-password" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_slack_database_outage_gets_an_apology_then_answers_again(seed_settings: Settings, engine: Engine,
+                                                                  tmp_path: Path) -> None:
+    pg, fake = Postgres(tmp_path / "pg"), FakeSlack()
+    settings = slack_settings(seed_settings, fake, tmp_path / "data").model_copy(
+        update={"database_url": SecretStr(pg.database())})
+    try:
+        with LiveServer(create_app(settings, engine)) as server:
+            for ts, up in (("7.1", True), ("7.2", False), ("7.3", True)):
+                if not up:
+                    pg.stop()
+                event(server, mention("Qui a fondé Twitch.tv ?", ts))
+                _wait(lambda ts=ts: posted(fake, thread_ts=ts))
+                text = posted(fake, thread_ts=ts)[0]["text"]
+                assert (text == SORRY) is not up, text
+                if not up:
+                    pg.restart()  # no restart of sourcier: its pool reconnects
+    finally:
+        pg.stop()
+        fake.close()

@@ -64,9 +64,12 @@ class SlackStore:
         replicas: the key's primary key decides, so two servers given the same event answer it once."""
         now = time.time()
         self.sql.run("DELETE FROM seen_events WHERE seen_at < ?", (now - _EVENT_TTL_S,))
-        new = [self.sql.run("INSERT INTO seen_events VALUES (?, ?) ON CONFLICT DO NOTHING", (k, now))[1] == 1
-               for k in keys]
-        return all(new)
+        keys = tuple(dict.fromkeys(keys))  # one statement for all keys: with one statement per key, two
+        # deliveries racing could each take one key and neither answer
+        rows = ", ".join("(?, ?)" for _ in keys)
+        _, added = self.sql.run(f"INSERT INTO seen_events VALUES {rows} ON CONFLICT DO NOTHING",
+                                [v for k in keys for v in (k, now)])
+        return added == len(keys)
 
     def record_answer(self, answer_id: str, question: str, answer: str, found: bool,
                       citations: list[dict[str, Any]], blocks: list[dict[str, Any]], user_id: str | None,
