@@ -344,8 +344,8 @@ def test_slack_socket_mode_handler_answers_over_a_websocket_and_picks_up_a_new_i
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.slack.app import create_slack_app
-    from bot.slack.sql import SqliteSql
     from bot.slack.store import SlackStore
+    from bot.statedb import SqliteSql
 
     docs = tmp_path / "docs"
     docs.mkdir()

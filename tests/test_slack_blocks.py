@@ -11,8 +11,8 @@ import pytest
 from bot.answer import Answer, Citation
 from bot.slack.answerer import question_of
 from bot.slack.blocks import MAX_BLOCKS, MAX_TEXT, answer_blocks, escape, fallback_text, with_tally
-from bot.slack.sql import SqliteSql
 from bot.slack.store import SlackStore, Vote
+from bot.statedb import SqliteSql
 
 HOSTILE = "Alerte <!channel> <!here> <@U123> & <https://evil.example|la page officielle>"
 

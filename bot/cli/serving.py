@@ -42,7 +42,7 @@ def serve(
         settings.slack_enabled()  # refuse a half-configured Slack before loading anything
         refuse_open_door(host, settings)
         if settings.database_url is not None:
-            from bot.slack.sql import check_reachable
+            from bot.statedb import check_reachable
 
             check_reachable(settings.database_url.get_secret_value())
     if workers > 1:  # workers are new processes: hand them the overrides through the environment

@@ -12,7 +12,7 @@ import time
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from bot.slack.sql import PostgresSql, Sql, SqliteSql
+from bot.statedb import Sql, SqliteSql, shared_database
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -120,8 +120,7 @@ class SlackStore:
         self.sql.close()
 
 
-def open_store(settings: Settings) -> SlackStore:
+def open_store(settings: Settings, shared: Sql | None = None) -> SlackStore:
     """The store this deployment uses: the shared database when one is configured, else SQLite under the data dir."""
-    if settings.database_url is not None:
-        return SlackStore(PostgresSql(settings.database_url.get_secret_value()), settings.slack_retention_days)
-    return SlackStore(SqliteSql(settings.data_dir / "sourcier.db"), settings.slack_retention_days)
+    shared = shared or shared_database(settings)
+    return SlackStore(shared or SqliteSql(settings.data_dir / "sourcier.db"), settings.slack_retention_days)

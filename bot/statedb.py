@@ -1,6 +1,7 @@
-"""Where the Slack state lives: one SQLite file on one machine, or PostgreSQL that every replica shares.
+"""Where state that replicas must agree on lives (Slack dedupe, votes and threads; re-index jobs): SQLite on one
+machine, or the PostgreSQL of SOURCIER_DATABASE_URL that every replica shares.
 
-Both take the same SQL (`?` placeholders, `ON CONFLICT DO NOTHING`), so the store's logic is written once.
+Both take the same SQL (`?` placeholders, `ON CONFLICT`), so each store's logic is written once.
 Each statement runs on its own and commits at once: dedupe and votes rely on a primary key, not on a lock.
 """
 
@@ -10,12 +11,15 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from index.errors import DatabaseError
 
+if TYPE_CHECKING:
+    from bot.config import Settings
+
 Row = tuple[Any, ...]
-SCHEMA = "sourcier_slack"  # the Slack tables' own schema, beside the index's in a shared database
+SCHEMA = "sourcier_state"  # the shared state's own schema, beside the index's in a shared database
 
 
 class Sql(Protocol):
@@ -64,7 +68,7 @@ class PostgresSql:
 
         self._errors = (psycopg.Error, TimeoutError)
         check_reachable(url, timeout)  # the pool would only say that it timed out, not why
-        self._pool = ConnectionPool(url, min_size=1, max_size=4, timeout=timeout, open=False, name="slack",
+        self._pool = ConnectionPool(url, min_size=1, max_size=4, timeout=timeout, open=False, name="state",
                                     check=ConnectionPool.check_connection,
                                     kwargs={"autocommit": True, "options": f"-c search_path={SCHEMA}"})
         try:
@@ -81,7 +85,7 @@ class PostgresSql:
                 rows = cursor.fetchall() if cursor.description else []
                 return rows, cursor.rowcount
         except self._errors as exc:
-            raise DatabaseError(f"the Slack state database is unavailable: {_reason(exc)}") from exc
+            raise DatabaseError(f"the shared state database is unavailable: {_reason(exc)}") from exc
 
     def create(self, ddl: Sequence[str]) -> None:
         """Create the schema and missing tables, one replica at a time (concurrent CREATE ... IF NOT EXISTS
@@ -93,11 +97,17 @@ class PostgresSql:
                 for statement in ddl:
                     conn.execute(statement.replace("REAL", "DOUBLE PRECISION"))
         except self._errors as exc:
-            raise DatabaseError(f"cannot create the Slack tables in the database: {_reason(exc)}") from exc
+            raise DatabaseError(f"cannot create the shared state tables in the database: {_reason(exc)}") from exc
 
     def close(self) -> None:
         """Close the pool's connections."""
         self._pool.close()
+
+
+def shared_database(settings: Settings) -> PostgresSql | None:
+    """The database of SOURCIER_DATABASE_URL, or None when this deployment keeps its state on its own disk."""
+    url = settings.database_url
+    return PostgresSql(url.get_secret_value()) if url is not None else None
 
 
 def check_reachable(url: str, timeout: float = 5.0) -> None:

@@ -1,8 +1,10 @@
-"""Slack state in PostgreSQL (SOURCIER_DATABASE_URL): replicas answer each event once and see the same votes."""
+"""State in PostgreSQL (SOURCIER_DATABASE_URL): replicas answer each Slack event once, see the same votes and the
+same re-index jobs."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,12 +21,14 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.http.api import create_app
 from bot.slack.handlers import SORRY
-from bot.slack.sql import PostgresSql
 from bot.slack.store import SlackStore, Vote
+from bot.statedb import PostgresSql
 from index.errors import DatabaseError
-from tests.conftest import LiveServer
+from ingest.embed import Embedder
+from tests.conftest import ADMIN_TOKEN, SEED_FILE, SEEDS, LiveServer
 from tests.fake_slack import FakeSlack
 from tests.processes import Postgres, sourcier_serve
+from tests.test_reindex import AUTH, NEW_FACT, wait_for_job
 from tests.test_slack import SECRET, click, event, mention, posted, slack_settings
 
 
@@ -173,3 +177,27 @@ def test_slack_database_outage_gets_an_apology_then_answers_again(seed_settings:
     finally:
         pg.stop()
         fake.close()
+
+
+@pytest.mark.slow
+def test_reindex_job_started_on_one_replica_is_seen_and_served_by_the_other(tmp_path: Path, embedder: Embedder,
+                                                                           database_url: str) -> None:
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    base = Settings(index_dir=tmp_path / "index", sources_dir=tmp_path / "seeds", rate_limit_per_minute=0,
+                    admin_token=SecretStr(ADMIN_TOKEN), database_url=SecretStr(database_url))
+    one = Engine(base.model_copy(update={"data_dir": tmp_path / "a"}), embedder=embedder)
+    one.ingest()
+    two = Engine(base.model_copy(update={"data_dir": tmp_path / "b"}), embedder=embedder)
+    with LiveServer(create_app(one.settings, one)) as a, LiveServer(create_app(two.settings, two)) as b, \
+            a.client() as ca, b.client() as cb:
+        before = cb.get("/v1/sources").json()
+        with (tmp_path / "seeds" / SEED_FILE.name).open("a", encoding="utf-8") as f:
+            f.write(NEW_FACT)
+        started = ca.post("/v1/admin/reindex", headers=AUTH)
+        assert started.status_code == 202, started.text
+        job = wait_for_job(cb, started.json()["job_id"])  # asked of the replica that did not run it
+        assert job["status"] == "done", job
+        assert cb.get("/v1/sources").json() != before
+        answer = cb.post("/v1/ask", json={"question": "Qui est le nouveau directeur financier d'OpenAI ?"}).json()
+        assert "Zéphyrin Valadier" in answer["answer"]
+        assert cb.get("/v1/admin/reindex/0123456789abcdef", headers=AUTH).status_code == 404
