@@ -46,6 +46,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         metrics: Metrics = app.state.metrics
         live.on_swap = lambda snap: metrics.serving(snap.version, len(snap.chunks))
         live.cache.on_lookup = lambda hit: metrics.answer_cache.labels(result="hit" if hit else "miss").inc()
+        live.batch_stats.on_batch = metrics.embed_batch.observe
         try:
             snap = await asyncio.to_thread(lambda: live.snapshot)
             metrics.serving(snap.version, len(snap.chunks))

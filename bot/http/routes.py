@@ -66,7 +66,7 @@ async def ask(body: AskRequest, engine: EngineDep, settings: SettingsDep, reques
               caller: CallerDep) -> AskResponse:
     """Answer a question with [n] markers and the cited passages, or say it is not in the sources; only from
     the sources the caller's key (or, anonymous, the public audience) may read."""
-    answer = await engine.run(engine.ask, body.question, body.k, body.sources, caller.audiences)
+    answer = await engine.ask_async(body.question, body.k, body.sources, caller.audiences)
     audit(caller, "ask", (c.source_id for c in answer.citations), answer.found,
           body.question if settings.audit_questions else None)
     metrics: Metrics = request.app.state.metrics
@@ -79,7 +79,7 @@ async def search(engine: EngineDep, settings: SettingsDep, caller: CallerDep,
                  q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION, description="the query")],
                  k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None) -> SearchResponse:
     """Ranked passages with dense, sentence, lexical and fused scores, among the sources the caller may read."""
-    result = await engine.run(engine.search, q, k, None, caller.audiences)
+    result = await engine.search_async(q, k, None, caller.audiences)
     audit(caller, "search", (h.chunk.source_id for h in result.hits), result.found,
           q if settings.audit_questions else None)
     passages = [
