@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     server_url: str | None = Field(None, description="a running `sourcier serve` that `sourcier ask` asks over HTTP "
                                                      "(no model load per call); unset: the one on 127.0.0.1:8000 when "
                                                      "it serves this index's version, else in process")
+    database_url: SecretStr | None = Field(None, description="PostgreSQL URL (postgresql://user:password@host/db): "
+                                           "Slack dedupe, votes and threads shared by every replica; unset: SQLite "
+                                           "under the data dir")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))

@@ -20,7 +20,7 @@ import numpy as np
 
 from bot.answer_types import asks
 from bot.reader_features import DECISION, FEATURES, candidates, decision_row, reach
-from index.lexical import LexicalIndex
+from index.snapshot import TermStats
 
 if TYPE_CHECKING:
     from bot.retrieve import Hit
@@ -116,7 +116,7 @@ class Reading:
     contributions: dict[str, float]
 
 
-def read(question: str, hits: list[Hit], lexical: LexicalIndex, model: ReaderModel, from_hits: int = 3) -> Reading:
+def read(question: str, hits: list[Hit], lexical: TermStats, model: ReaderModel, from_hits: int = 3) -> Reading:
     """Score every candidate sentence, then decide from the best one."""
     keys, x, q = candidates(question, hits, lexical, from_hits)
     if not keys:

@@ -19,7 +19,7 @@ import numpy as np
 from bot.answer_types import KINDS, asks, command_like, evidence, question_words
 from bot.language import language
 from bot.question import meaningful, neutral_words
-from index.lexical import LexicalIndex
+from index.snapshot import TermStats
 from ingest.text import quotable
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ class Question:
     lang: str
 
 
-def analyse(question: str, lexical: LexicalIndex) -> Question:
+def analyse(question: str, lexical: TermStats) -> Question:
     """The question's terms, weights, names and kind."""
     text = meaningful(question)
     weights = lexical.weights(text)
@@ -87,7 +87,7 @@ def _checkable(q: Question) -> Question:
                    pairs=frozenset(p for p in q.pairs if set(p) <= set(q.names)), rarest=max(q.names.values()))
 
 
-def _passage(q: Question, hit: Hit, n: int, top: float, lexical: LexicalIndex) -> list[tuple[tuple[int, int],
+def _passage(q: Question, hit: Hit, n: int, top: float, lexical: TermStats) -> list[tuple[tuple[int, int],
                                                                                             list[float]]]:
     """(span, inputs) of every quotable sentence of one passage; cos_gap is set by `candidates`."""
     chunk, base = hit.chunk, hit.chunk.start
@@ -123,7 +123,7 @@ def _passage(q: Question, hit: Hit, n: int, top: float, lexical: LexicalIndex) -
     return rows
 
 
-def candidates(question: str, hits: list[Hit], lexical: LexicalIndex,
+def candidates(question: str, hits: list[Hit], lexical: TermStats,
                from_hits: int) -> tuple[list[tuple[int, tuple[int, int]]], np.ndarray, Question]:
     """(passage rank, span) of every quotable sentence of the first passages, their input rows, the question."""
     q = analyse(question, lexical)
@@ -146,7 +146,7 @@ DECISION = ("select", "select_gap", "cov_top", "fused_gap", "cos", "cov", "share
             *(f"asks_{k}" for k in KINDS))
 
 
-def reach(q: Question, hits: list[Hit], lexical: LexicalIndex, from_hits: int) -> tuple[float, float]:
+def reach(q: Question, hits: list[Hit], lexical: TermStats, from_hits: int) -> tuple[float, float]:
     """How much of the question the first passages hold together (unmeasured across languages), and the first
     passage's lead over the second."""
     read = hits[:from_hits]

@@ -12,7 +12,7 @@ from bot.reader import ReaderModel, Reading, read
 from bot.scope import Scope
 from index.errors import QuestionError, UnknownSourceError
 from index.records import Chunk
-from index.store import IndexSnapshot
+from index.snapshot import Candidates, Snapshot
 from ingest.embed import Embedder
 from ingest.text import normalise
 
@@ -90,15 +90,6 @@ def _share_text(a: Chunk, b: Chunk) -> bool:
     return a.source_id == b.source_id and a.start < b.end and b.start < a.end
 
 
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Rows of the n highest positive scores, without sorting the whole array."""
-    if len(scores) > n:
-        scores_rows = np.argpartition(-scores, n - 1)[:n]
-    else:
-        scores_rows = np.arange(len(scores))
-    return scores_rows[scores[scores_rows] > 0]
-
-
 def _normalised(x: np.ndarray) -> np.ndarray:
     """Scale by the best candidate so each signal counts in [0, 1] whatever its units."""
     top = float(x.max()) if len(x) else 0.0
@@ -121,7 +112,7 @@ def matching_sources(wanted: Iterable[str], ids: Iterable[str]) -> tuple[list[st
 
 def retrieve(
     question: str,
-    snapshot: IndexSnapshot,
+    snapshot: Snapshot,
     embedder: Embedder,
     k: int,
     params: RetrievalParams,
@@ -131,16 +122,17 @@ def retrieve(
     """Rank passages for a question, fusing dense and lexical evidence, and decide whether to abstain.
 
     With a scope (what the caller may read), the rest of the index does not exist: a source filter naming
-    only forbidden sources is unknown, and BM25 and the reader's weights come from the scope's passages."""
+    only forbidden sources is unknown, and BM25 and the reader's weights come from the scope's passages.
+    The index is asked twice: for candidates (dense and lexical), then for the features of their union."""
     question = clean_question(question, params.max_question_chars)
-    wanted = set(scope.sources) if scope is not None else None
+    wanted: set[str] | None = None
     if sources is not None:
         matched, unknown = matching_sources(sources, scope.sources if scope is not None else snapshot.texts)
         if unknown:
             raise UnknownSourceError(unknown)
         wanted = set(matched)
-    lexical_index = scope.lexical if scope is not None else snapshot.lexical
-    if not snapshot.lexical.analyzer.terms(question):
+    view: Snapshot = scope.over(snapshot) if scope is not None else snapshot
+    if not view.terms.analyzer.terms(question):
         return Retrieval(question, [], False, 0.0, {}, snapshot.version, searchable=False)
     clock = time.perf_counter()
     timings: dict[str, float] = {}
@@ -153,39 +145,28 @@ def retrieve(
 
     query = embedder.embed_query(question)
     lap("embed")
-    dense_rows = snapshot.dense_candidates(query, params.candidates, wanted)
-    lap("dense")
-    lexical = scope.lexical_scores(question) if scope is not None else snapshot.lexical_scores(question)
-    if sources is not None and wanted is not None:  # candidates come from the wanted sources only, before the
-        # top-n cut (a scope's scores are already zero outside it)
-        mask = np.zeros(len(lexical), dtype=bool)
-        mask[snapshot.chunk_rows(wanted)] = True
-        lexical = np.where(mask, lexical, 0.0).astype(np.float32)
-    lexical_rows = _top(lexical, params.candidates)
-    lap("lexical")
-    rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
+    found = view.candidates(query, question, params.candidates, wanted)
+    lap("candidates")
     kept: list[Hit] = []
-    for hit in _fuse(snapshot, query, rows, lexical, params):
+    for hit in _fuse(view, query, found, params):
         if not any(_share_text(hit.chunk, other.chunk) for other in kept):
             kept.append(hit)
             if len(kept) == k:
                 break
     lap("fusion")
-    reading = read(question, kept, lexical_index, params.reader, params.read_passages) if params.reader else None
+    reading = read(question, kept, view.terms, params.reader, params.read_passages) if params.reader else None
     sure = reading.confidence if reading else 0.0
     lap("reader")
     return Retrieval(question, kept, sure >= params.min_confidence, round(sure, 4), timings, snapshot.version,
                      reading)
 
 
-def _fuse(
-    snapshot: IndexSnapshot, query: np.ndarray, rows: np.ndarray, lexical: np.ndarray, params: RetrievalParams
-) -> Iterator[Hit]:
+def _fuse(snapshot: Snapshot, query: np.ndarray, found: Candidates, params: RetrievalParams) -> Iterator[Hit]:
     """Candidates by a weighted sum of normalised signals, best first, built only as far as they are read."""
+    rows, lex = found.rows, found.lexical
     if len(rows) == 0:
         return
-    dense = snapshot.dense_features(query, rows)
-    lex = lexical[rows]
+    dense = snapshot.features(query, rows)
     fused = (
         params.w_chunk * _normalised(dense.chunk_cos)
         + params.w_sentence * _normalised(dense.best_sentence_cos)
@@ -193,7 +174,7 @@ def _fuse(
     )
     for i in np.argsort(-fused, kind="stable"):
         yield Hit(
-            chunk=snapshot.chunks[rows[i]],
+            chunk=dense.chunks[int(i)],
             row=int(rows[i]),
             score=float(fused[i]),
             dense=float(dense.chunk_cos[i]),

@@ -171,3 +171,9 @@ class CitationLinkError(SourcierError):
     """A signed citation link that cannot be honoured; the message is French, for the person who clicked."""
 
     status = 403
+
+
+class DatabaseError(SourcierError):
+    """The PostgreSQL database named by SOURCIER_DATABASE_URL cannot be reached or used right now."""
+
+    status = 503

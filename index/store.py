@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import errno
-import os
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,54 +18,15 @@ from index.integrity import file_checksums, verify_checksums
 from index.ivf_parts import load_ivf, save_ivf
 from index.lexical import LexicalIndex
 from index.manifest import Manifest, SourceEntry
+from index.mapped import MappedFiles
 from index.records import Chunk, unit_keys
 from index.rows import NewSegment, VectorFill, open_rows, write_segment
 from index.segments import SegmentInfo, file_key, file_path
+from index.snapshot import Candidates, Features, Passages, Picked, top_rows
 from index.versions import new_version_name, publish, require_current, staging
 
-__all__ = ["EmbedderMismatchError", "IndexCorruptError", "IndexSnapshot", "NewSegment", "VectorFill", "load_snapshot",
+__all__ = ["EmbedderMismatchError", "IndexCorruptError", "IndexSnapshot", "MappedFiles", "NewSegment", "VectorFill", "load_snapshot",
            "save_version"]
-
-
-@dataclass(frozen=True)
-class DenseFeatures:
-    """Dense scores of candidate chunks: chunk cosine, best sentence, and all sentence cosines (flat)."""
-
-    chunk_cos: np.ndarray
-    best_sentence_cos: np.ndarray
-    sentence_cos: np.ndarray
-    offsets: np.ndarray  # sentence cosines of candidate i are sentence_cos[offsets[i]:offsets[i + 1]]
-
-
-@dataclass(frozen=True)
-class MappedFiles:
-    """The files a snapshot reads through memory maps, with their sizes at load.
-
-    Reading a page of a map whose file has shrunk is a SIGBUS that kills the process, not an exception,
-    so the engine asks `shrunk()` before each use and stops using the maps first. One stat() per file
-    (13) on every snapshot check: 22 µs in all, measured (48 µs with Path.stat).
-    """
-
-    directory: Path
-    sizes: Mapping[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, directory: Path, names: Collection[str]) -> MappedFiles:
-        """Sizes now of these files (manifest keys: segment files live beside the version)."""
-        return cls(directory, {name: _size(file_path(directory, name)) for name in names})
-
-    def shrunk(self) -> str | None:
-        """The first file whose size is not the one it had at load (truncated, removed, replaced), else None."""
-        return next((name for name, size in self.sizes.items()
-                     if _size(str(file_path(self.directory, name))) != size), None)
-
-
-def _size(path: Path | str) -> int:
-    """A file's size, or -1 when it cannot be stat'ed (removed); os.stat on a str: half Path.stat's cost."""
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return -1
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -129,18 +89,38 @@ class IndexSnapshot:
         return _ranges(np.array([e.rows[0] for e in entries], dtype=np.int64),
                        np.array([e.rows[1] for e in entries], dtype=np.int64))
 
-    def dense_features(self, query: np.ndarray, rows: np.ndarray) -> DenseFeatures:
+    @property
+    def terms(self) -> LexicalIndex:
+        """BM25 over every chunk of the version: its IDF weighs the reader's terms."""
+        return self.lexical
+
+    def candidates(self, query: np.ndarray, text: str | None, n: int,
+                   sources: Collection[str] | None = None) -> Candidates:
+        """Dense candidates and the n best BM25 chunks (among `sources`), before the top-n cut, with their BM25."""
+        dense = self.dense_candidates(query, n, sources)
+        if text is None:
+            return Candidates(dense, np.zeros(len(dense), dtype=np.float32))
+        scores = self.lexical.scores(text)
+        pool = self.chunk_rows(sources) if sources is not None else np.arange(len(scores), dtype=np.int64)
+        lexical, _ = top_rows(pool, scores[pool], n)
+        rows = np.union1d(dense, lexical).astype(np.int64)
+        return Candidates(rows, scores[rows])
+
+    def features(self, query: np.ndarray, rows: np.ndarray) -> Features:
         """Whole-chunk cosines, and the cosine of every sentence of each chunk, in one matmul each."""
         q = query.astype(np.float32)
         ranges = self.chunk_units[rows]
         sims = np.asarray(self.unit_vectors[_ranges(ranges[:, 0], ranges[:, 1])] @ q, dtype=np.float32)
         offsets = np.concatenate([[0], np.cumsum(ranges[:, 1] - ranges[:, 0])])
         best = np.maximum.reduceat(sims, offsets[:-1]) if len(rows) else np.zeros(0, dtype=np.float32)
-        return DenseFeatures(np.asarray(self.chunk_vectors[rows] @ q, dtype=np.float32), best, sims, offsets)
+        return Features(Picked(self.chunks, rows), np.asarray(self.chunk_vectors[rows] @ q, dtype=np.float32), best,
+                        sims, offsets)
 
-    def lexical_scores(self, query: str) -> np.ndarray:
-        """BM25 of every chunk."""
-        return self.lexical.scores(query)
+    def passages(self, sources: Collection[str]) -> Passages:
+        """These sources' chunk rows, ascending, with the text BM25 reads of each and its source."""
+        rows = np.sort(self.chunk_rows(sorted(sources))) if sources else np.zeros(0, dtype=np.int64)
+        chunks = [self.chunks[int(r)] for r in rows]
+        return Passages(rows.astype(np.int64), [c.context for c in chunks], [c.source_id for c in chunks])
 
 
 def chunk_unit_ranges(chunks: list[Chunk]) -> np.ndarray:

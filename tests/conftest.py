@@ -17,6 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from bot.http.server import server_config
+from tests.processes import Postgres
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 for _name in [n for n in os.environ if n.startswith(("SOURCIER_", "SLACK_"))]:
@@ -134,3 +135,15 @@ def live_server(seed_settings: Settings, engine: Engine) -> Iterator[LiveServer]
 
     settings = seed_settings.model_copy(update={"admin_token": SecretStr(ADMIN_TOKEN)})
     yield from serve(create_app(settings, engine))
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Postgres:
+    """One real PostgreSQL for the session (a test that needs it fails, never skips, when it cannot start)."""
+    return Postgres(tmp_path_factory.mktemp("pg") / "data")
+
+
+@pytest.fixture()
+def database_url(postgres: Postgres) -> str:
+    """A fresh database of its own for one test."""
+    return postgres.database()

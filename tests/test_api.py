@@ -30,7 +30,7 @@ def test_api_ask_answers_with_citations(client: httpx.Client) -> None:
     source = client.get(f"/v1/sources/{first['source_id']}").json()["text"]
     assert source[first["start"] : first["end"]] == first["text"]
     assert first["url"].startswith("/#cite=openai-altman-microsoft:")
-    assert set(data["timings_ms"]) >= {"embed", "dense", "lexical", "fusion"}
+    assert set(data["timings_ms"]) >= {"embed", "candidates", "fusion"}
 
 
 def test_api_ask_abstains_in_english(client: httpx.Client) -> None:

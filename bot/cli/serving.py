@@ -41,6 +41,10 @@ def serve(
     with friendly_errors():
         settings.slack_enabled()  # refuse a half-configured Slack before loading anything
         refuse_open_door(host, settings)
+        if settings.database_url is not None:
+            from bot.statedb import check_reachable
+
+            check_reachable(settings.database_url.get_secret_value())
     if workers > 1:  # workers are new processes: hand them the overrides through the environment
         os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder,
                            "SOURCIER_ALLOW_ANONYMOUS": str(settings.allow_anonymous).lower(),
@@ -86,11 +90,10 @@ async def _socket_mode(settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.slack.app import create_slack_app
-    from bot.slack.store import SlackStore
+    from bot.slack.store import open_store
 
     engine = Engine(settings)
     _ = engine.snapshot  # fail now, not on the first message, when there is no index
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
-    handler = AsyncSocketModeHandler(create_slack_app(settings, engine, SlackStore(settings.data_dir / "sourcier.db", settings.slack_retention_days)),
-                                     app_token)
+    handler = AsyncSocketModeHandler(create_slack_app(settings, engine, open_store(settings)), app_token)
     await handler.start_async()
