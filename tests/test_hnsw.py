@@ -108,6 +108,7 @@ def spf_engines(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) ->
     yield engines[0], engines[1]
 
 
+@pytest.mark.slow  # two ingests of the 105 Service-Public fiches
 def test_hnsw_mid_size_corpus_gets_an_on_disk_graph(spf_engines: tuple[Engine, Engine]) -> None:
     flat, hnsw = spf_engines
     assert flat.snapshot.manifest.dense.kind == "flat"
@@ -121,6 +122,7 @@ def test_hnsw_mid_size_corpus_gets_an_on_disk_graph(spf_engines: tuple[Engine, E
     assert np.array_equal(reloaded.dense_candidates(query, 50), hnsw.snapshot.dense_candidates(query, 50))
 
 
+@pytest.mark.slow  # two ingests of the 105 Service-Public fiches
 def test_hnsw_rankings_match_exact_search_within_recall(spf_engines: tuple[Engine, Engine]) -> None:
     flat, hnsw = spf_engines
     same_first = same_answer = 0
@@ -132,6 +134,7 @@ def test_hnsw_rankings_match_exact_search_within_recall(spf_engines: tuple[Engin
     assert same_first / len(QUESTIONS) >= 0.95 and same_answer / len(QUESTIONS) >= 0.9
 
 
+@pytest.mark.slow  # two ingests of the 105 Service-Public fiches
 def test_hnsw_source_filter_finds_the_source_asked_for(spf_engines: tuple[Engine, Engine]) -> None:
     flat, hnsw = spf_engines
     sources = sorted(hnsw.snapshot.manifest.sources)
@@ -141,6 +144,7 @@ def test_hnsw_source_filter_finds_the_source_asked_for(spf_engines: tuple[Engine
         assert [h.row for h in ranked.hits] == [h.row for h in flat.search(QUESTIONS[0], sources=[sid]).hits]
 
 
+@pytest.mark.slow  # two ingests of the 105 Service-Public fiches
 def test_hnsw_truncated_graph_is_refused(spf_engines: tuple[Engine, Engine], tmp_path: Path) -> None:
     _, hnsw = spf_engines
     copy = tmp_path / "index"
