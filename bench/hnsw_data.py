@@ -26,10 +26,15 @@ REAL = {"spf": EVAL / "spf" / "corpus", "handbook": EVAL / "handbook", "piaf": E
 SOURCIER = str(Path(sys.executable).parent / "sourcier")
 
 
+def gold_files() -> list[Path]:
+    """The evaluation sets of the corpora indexed here (not the team folder's man pages, added later)."""
+    return [p for p in sorted(EVAL.rglob("*.jsonl")) if p.relative_to(EVAL).parts[0] != "team"]
+
+
 def questions() -> list[str]:
-    """Every distinct question of the evaluation sets."""
+    """Every distinct question of those evaluation sets."""
     found: dict[str, None] = {}
-    for path in sorted(EVAL.rglob("*.jsonl")):
+    for path in gold_files():
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line) if line.strip() else {}
             if text := row.get("q") or row.get("question"):
@@ -82,11 +87,13 @@ def sentence_vectors(cache: Path, n: int) -> tuple[np.ndarray, dict[str, int]]:
 
 def question_vectors(cache: Path) -> np.ndarray:
     """The questions embedded as sourcier embeds a question (cached)."""
-    path = cache / "questions.npy"
-    if path.exists():
+    path, listed = cache / "questions.npy", cache / "questions.json"
+    asked = questions()
+    if path.exists() and listed.exists() and json.loads(listed.read_text(encoding="utf-8")) == asked:
         return np.load(path)
     from ingest.embed import UseEmbedder
 
-    vectors = UseEmbedder(threads=1).embed_documents(questions())
+    vectors = UseEmbedder(threads=1).embed_documents(asked)
     np.save(path, vectors)
+    listed.write_text(json.dumps(asked, ensure_ascii=False), encoding="utf-8")
     return vectors

@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.hnsw_data import EVAL, question_vectors, questions
+from bench.hnsw_data import gold_files, question_vectors, questions
 from bot.evaluate import GoldQuestion, load_gold
 from bot.reader import shipped_model
 from bot.retrieve import RetrievalParams, clean_question, retrieve
@@ -52,7 +52,7 @@ class Cached:
 def gold_questions(snapshot: IndexSnapshot) -> list[GoldQuestion]:
     """Answerable gold questions; a document gold is mapped to its id in the bench corpus (spf/F1234)."""
     found = []
-    for path in sorted(EVAL.rglob("*.jsonl")):
+    for path in gold_files():
         for gold in load_gold(path):
             if gold.unanswerable:
                 continue
@@ -73,7 +73,8 @@ def run(snapshot: IndexSnapshot, embedder: Cached, golds: list[GoldQuestion], ev
     for q in everyone:
         result = retrieve(q, snapshot, embedder, 5, params)  # type: ignore[arg-type]
         tops[q] = [h.row for h in result.hits]
-        dense_ms.append(result.timings_ms.get("dense", 0.0))
+        dense_ms.append(result.timings_ms.get("dense", result.timings_ms.get("candidates", 0.0)))  # (dense + BM25
+        # since the Snapshot interface: one call)
     ranks = []
     for gold in golds:
         result = retrieve(gold.q, snapshot, embedder, 5, params)  # type: ignore[arg-type]

@@ -59,9 +59,9 @@ class Settings(BaseSettings):
                                                                          "process for the live version; 0 = off")
     embed_batch: int = Field(16, ge=1, le=256, description="questions embedded together at most, when several "
                                                           "arrive at once in one worker; 1 = no batching")
-    embed_window_ms: float = Field(1.0, ge=0, le=50, description="how long a question arriving while the encoder is "
-                                                                 "busy waits for others to join its batch; a question "
-                                                                 "finding it idle never waits")
+    embed_window_ms: float = Field(1.0, ge=0, le=50, description="how long a question arriving while an encoder pass "
+                                                                 "runs waits for others before its own pass is queued; "
+                                                                 "a question finding the encoder idle never waits")
     max_question_chars: int = Field(1000, ge=10, le=MAX_QUESTION, description="longer questions are refused")
     max_body_bytes: int = Field(65536, ge=1024, description="larger request bodies get a 413")
     rate_limit_per_minute: float = Field(300, ge=0, description="HTTP requests per client IP per minute; 0 = off")
