@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from index.dense import FLAT_MAX
 from index.errors import SlackConfigError
 from ingest.embed import DEFAULT_EMBEDDER
 
@@ -43,7 +44,11 @@ class Settings(BaseSettings):
     chunk_size: int = Field(700, ge=100, le=1200, description="target characters per chunk")
     chunk_overlap: int = Field(3, ge=0, le=10, description="sentences repeated between neighbouring chunks")
     index_type: str = Field("auto", pattern="^(auto|flat|ivf|hnsw)$",
-                            description="dense index: auto (exact up to 50k sentences, then IVF), flat, ivf, hnsw")
+                            description="dense index: auto (exact up to flat_max_vectors sentences, then HNSW, IVF "
+                                        "past 200k), flat, ivf, hnsw")
+    flat_max_vectors: int = Field(FLAT_MAX, ge=0, le=10_000_000,
+                                  description="auto index type: exact search up to this many sentences, HNSW past it; "
+                                              "a source filter up to it is always searched exactly")
     ingest_workers: int = Field(2, ge=1, le=64, description="embedding processes for large ingests")
     reindex_nice: int = Field(10, ge=0, le=19, description="CPU niceness of a re-index job's ingest process: "
                                                           "higher serves requests first, lower finishes sooner")

@@ -213,7 +213,8 @@ class Engine:
         root = source_root or self.settings.sources_root(recorded_root(self.index_dir))
         report = build_index(root, self.index_dir, self.embedder, self.chunking(self.settings),
                              self.settings.keep_versions, progress, self.settings.index_type,
-                             self.settings.ingest_workers, self.reading(self.settings), replace)
+                             self.settings.ingest_workers, self.reading(self.settings), replace,
+                             self.settings.flat_max_vectors)
         if self.database is not None:  # built here, incrementally; then one transaction publishes it for every replica
             self.database.publish(load_snapshot(self.index_dir, report.version, embedder=self.embedder.name))
         self.reload(report.version)

@@ -40,12 +40,14 @@ router = APIRouter()
 _bearer = HTTPBearer(auto_error=False)
 
 
-def _engine(request: Request) -> Engine:
+# Dependencies are `async def` although they never await: FastAPI runs a plain `def` dependency in its thread
+# pool, one thread hop each, which cost more CPU per /v1/ask than BM25 (py-spy; docs/performance.md).
+async def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -142,7 +144,7 @@ async def cite(token: str, engine: EngineDep, request: Request) -> CitedSource:
                        words=passage.words)
 
 
-def _admin(request: Request, settings: SettingsDep,
+async def _admin(request: Request, settings: SettingsDep,
            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
     """Bearer token compared in constant time; admin is off when no token is configured."""
     if settings.admin_token is None or not settings.admin_token.get_secret_value():
