@@ -19,7 +19,7 @@ from bot.cache import Key, cache_key
 from bot.retrieve import Retrieval, clean_question
 from bot.scope import Scope
 from index.errors import QuestionError
-from index.store import IndexSnapshot
+from index.snapshot import Snapshot
 from ingest.embed import Embedder
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class Prepared:
     """What a question needs before its embedding: the snapshot and scope it is answered on, and its cache entry."""
 
     question: str  # cleaned: what is embedded
-    snapshot: IndexSnapshot
+    snapshot: Snapshot
     scope: Scope | None
     searchable: bool  # False: no word to search for, nothing to embed
     key: Key | None = None
@@ -49,7 +49,7 @@ def prepare(engine: Engine, question: str, k: int | None, sources: Collection[st
     cleaned = clean_question(question, engine.params.max_question_chars)
     if not cleaned.isascii() and _SURROGATE.search(cleaned):  # JSON "\\ud800" decodes to one; no encoder reads it
         raise QuestionError("the question holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text")
-    prepared = Prepared(cleaned, snapshot, scope, bool(snapshot.lexical.analyzer.terms(cleaned)))
+    prepared = Prepared(cleaned, snapshot, scope, bool(snapshot.terms.analyzer.terms(cleaned)))
     if cached:
         prepared.key = cache_key(cleaned, k or engine.settings.k, sources, snapshot.version,
                                  scope.sources if scope is not None else None)

@@ -94,9 +94,14 @@ class Settings(BaseSettings):
     server_url: str | None = Field(None, description="a running `sourcier serve` that `sourcier ask` asks over HTTP "
                                                      "(no model load per call); unset: the one on 127.0.0.1:8000 when "
                                                      "it serves this index's version, else in process")
-    database_url: SecretStr | None = Field(None, description="PostgreSQL URL (postgresql://user:password@host/db): "
-                                           "Slack dedupe, votes and threads shared by every replica; unset: SQLite "
-                                           "under the data dir")
+    database_url: SecretStr | None = Field(None, description="PostgreSQL + pgvector URL (postgresql://user:password@"
+                                                             "host:port/db): the index and the state replicas "
+                                                             "share (Slack, jobs); unset: index_dir and data_dir")
+    database_pool_size: int = Field(8, ge=1, le=200, description="database connections per process")
+    database_timeout_seconds: float = Field(5, gt=0, le=120, description="the longest a request waits for a "
+                                                                         "database connection before a 503")
+    database_poll_seconds: float = Field(1, ge=0, le=600, description="how often a server asks which version is "
+                                                                      "current: replicas serve a flip within this")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     slack_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import faiss
 
@@ -27,12 +27,16 @@ from bot.retrieve import Retrieval, RetrievalParams, retrieve
 from bot.scope import Scope, Scopes
 from index.errors import EmbedderMismatchError, IndexCorruptError
 from index.lexical import FrenchAnalyzer
-from index.store import IndexSnapshot, load_snapshot
+from index.snapshot import Snapshot
+from index.store import load_snapshot
 from index.versions import CURRENT, IndexNotFoundError, current_version, take_lease
 from ingest.budget import Budget
 from ingest.embed import Embedder, load_embedder
 from ingest.pipeline import ChunkingParams, IngestReport, Progress, build_index, recorded_root
 from ingest.read import ReadParams
+
+if TYPE_CHECKING:
+    from bot.database import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,6 +47,11 @@ class Engine:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, reader: bool = True) -> None:
         self.settings = settings
+        self.database: Database | None = None
+        if settings.database_url is not None:  # imported only then: the on-disk default needs no PostgreSQL driver
+            from bot.database import Database
+
+            self.database = Database(settings)  # a wrong URL, password or schema fails here, in one sentence
         faiss.omp_set_num_threads(settings.threads)
         self.embedder = embedder or load_embedder(settings.embedder, threads=settings.threads)
         self.embedder.embed_query("échauffement")  # load lazy weights now, not in the first request
@@ -50,14 +59,14 @@ class Engine:
                                       max_question_chars=settings.max_question_chars,
                                       reader=shipped_model() if reader else None)
         self.analyzer = FrenchAnalyzer()
-        self._snapshot: IndexSnapshot | None = None
+        self._snapshot: Snapshot | None = None
         self._lease: Path | None = None
         self._swap = threading.RLock()
         self._current_stat: tuple[int, int, int] | None = None
         # CPU work from async edges queues here, one thread per core budget, so requests wait in
         # line instead of fighting over the GIL (measured: 134 -> 190 req/s for one worker).
         self._pool = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="sourcier-cpu")
-        self.on_swap: Callable[[IndexSnapshot], None] | None = None
+        self.on_swap: Callable[[Snapshot], None] | None = None
         self.cache = AnswerCache(settings.answer_cache_size)
         self.access = AccessPolicy.load(settings.access_file)
         self.scopes = Scopes()
@@ -85,12 +94,12 @@ class Engine:
         return self.settings.index_dir
 
     @property
-    def live(self) -> IndexSnapshot | None:
+    def live(self) -> Snapshot | None:
         """The loaded snapshot as it is, without looking at CURRENT (None before the first load)."""
         return self._snapshot
 
     @property
-    def snapshot(self) -> IndexSnapshot:
+    def snapshot(self) -> Snapshot:
         """The snapshot to answer from, always the published one: the hot-swap check.
 
         One stat() of CURRENT per call. When another process (`sourcier ingest`, a re-index job in another
@@ -99,14 +108,31 @@ class Engine:
         old version. Requests already running finish on the snapshot they hold. A live file that shrank
         (truncated by hand, a bad restore) drops the snapshot before its maps are read: a 503, not a SIGBUS.
         """
+        if self.database is not None:
+            return self._database_snapshot(self.database)
         snap = self._snapshot
         if snap is None or self._current_key() != self._current_stat:
             snap = self.refresh()
-        elif snap.mapped is not None and (name := snap.mapped.shrunk()) is not None:
+        elif (mapped := getattr(snap, "mapped", None)) is not None and (name := mapped.shrunk()) is not None:
             snap = self._drop_damaged(snap, name)
         return snap
 
-    def _drop_damaged(self, snap: IndexSnapshot, name: str) -> IndexSnapshot:
+    def _database_snapshot(self, database: Database) -> Snapshot:
+        """The database's current version: asked at most every SOURCIER_DATABASE_POLL_SECONDS, loaded once."""
+        name = database.current.name()
+        snap = self._snapshot
+        if name is None:
+            from index.pg.live import no_index
+
+            raise no_index()
+        if snap is None or snap.version != name:
+            with self._swap:
+                snap = self._snapshot
+                if snap is None or snap.version != name:
+                    snap = self._install(database.load(name))
+        return snap
+
+    def _drop_damaged(self, snap: Snapshot, name: str) -> Snapshot:
         """Stop answering from a snapshot whose mapped file shrank; load CURRENT again, or raise its 503."""
         with self._swap:
             if self._snapshot is snap:
@@ -123,7 +149,7 @@ class Engine:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    def refresh(self) -> IndexSnapshot:
+    def refresh(self) -> Snapshot:
         """Catch up with CURRENT under the swap lock; a broken new version is logged and the old one kept."""
         with self._swap:
             key = self._current_key()
@@ -142,22 +168,32 @@ class Engine:
                 self._current_stat = key
                 return snap
 
-    def reload(self, version: str | None = None) -> IndexSnapshot:
+    def reload(self, version: str | None = None) -> Snapshot:
         """Load a version (default CURRENT) and make it live; the old one serves until this returns."""
         with self._swap:
+            if self.database is not None:
+                return self._install(self.database.load(version))
             key = self._current_key()
             snap = load_snapshot(self.index_dir, version, embedder=self.embedder.name)
             lease = take_lease(self.index_dir, snap.version)
             if self._lease is not None and self._lease != lease:
                 self._lease.unlink(missing_ok=True)  # mapped files stay readable for in-flight requests
-            self._snapshot, self._lease, self._current_stat = snap, lease, key
-            self.cache.clear()
-            self.scopes.clear()
-            self._readable.clear()
-            if self.on_swap:
-                self.on_swap(snap)
-            log.debug("serving index version %s (%d chunks)", snap.version, len(snap.chunks))
-            return snap
+            self._lease, self._current_stat = lease, key
+            return self._install(snap)
+
+    def _install(self, snap: Snapshot) -> Snapshot:
+        """Make a loaded snapshot live and forget what was cached for the previous one."""
+        if snap.manifest.embedder != self.embedder.name:
+            raise EmbedderMismatchError(f"the index {snap.version} was built with embedder {snap.manifest.embedder!r}, "
+                                        f"not {self.embedder.name!r}: set SOURCIER_EMBEDDER accordingly or re-ingest")
+        self._snapshot = snap
+        self.cache.clear()
+        self.scopes.clear()
+        self._readable.clear()
+        if self.on_swap:
+            self.on_swap(snap)
+        log.debug("serving index version %s (%d chunks)", snap.version, snap.manifest.counts["chunks"])
+        return snap
 
     @staticmethod
     def chunking(settings: Settings) -> ChunkingParams:
@@ -179,10 +215,12 @@ class Engine:
                              self.settings.keep_versions, progress, self.settings.index_type,
                              self.settings.ingest_workers, self.reading(self.settings), replace,
                              self.settings.flat_max_vectors)
+        if self.database is not None:  # built here, incrementally; then one transaction publishes it for every replica
+            self.database.publish(load_snapshot(self.index_dir, report.version, embedder=self.embedder.name))
         self.reload(report.version)
         return report
 
-    def readable(self, audiences: Collection[str] | None, snapshot: IndexSnapshot | None = None) -> frozenset[str] | None:
+    def readable(self, audiences: Collection[str] | None, snapshot: Snapshot | None = None) -> frozenset[str] | None:
         """The source ids these audiences may read in the live version (None: all of them)."""
         if audiences is None:
             return None
@@ -194,7 +232,7 @@ class Engine:
             self._readable[key] = self.access.readable(audiences, snap.texts)
         return self._readable[key]
 
-    def scope(self, audiences: Collection[str] | None, snapshot: IndexSnapshot) -> Scope | None:
+    def scope(self, audiences: Collection[str] | None, snapshot: Snapshot) -> Scope | None:
         """What these audiences may read, as a scope retrieval searches within (None: the whole index)."""
         allowed = self.readable(audiences, snapshot)
         return None if allowed is None else self.scopes.get(snapshot, allowed)
@@ -205,7 +243,7 @@ class Engine:
         snapshot = self.snapshot
         return self.retrieve_in(question, k, sources, snapshot, self.scope(audiences, snapshot))
 
-    def retrieve_in(self, question: str, k: int | None, sources: Collection[str] | None, snapshot: IndexSnapshot,
+    def retrieve_in(self, question: str, k: int | None, sources: Collection[str] | None, snapshot: Snapshot,
                   scope: Scope | None, embedder: Embedder | None = None) -> Retrieval:
         """Retrieval on one snapshot within one scope, with the engine's parameters."""
         return retrieve(question, snapshot, embedder or self.embedder, k or self.settings.k, self.params, sources,

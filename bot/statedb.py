@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from index.errors import DatabaseError
+from index.errors import DatabaseConfigError, DatabaseUnavailableError
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -66,8 +66,10 @@ class PostgresSql:
         import psycopg
         from psycopg_pool import ConnectionPool
 
+        from index.pg.connect import connect
+
         self._errors = (psycopg.Error, TimeoutError)
-        check_reachable(url, timeout)  # the pool would only say that it timed out, not why
+        connect(url, timeout).close()  # a wrong URL or password in one sentence: a pool would only time out
         self._pool = ConnectionPool(url, min_size=1, max_size=4, timeout=timeout, open=False, name="state",
                                     check=ConnectionPool.check_connection,
                                     kwargs={"autocommit": True, "options": f"-c search_path={SCHEMA}"})
@@ -75,17 +77,18 @@ class PostgresSql:
             self._pool.open(wait=True, timeout=timeout)
         except Exception as exc:
             self._pool.close()
-            raise DatabaseError(f"cannot connect to the database of SOURCIER_DATABASE_URL: {_reason(exc)}") from exc
+            raise DatabaseConfigError(f"cannot open connections to the database of SOURCIER_DATABASE_URL: "
+                                      f"{_reason(exc)}") from exc
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[Row], int]:
-        """One statement on a pooled connection, committed; an outage is a DatabaseError (HTTP 503)."""
+        """One statement on a pooled connection, committed; an outage is a DatabaseUnavailableError (HTTP 503)."""
         try:
             with self._pool.connection() as conn:
                 cursor = conn.execute(sql.replace("?", "%s"), tuple(params))
                 rows = cursor.fetchall() if cursor.description else []
                 return rows, cursor.rowcount
         except self._errors as exc:
-            raise DatabaseError(f"the shared state database is unavailable: {_reason(exc)}") from exc
+            raise DatabaseUnavailableError(f"the shared state database is unavailable: {_reason(exc)}") from exc
 
     def create(self, ddl: Sequence[str]) -> None:
         """Create the schema and missing tables, one replica at a time (concurrent CREATE ... IF NOT EXISTS
@@ -97,7 +100,7 @@ class PostgresSql:
                 for statement in ddl:
                     conn.execute(statement.replace("REAL", "DOUBLE PRECISION"))
         except self._errors as exc:
-            raise DatabaseError(f"cannot create the shared state tables in the database: {_reason(exc)}") from exc
+            raise DatabaseConfigError(f"cannot create the shared state tables in the database: {_reason(exc)}") from exc
 
     def close(self) -> None:
         """Close the pool's connections."""
@@ -107,17 +110,7 @@ class PostgresSql:
 def shared_database(settings: Settings) -> PostgresSql | None:
     """The database of SOURCIER_DATABASE_URL, or None when this deployment keeps its state on its own disk."""
     url = settings.database_url
-    return PostgresSql(url.get_secret_value()) if url is not None else None
-
-
-def check_reachable(url: str, timeout: float = 5.0) -> None:
-    """Connect once, so a wrong password, host or database name is one sentence at start-up, not a hang later."""
-    import psycopg
-
-    try:
-        psycopg.connect(url, connect_timeout=max(1, int(timeout))).close()
-    except psycopg.Error as exc:
-        raise DatabaseError(f"cannot connect to the database of SOURCIER_DATABASE_URL: {_reason(exc)}") from exc
+    return PostgresSql(url.get_secret_value(), settings.database_timeout_seconds) if url is not None else None
 
 
 def _reason(exc: BaseException) -> str:

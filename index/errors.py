@@ -19,7 +19,9 @@
     ├── SlackConfigError     500  Slack half configured (names the missing variable)
     ├── AccessConfigError    500  the access file (SOURCIER_ACCESS_FILE) is unreadable or malformed
     ├── ApiKeyError          401  a missing, unknown or revoked API key (`sourcier keys create`)
-    └── CitationLinkError    403  a signed citation link that is tampered with, expired or from an old secret
+    ├── CitationLinkError    403  a signed citation link that is tampered with, expired or from an old secret
+    ├── DatabaseConfigError  503  SOURCIER_DATABASE_URL unusable: refused password, no pgvector, an older schema
+    └── DatabaseUnavailableError 503  PostgreSQL did not answer in time (restarting, pool exhausted): retry
 
 The message is written for a person and names the command or variable that fixes the problem.
 The HTTP handler answers `status` with the message as `detail`; the CLI prints one line and exits 1;
@@ -173,7 +175,13 @@ class CitationLinkError(SourcierError):
     status = 403
 
 
-class DatabaseError(SourcierError):
-    """The PostgreSQL database named by SOURCIER_DATABASE_URL cannot be reached or used right now."""
+class DatabaseConfigError(SourcierError):
+    """SOURCIER_DATABASE_URL cannot be used: unreachable, refused credentials, no pgvector, an old schema."""
+
+    status = 503
+
+
+class DatabaseUnavailableError(SourcierError):
+    """The database did not answer in time (restarting, or every pooled connection busy): retry shortly."""
 
     status = 503

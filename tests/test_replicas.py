@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,11 +24,12 @@ from bot.http.api import create_app
 from bot.slack.handlers import SORRY
 from bot.slack.store import SlackStore, Vote
 from bot.statedb import PostgresSql
-from index.errors import DatabaseError
+from index.errors import DatabaseConfigError
+from index.pg.server import EmbeddedServer, free_port
 from ingest.embed import Embedder
-from tests.conftest import ADMIN_TOKEN, SEED_FILE, SEEDS, LiveServer
+from tests.conftest import ADMIN_TOKEN, SEED_FILE, SEEDS, LiveServer, pg_dir
 from tests.fake_slack import FakeSlack
-from tests.processes import Postgres, sourcier_serve
+from tests.processes import sourcier_serve
 from tests.test_reindex import AUTH, NEW_FACT, wait_for_job
 from tests.test_slack import SECRET, click, event, mention, posted, slack_settings
 
@@ -65,41 +67,29 @@ def test_slack_store_postgres_many_replicas_racing_on_one_event_answer_it_once(d
             store.close()
 
 
-def test_slack_store_postgres_unusable_url_says_why_in_one_sentence(postgres: Postgres, tmp_path: Path) -> None:
-    missing = postgres.url.replace("/postgres?", "/no_such_db?", 1)
-    with pytest.raises(DatabaseError, match='database "no_such_db" does not exist'):
-        PostgresSql(missing)
-    with pytest.raises(DatabaseError, match="cannot connect to the database of SOURCIER_DATABASE_URL"):
-        PostgresSql(f"postgresql://u:secret-password@/postgres?host={tmp_path}", timeout=2)
-    try:
-        PostgresSql(f"postgresql://u:secret-password@/postgres?host={tmp_path}", timeout=2)
-    except DatabaseError as exc:
-        assert "secret-password" not in str(exc) and "\n" not in str(exc)
-
-
-def test_slack_store_postgres_restarted_database_recovers_without_a_restart(postgres: Postgres) -> None:
-    store = SlackStore(PostgresSql(postgres.database()), 30)
-    try:
-        assert store.first_time("EvBefore")
-        postgres.restart()
-        assert store.first_time("EvAfter")  # the pool replaced its broken connections
-        assert not store.first_time("EvBefore")
-    finally:
-        store.close()
+def test_slack_store_postgres_unusable_url_says_why_in_one_sentence(postgres: Any) -> None:
+    with pytest.raises(DatabaseConfigError, match="has no such database"):
+        PostgresSql(postgres.url(database="no_such_db"))
+    with pytest.raises(DatabaseConfigError, match="refused the user name or password") as refused:
+        PostgresSql(postgres.url(password="secret-password"), timeout=2)
+    assert "secret-password" not in str(refused.value) and "\n" not in str(refused.value)
 
 
 @pytest.fixture()
-def replicas(seed_settings: Settings, engine: Engine, database_url: str, tmp_path: Path) -> Iterator[
-        tuple[list[str], FakeSlack]]:
-    """Two `sourcier serve` processes on the seed index, each with its own data dir, one database between them."""
+def replicas(embedder: Embedder, database_url: str, tmp_path: Path) -> Iterator[tuple[list[str], FakeSlack]]:
+    """Two `sourcier serve` processes on one database (the seed index published there), each with its own data
+    dir and index folder."""
+    Engine(Settings(index_dir=tmp_path / "built", sources_dir=SEEDS, database_url=SecretStr(database_url)),
+           embedder=embedder).ingest()
     fake = FakeSlack()
-    base = {**os.environ, "SOURCIER_INDEX_DIR": str(seed_settings.index_dir), "HF_HUB_OFFLINE": "1",
-            "SOURCIER_DATABASE_URL": database_url, "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET,
-            "SOURCIER_SLACK_API_URL": fake.api_url, "SOURCIER_SLACK_RATE_LIMIT_PER_MINUTE": "0",
-            "SOURCIER_PUBLIC_URL": "https://sourcier.example.org"}
+    base = {**os.environ, "HF_HUB_OFFLINE": "1", "SOURCIER_DATABASE_URL": database_url, "SLACK_BOT_TOKEN": "xoxb-test",
+            "SLACK_SIGNING_SECRET": SECRET, "SOURCIER_SLACK_API_URL": fake.api_url,
+            "SOURCIER_SLACK_RATE_LIMIT_PER_MINUTE": "0", "SOURCIER_PUBLIC_URL": "https://sourcier.example.org"}
     try:
-        with sourcier_serve({**base, "SOURCIER_DATA_DIR": str(tmp_path / "a")}) as (a, _), \
-                sourcier_serve({**base, "SOURCIER_DATA_DIR": str(tmp_path / "b")}) as (b, _):
+        with sourcier_serve({**base, "SOURCIER_DATA_DIR": str(tmp_path / "a"),
+                             "SOURCIER_INDEX_DIR": str(tmp_path / "a" / "index")}) as (a, _), \
+                sourcier_serve({**base, "SOURCIER_DATA_DIR": str(tmp_path / "b"),
+                                "SOURCIER_INDEX_DIR": str(tmp_path / "b" / "index")}) as (b, _):
             yield [a, b], fake
     finally:
         fake.close()
@@ -150,54 +140,57 @@ def test_slack_two_serve_processes_on_one_database_answer_once_and_share_votes(
 def test_slack_serve_with_an_unreachable_database_says_so_and_exits_1(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCIER_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("SOURCIER_DATABASE_URL", f"postgresql://u:secret-password@/db?host={tmp_path}")
+    monkeypatch.setenv("SOURCIER_DATABASE_URL", f"postgresql://u:secret-password@127.0.0.1:{free_port()}/db")
     result = CliRunner().invoke(cli, ["serve", "--index-dir", str(tmp_path / "none")])
     assert result.exit_code == 1
-    assert "cannot connect to the database of SOURCIER_DATABASE_URL" in result.output
+    assert "SOURCIER_DATABASE_URL" in result.output
     assert "secret-password" not in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.slow
 def test_slack_database_outage_gets_an_apology_then_answers_again(seed_settings: Settings, engine: Engine,
                                                                   tmp_path: Path) -> None:
-    pg, fake = Postgres(tmp_path / "pg"), FakeSlack()
-    settings = slack_settings(seed_settings, fake, tmp_path / "data").model_copy(
-        update={"database_url": SecretStr(pg.database())})
-    try:
-        with LiveServer(create_app(settings, engine)) as server:
-            for ts, up in (("7.1", True), ("7.2", False), ("7.3", True)):
-                if not up:
-                    pg.stop()
-                event(server, mention("Qui a fondé Twitch.tv ?", ts))
-                _wait(lambda ts=ts: posted(fake, thread_ts=ts))
-                text = posted(fake, thread_ts=ts)[0]["text"]
-                assert (text == SORRY) is not up, text
-                if not up:
-                    pg.restart()  # no restart of sourcier: its pool reconnects
-    finally:
-        pg.stop()
-        fake.close()
+    fake = FakeSlack()
+    with pg_dir() as root:
+        pg = EmbeddedServer(root)
+        settings = slack_settings(seed_settings, fake, tmp_path / "data").model_copy(
+            update={"database_url": SecretStr(pg.start(free_port()))})
+        try:
+            with LiveServer(create_app(settings, engine)) as server:
+                for ts, up in (("7.1", True), ("7.2", False), ("7.3", True)):
+                    if not up:
+                        pg.stop()
+                    event(server, mention("Qui a fondé Twitch.tv ?", ts))
+                    _wait(lambda ts=ts: posted(fake, thread_ts=ts))
+                    text = posted(fake, thread_ts=ts)[0]["text"]
+                    assert (text == SORRY) is not up, text
+                    if not up:
+                        pg.start()  # no restart of sourcier: its pool replaces the broken connections
+        finally:
+            pg.stop("immediate")
+            fake.close()
 
 
 @pytest.mark.slow
 def test_reindex_job_started_on_one_replica_is_seen_and_served_by_the_other(tmp_path: Path, embedder: Embedder,
                                                                            database_url: str) -> None:
     shutil.copytree(SEEDS, tmp_path / "seeds")
-    base = Settings(index_dir=tmp_path / "index", sources_dir=tmp_path / "seeds", rate_limit_per_minute=0,
-                    admin_token=SecretStr(ADMIN_TOKEN), database_url=SecretStr(database_url))
-    one = Engine(base.model_copy(update={"data_dir": tmp_path / "a"}), embedder=embedder)
+    base = Settings(sources_dir=tmp_path / "seeds", rate_limit_per_minute=0, admin_token=SecretStr(ADMIN_TOKEN),
+                    database_url=SecretStr(database_url), database_poll_seconds=0.2)
+    one = Engine(base.model_copy(update={"data_dir": tmp_path / "a", "index_dir": tmp_path / "a" / "index"}),
+                 embedder=embedder)
     one.ingest()
-    two = Engine(base.model_copy(update={"data_dir": tmp_path / "b"}), embedder=embedder)
+    two = Engine(base.model_copy(update={"data_dir": tmp_path / "b", "index_dir": tmp_path / "b" / "index"}),
+                 embedder=embedder)
+    question = {"question": "Qui est le nouveau directeur financier d'OpenAI ?"}
     with LiveServer(create_app(one.settings, one)) as a, LiveServer(create_app(two.settings, two)) as b, \
             a.client() as ca, b.client() as cb:
-        before = cb.get("/v1/sources").json()
+        assert "Zéphyrin" not in cb.post("/v1/ask", json=question).json()["answer"]
         with (tmp_path / "seeds" / SEED_FILE.name).open("a", encoding="utf-8") as f:
             f.write(NEW_FACT)
         started = ca.post("/v1/admin/reindex", headers=AUTH)
         assert started.status_code == 202, started.text
-        job = wait_for_job(cb, started.json()["job_id"])  # asked of the replica that did not run it
+        job = wait_for_job(cb, started.json()["job_id"], deadline_s=120)  # asked of the replica that did not run it
         assert job["status"] == "done", job
-        assert cb.get("/v1/sources").json() != before
-        answer = cb.post("/v1/ask", json={"question": "Qui est le nouveau directeur financier d'OpenAI ?"}).json()
-        assert "Zéphyrin Valadier" in answer["answer"]
+        _wait(lambda: "Zéphyrin Valadier" in cb.post("/v1/ask", json=question).json()["answer"], timeout=10)
         assert cb.get("/v1/admin/reindex/0123456789abcdef", headers=AUTH).status_code == 404

@@ -201,12 +201,15 @@ def _version_row(index_dir: Path, name: str, live: str | None) -> dict[str, Any]
 @app.command(short_help="List index versions on disk; * marks the published one.")
 def versions(index_dir: IndexDir = None, as_json: JsonOpt = False) -> None:
     """List index versions on disk (oldest first): * marks the published one; date, sources, passages."""
+    from bot.cli.db import versions_rows
     from index.versions import current_version, list_versions
 
     settings = settings_from(index_dir=index_dir)
     with friendly_errors():
-        live = current_version(settings.index_dir)
-    rows = [_version_row(settings.index_dir, name, live) for name in list_versions(settings.index_dir)]
+        stored = versions_rows()  # the database's, when SOURCIER_DATABASE_URL is set
+        live = current_version(settings.index_dir) if stored is None else None
+    rows = stored if stored is not None else [_version_row(settings.index_dir, name, live)
+                                              for name in list_versions(settings.index_dir)]
     if as_json:
         render.print_json(rows)
         return
@@ -219,12 +222,16 @@ def versions(index_dir: IndexDir = None, as_json: JsonOpt = False) -> None:
 def rollback(version: Annotated[str, typer.Argument(help="a name from `sourcier versions`")],
              index_dir: IndexDir = None) -> None:
     """Publish an older version again (servers pick it up on their next check)."""
+    from bot.cli.db import rollback_in_database
     from index.errors import IndexNotFoundError
     from index.store import load_snapshot
     from index.versions import list_versions, publish
 
     settings = settings_from(index_dir=index_dir)
     with friendly_errors():
+        if rollback_in_database(version):
+            out.print(f"current -> {version}")
+            return
         known = list_versions(settings.index_dir)
         if version not in known:
             raise IndexNotFoundError(f"no version {version!r} in {settings.index_dir}; valid versions: "

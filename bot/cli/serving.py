@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.cli import app, friendly_errors, settings_from
+from bot.cli.db import check_database
 from bot.cli.options import EmbedderOpt, IndexDir
 from bot.config import Settings
 from bot.engine import Engine
@@ -41,10 +42,7 @@ def serve(
     with friendly_errors():
         settings.slack_enabled()  # refuse a half-configured Slack before loading anything
         refuse_open_door(host, settings)
-        if settings.database_url is not None:
-            from bot.statedb import check_reachable
-
-            check_reachable(settings.database_url.get_secret_value())
+        check_database(settings)  # a wrong URL or password, no pgvector, an older schema: one line, not served
     if workers > 1:  # workers are new processes: hand them the overrides through the environment
         os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder,
                            "SOURCIER_ALLOW_ANONYMOUS": str(settings.allow_anonymous).lower(),

@@ -44,12 +44,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         live = engine if engine is not None else await asyncio.to_thread(Engine, settings)
         metrics: Metrics = app.state.metrics
-        live.on_swap = lambda snap: metrics.serving(snap.version, len(snap.chunks))
+        live.on_swap = lambda snap: metrics.serving(snap.version, snap.manifest.counts["chunks"])
         live.cache.on_lookup = lambda hit: metrics.answer_cache.labels(result="hit" if hit else "miss").inc()
         live.batch_stats.on_batch = metrics.embed_batch.observe
         try:
             snap = await asyncio.to_thread(lambda: live.snapshot)
-            metrics.serving(snap.version, len(snap.chunks))
+            metrics.serving(snap.version, snap.manifest.counts["chunks"])
         except (IndexNotFoundError, IndexCorruptError, EmbedderMismatchError) as exc:
             log.warning("starting without an index: %s", exc)
         app.state.engine = live

@@ -34,6 +34,8 @@ def ingest_env(settings: Settings) -> dict[str, str]:
               "LOG_LEVEL": settings.log_level}
     if settings.sources_dir is not None:  # unset: the child re-reads the folder the index was built from
         values["SOURCES_DIR"] = settings.sources_dir
+    if settings.database_url is not None:  # the child publishes into the database the server reads
+        values["DATABASE_URL"] = settings.database_url.get_secret_value()
     return {f"SOURCIER_{name}": str(value) for name, value in values.items()}
 
 

@@ -33,7 +33,7 @@ from bot.http.schemas import (
     SourceText,
     errors,
 )
-from index.store import IndexSnapshot
+from index.snapshot import Snapshot
 from index.versions import IndexNotFoundError
 
 router = APIRouter()
@@ -95,7 +95,7 @@ async def search(engine: EngineDep, settings: SettingsDep, caller: CallerDep,
                           contributions=result.reading.contributions if result.reading else {}, passages=passages, index_version=result.index_version)
 
 
-def _source_out(snapshot: IndexSnapshot, source_id: str) -> SourceOut:
+def _source_out(snapshot: Snapshot, source_id: str) -> SourceOut:
     meta = snapshot.manifest.sources[source_id]
     return SourceOut(source_id=source_id, title=meta.title, path=meta.path, chunks=meta.chunks, chars=meta.chars,
                      sha256=meta.sha256, ingested_at=meta.ingested_at, language=meta.language)
@@ -122,7 +122,7 @@ async def source(source_id: str, engine: EngineDep, caller: CallerDep) -> Source
     return source_text(snapshot, source_id)
 
 
-def source_text(snapshot: IndexSnapshot, source_id: str) -> SourceText:
+def source_text(snapshot: Snapshot, source_id: str) -> SourceText:
     """A source's text, title and sections, as the viewer shows them."""
     sections = [SectionOut(start=a, end=b, path=p, anchor=anchor, page=page)
                 for a, b, p, anchor, page in snapshot.manifest.sources[source_id].sections]
@@ -214,7 +214,7 @@ async def readyz(engine: EngineDep) -> Readiness | JSONResponse:
         body = Readiness(ready=False, embedder=engine.embedder.name, detail=public_detail(str(exc), engine.settings))
         return JSONResponse(body.model_dump(), status_code=503)
     return Readiness(ready=True, index_version=snapshot.version, sources=len(snapshot.texts),
-                     chunks=len(snapshot.chunks), embedder=engine.embedder.name)
+                     chunks=snapshot.manifest.counts["chunks"], embedder=engine.embedder.name)
 
 
 @router.get("/metrics", tags=["ops"], response_class=Response)

@@ -19,7 +19,7 @@ from bot.slack.answerer import DM_FOLLOW_UP_S, Reply, SlackAnswerer, post, quest
 from bot.slack.blocks import answer_blocks, escape, mrkdwn, plain, with_tally
 from bot.slack.home import help_blocks, home_view
 from bot.slack.store import Vote
-from index.errors import DatabaseError
+from index.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 SORRY = "Désolé, une erreur interne m'empêche de répondre pour l'instant. L'équipe est prévenue."
@@ -88,7 +88,7 @@ async def _once(answerer: SlackAnswerer, client: AsyncWebClient, body: dict[str,
     asker then gets the apology in place of silence, and may ask again once the database is back)."""
     try:
         return await asyncio.to_thread(_first, answerer, body, event)
-    except DatabaseError:
+    except DatabaseUnavailableError:
         log.exception("cannot check whether event %s was answered already", body.get("event_id"))
         await post(client, event["channel"], thread_ts, event.get("user"), Reply(SORRY, [
             {"type": "section", "text": mrkdwn(SORRY)}]))

@@ -1,0 +1,124 @@
+"""The schema, as numbered migrations that `sourcier db migrate` applies in order, each in one transaction.
+
+A server refuses to serve a database whose schema is older (or newer) than the one it was written for, in one
+sentence naming the command that fixes it, rather than failing on the first query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from index.errors import DatabaseConfigError
+
+DIM = 512  # the sentence vectors' dimension (the default embedder); vector columns are typed for HNSW
+_LOCK = 0x50757263  # one `db migrate` at a time, whatever the number of replicas starting
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, f"""
+create extension if not exists vector;
+create table sources (
+    id bigserial primary key,
+    key text not null unique,        -- source id, content hash, path, title, embedder, chunking: a row per content
+    source_id text not null,
+    entry jsonb not null,            -- its manifest entry, less the version-specific row numbers
+    text text not null,
+    n_chunks int not null,
+    n_units int not null
+);
+create table chunks (
+    source bigint not null references sources (id) on delete cascade,
+    idx int not null,
+    data jsonb not null,
+    first_unit int not null,         -- [first_unit, last_unit): its sentences' positions in the source
+    last_unit int not null,
+    embedding vector({DIM}) not null,
+    primary key (source, idx)
+);
+create table sentences (
+    source bigint not null references sources (id) on delete cascade,
+    position int not null,
+    embedding vector({DIM}) not null,
+    primary key (source, position)
+);
+create index sentences_hnsw on sentences using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 64);
+create table versions (
+    id bigserial primary key,
+    name text not null unique,
+    meta jsonb not null,             -- the manifest less its sources: embedder, chunking, counts, sources_root
+    n_docs int not null,
+    current boolean not null default false,
+    published_at timestamptz not null default now(),
+    retired_at timestamptz
+);
+create unique index versions_one_current on versions (current) where current;
+create table version_sources (
+    version bigint not null references versions (id) on delete cascade,
+    position int not null,
+    source bigint not null references sources (id),
+    first_row int not null,
+    first_unit int not null,
+    primary key (version, position)
+);
+create index version_sources_source on version_sources (source);
+create table terms (
+    version bigint not null references versions (id) on delete cascade,
+    term text not null,
+    dim int not null,
+    df int not null,
+    primary key (version, term)
+);
+create table bm25 (
+    version bigint not null references versions (id) on delete cascade,
+    row int not null,
+    weights sparsevec not null,      -- sourcier's own BM25 weight of each term of the chunk (dims: terms.dim)
+    primary key (version, row)
+);
+"""),
+)
+LATEST = MIGRATIONS[-1][0]
+
+
+def applied(conn: psycopg.Connection[Any]) -> int:
+    """The schema version of this database (0: none yet)."""
+    exists = conn.execute("select to_regclass('schema_migrations') is not null").fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute("select coalesce(max(version), 0) from schema_migrations").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: psycopg.Connection[Any]) -> list[int]:
+    """Apply the migrations this database lacks, in order; the numbers applied."""
+    done: list[int] = []
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (_LOCK,))
+        conn.execute("create table if not exists schema_migrations (version int primary key, "
+                     "applied_at timestamptz not null default now())")
+        have = applied(conn)
+        for number, sql in MIGRATIONS:
+            if number > have:
+                try:
+                    conn.execute(sql.encode())
+                except psycopg.errors.InsufficientPrivilege as exc:
+                    raise DatabaseConfigError(f"migration {number} needs more rights than this user has ({exc}); "
+                                              "run `sourcier db migrate` as the database owner") from exc
+                except psycopg.errors.FeatureNotSupported as exc:
+                    raise DatabaseConfigError(f"the server has no pgvector extension ({exc}); install pgvector "
+                                              "on it, then run `sourcier db migrate`") from exc
+                conn.execute("insert into schema_migrations (version) values (%s)", (number,))
+                done.append(number)
+    return done
+
+
+def require_schema(conn: psycopg.Connection[Any]) -> None:
+    """Refuse a database whose schema is not the one this sourcier reads, in one sentence."""
+    have = applied(conn)
+    if have == LATEST:
+        return
+    if have > LATEST:
+        raise DatabaseConfigError(f"the database schema is at version {have}, newer than this sourcier's {LATEST}: "
+                                  "upgrade sourcier")
+    found = "has no sourcier schema" if have == 0 else f"has schema version {have}, this sourcier needs {LATEST}"
+    raise DatabaseConfigError(f"the database {found}: run `sourcier db migrate`, then start again")

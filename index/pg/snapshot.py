@@ -1,0 +1,192 @@
+"""One index version read from PostgreSQL, through the same Snapshot interface as the on-disk one.
+
+Per question: one round trip for candidates (dense sentences by pgvector, BM25 by sourcier's own weights stored
+as sparsevec, and the weights of every candidate row), one for their features (chunks and vectors). Scores are
+computed here from the stored float32 values, in the order the on-disk backend adds them, so both rank alike.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pgvector import SparseVector
+from psycopg_pool import ConnectionPool
+
+from index.lexical import FrenchAnalyzer
+from index.manifest import Manifest
+from index.pg import queries
+from index.pg.connect import lend
+from index.records import Chunk
+from index.snapshot import Candidates, Features, Passages
+
+# Up to this many sentences in the searched sources, dense search is exact (a scan: a few ms at 20k); past it,
+# HNSW with an iterative scan, which goes on past filtered-out rows until it has its n (a small source is never
+# dropped). Measured on this machine: docs/performance.md.
+EXACT_MAX = 20_000
+
+
+class PgTerms:
+    """The version's vocabulary: BM25 dimensions and document frequencies, for the query vector and the reader."""
+
+    def __init__(self, vocab: dict[str, tuple[int, int]], n_docs: int) -> None:
+        self.analyzer = FrenchAnalyzer()
+        self._vocab = vocab
+        self._n = n_docs
+
+    def idf(self, term: str) -> float:
+        """The on-disk LexicalIndex.idf, from the stored document frequency."""
+        df = max(self._vocab.get(term, (0, 0))[1], 1)
+        return float(np.log(1 + (self._n - df + 0.5) / (df + 0.5)))
+
+    def weights(self, query: str) -> dict[str, float]:
+        """The query's distinct terms and their IDF."""
+        return {t: self.idf(t) for t in set(self.analyzer.terms(query))}
+
+    def dims(self, text: str) -> list[int]:
+        """The query's known terms as dimensions, repeated as often as they occur (BM25 adds each occurrence)."""
+        return [self._vocab[t][0] for t in self.analyzer.terms(text) if t in self._vocab]
+
+    @property
+    def size(self) -> int:
+        """The vocabulary's size, the sparse vectors' dimension."""
+        return max(len(self._vocab), 1)
+
+
+class _Texts(Mapping[str, str]):
+    """Source texts by id, read on demand (a few recent ones kept)."""
+
+    def __init__(self, pool: ConnectionPool, timeout: float, ids: dict[str, int]) -> None:
+        self._pool, self._timeout, self._ids = pool, timeout, ids
+        self._cache: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getitem__(self, source_id: str) -> str:
+        pk = self._ids[source_id]
+        with self._lock:
+            if source_id in self._cache:
+                return self._cache[source_id]
+        with lend(self._pool, self._timeout) as conn:
+            row = conn.execute("select text from sources where id = %s", (pk,)).fetchone()
+        text = str(row[0]) if row else ""
+        with self._lock:
+            self._cache[source_id] = text
+            while len(self._cache) > 32:
+                self._cache.popitem(last=False)
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+def bm25(weights: SparseVector, dims: list[int]) -> np.float32:
+    """A chunk's BM25 for a query, added in the query's term order in float32, as bm25s does."""
+    stored = dict(zip(weights.indices(), weights.values(), strict=True))
+    total = np.float32(0.0)
+    for dim in dims:
+        if dim in stored:
+            total = np.float32(total + np.float32(stored[dim]))
+    return total
+
+
+@dataclass
+class PgSnapshot:
+    """One version's numbering (sources' first rows and sentences, chunks' sentence ranges) and vocabulary in
+    memory; chunks, vectors and weights stay in PostgreSQL."""
+
+    pool: ConnectionPool
+    timeout: float
+    version_id: int
+    manifest: Manifest
+    terms: PgTerms
+    texts: Mapping[str, str]
+    source_pks: np.ndarray  # by manifest position
+    first_rows: np.ndarray
+    first_units: np.ndarray
+    chunk_units: np.ndarray  # (n_chunks, 2) the [first, last) version sentence rows of each chunk
+    exact_max: int = EXACT_MAX  # sentences up to which dense search is an exact scan
+
+    @property
+    def version(self) -> str:
+        """The version's name."""
+        return self.manifest.version
+
+    def _pks(self, sources: Collection[str] | None) -> tuple[list[int], int]:
+        """Source ids to their row ids, and how many sentences they hold."""
+        names = list(self.manifest.sources) if sources is None else sorted(sources)
+        entries = [self.manifest.sources[s] for s in names]
+        position = {s: i for i, s in enumerate(self.manifest.sources)}
+        return ([int(self.source_pks[position[s]]) for s in names],
+                sum(e.units[1] - e.units[0] for e in entries))
+
+    def candidates(self, query: np.ndarray, text: str | None, n: int,
+                   sources: Collection[str] | None = None) -> Candidates:
+        """One round trip: dense and lexical candidates with every candidate's BM25 weights."""
+        pks, units = self._pks(sources)
+        dims = self.terms.dims(text) if text is not None else []
+        ranges = [self.manifest.sources[s].rows for s in sources] if sources is not None else None
+        sql, params = queries.candidates(self.version_id, query, pks, n, exact=units <= self.exact_max,
+                                         lexical=_query_vector(dims, self.terms.size) if dims else None,
+                                         ranges=ranges)
+        with lend(self.pool, self.timeout) as conn:
+            found = conn.cursor(binary=True).execute(sql, params).fetchall()
+        rows = np.array(sorted({int(r[0]) for r in found}), dtype=np.int64)
+        weights = {int(r[0]): r[1] for r in found}
+        return Candidates(rows, np.array([bm25(weights[int(r)], dims) for r in rows], dtype=np.float32))
+
+    def _locate(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Version rows to (source row id, chunk index in the source)."""
+        at = np.searchsorted(self.first_rows, rows, side="right") - 1
+        return self.source_pks[at], rows - self.first_rows[at]
+
+    def features(self, query: np.ndarray, rows: np.ndarray) -> Features:
+        """One round trip: the chunks and their sentences' vectors; cosines computed as the on-disk backend does."""
+        q = query.astype(np.float32)
+        pks, idx = self._locate(rows)
+        ranges = self.chunk_units[rows]
+        lengths = ranges[:, 1] - ranges[:, 0]
+        units = np.concatenate([np.arange(a, b) for a, b in ranges]) if len(rows) else np.zeros(0, dtype=np.int64)
+        unit_at = np.searchsorted(self.first_units, units, side="right") - 1
+        with lend(self.pool, self.timeout) as conn, conn.pipeline():
+            chunk_cur = conn.cursor(binary=True).execute(queries.CHUNKS, (pks.tolist(), idx.tolist()))
+            unit_cur = conn.cursor(binary=True).execute(queries.SENTENCES, (self.source_pks[unit_at].tolist(),
+                                                        (units - self.first_units[unit_at]).tolist()))
+            chunk_rows, unit_rows = chunk_cur.fetchall(), unit_cur.fetchall()
+        chunks = [Chunk.from_json(r[0]) for r in chunk_rows]
+        chunk_vectors = _matrix([r[1] for r in chunk_rows], len(q))
+        sims = np.asarray(_matrix([r[0] for r in unit_rows], len(q)) @ q, dtype=np.float32)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        best = np.maximum.reduceat(sims, offsets[:-1]) if len(rows) else np.zeros(0, dtype=np.float32)
+        return Features(chunks, np.asarray(chunk_vectors @ q, dtype=np.float32), best, sims, offsets)
+
+    def passages(self, sources: Collection[str]) -> Passages:
+        """These sources' chunk rows and contexts."""
+        pks, _ = self._pks(sources)
+        with lend(self.pool, self.timeout) as conn:
+            found = conn.execute(queries.PASSAGES, (self.version_id, pks)).fetchall()
+        chunks = [Chunk.from_json(r[1]) for r in found]
+        return Passages(np.array([int(r[0]) for r in found], dtype=np.int64), [c.context for c in chunks],
+                        [c.source_id for c in chunks])
+
+
+def _query_vector(dims: list[int], size: int) -> SparseVector:
+    """The question as a sparse vector: each known term's count."""
+    counts: dict[int, float] = {}
+    for dim in dims:
+        counts[dim] = counts.get(dim, 0.0) + 1.0
+    return SparseVector(dict(sorted(counts.items())), size)
+
+
+def _matrix(vectors: list[Any], dim: int) -> np.ndarray:
+    """Fetched vectors as one C-contiguous float32 matrix (the layout the on-disk backend multiplies)."""
+    if not vectors:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.ascontiguousarray(np.stack([np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v,
+                                                     dtype=np.float32) for v in vectors]))
