@@ -10,11 +10,15 @@ from pgvector import SparseVector, Vector
 
 # Sentences nearest the question among the given sources, as version sentence rows. Exact: a scan by inner
 # product, ties to the lower row as the on-disk flat index; HNSW: the cosine index, scanned iteratively.
+# The version's sources are a subquery (a semi join on version_sources), never an array of every source id: a
+# prepared statement's generic plan over a large array scanned every sentence (340 ms instead of 6 ms at 67k).
 _DENSE_EXACT = """
     select s.source, s.position from sentences s join version_sources vs on vs.source = s.source and vs.version = %(v)s
-    where s.source = any(%(pks)s) order by (s.embedding <#> %(q)s) + 0, vs.first_unit + s.position limit %(n)s"""
+    {only} order by (s.embedding <#> %(q)s) + 0, vs.first_unit + s.position limit %(n)s"""
 _DENSE_HNSW = """
-    select source, position from sentences where source = any(%(pks)s) order by embedding <=> %(q)s limit %(n)s"""
+    select source, position from sentences
+    where source in (select source from version_sources where version = %(v)s {only_vs})
+    order by embedding <=> %(q)s limit %(n)s"""
 # The chunks holding those sentences, the best BM25 chunks, and the weights of both.
 _CANDIDATES = """
 with units as ({dense}),
@@ -42,9 +46,9 @@ select vs.first_row + c.idx, c.data from version_sources vs join chunks c on c.s
 where vs.version = %s and vs.source = any(%s) order by 1"""
 
 
-def candidates(version: int, query: np.ndarray, pks: list[int], n: int, exact: bool, lexical: SparseVector | None,
-               ranges: Sequence[tuple[int, int]] | None) -> tuple[str, dict[str, Any]]:
-    """The candidates statement and its parameters."""
+def candidates(version: int, query: np.ndarray, pks: list[int] | None, n: int, exact: bool,
+               lexical: SparseVector | None, ranges: Sequence[tuple[int, int]] | None) -> tuple[str, dict[str, Any]]:
+    """The candidates statement and its parameters; `pks` None: every source of the version."""
     params: dict[str, Any] = {"v": version, "q": Vector(np.asarray(query, dtype=np.float32)), "pks": pks, "n": n}
     lexical_sql = _NO_LEXICAL
     if lexical is not None:
@@ -54,4 +58,6 @@ def candidates(version: int, query: np.ndarray, pks: list[int], n: int, exact: b
             params["starts"], params["ends"] = [a for a, _ in ranges], [b for _, b in ranges]
             within = _WITHIN
         lexical_sql = _LEXICAL.format(within=within)
-    return _CANDIDATES.format(dense=_DENSE_EXACT if exact else _DENSE_HNSW, lexical=lexical_sql), params
+    dense = (_DENSE_EXACT.format(only="where s.source = any(%(pks)s)" if pks is not None else "") if exact else
+             _DENSE_HNSW.format(only_vs="and source = any(%(pks)s)" if pks is not None else ""))
+    return _CANDIDATES.format(dense=dense, lexical=lexical_sql), params

@@ -132,7 +132,8 @@ class PgSnapshot:
         pks, units = self._pks(sources)
         dims = self.terms.dims(text) if text is not None else []
         ranges = [self.manifest.sources[s].rows for s in sources] if sources is not None else None
-        sql, params = queries.candidates(self.version_id, query, pks, n, exact=units <= self.exact_max,
+        sql, params = queries.candidates(self.version_id, query, pks if sources is not None else None, n,
+                                         exact=units <= self.exact_max,
                                          lexical=_query_vector(dims, self.terms.size) if dims else None,
                                          ranges=ranges)
         with lend(self.pool, self.timeout) as conn:
