@@ -42,6 +42,9 @@ create table sentences (
     embedding vector({DIM}) not null,
     primary key (source, position)
 );
+-- a 512-d vector is 2 KB: kept inline, never compressed or moved out of line (TOAST), so a scan reads it directly
+alter table chunks alter column embedding set storage plain;
+alter table sentences alter column embedding set storage plain;
 create index sentences_hnsw on sentences using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 64);
 create table versions (
     id bigserial primary key,
