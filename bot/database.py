@@ -22,10 +22,9 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         assert settings.database_url is not None, "Database needs SOURCIER_DATABASE_URL"
-        self.url = settings.database_url.get_secret_value()
         self.timeout = settings.database_timeout_seconds
         self.keep = settings.keep_versions
-        self.pool = open_pool(self.url, settings.database_pool_size, self.timeout)
+        self.pool = open_pool(settings.database_url.get_secret_value(), settings.database_pool_size, self.timeout)
         self.current = Current(self.pool, self.timeout, settings.database_poll_seconds)
 
     def load(self, name: str | None = None) -> PgSnapshot:

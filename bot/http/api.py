@@ -56,9 +56,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 
             from bot.slack.app import create_slack_app
-            from bot.slack.store import open_store
+            from bot.slack.store import SlackStore
 
-            store = open_store(settings, live)
+            store = SlackStore(settings.data_dir / "sourcier.db", settings.slack_retention_days)
             app.state.slack_handler = AsyncSlackRequestHandler(create_slack_app(settings, live, store))
         yield
         if store is not None:

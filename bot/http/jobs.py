@@ -52,17 +52,9 @@ class ReindexJobs:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancelling: set[str] = set()
         self._dir = directory
-        self._rows = None  # replicas on one database share their jobs there (bot/http/jobrows.py)
-        if engine.database is not None:
-            from bot.http.jobrows import PgJobRows
-
-            self._rows = PgJobRows(engine.database)
 
     def _save(self, job: Job) -> None:
         """Persist a job's status (best effort: a read-only data dir only loses cross-worker status)."""
-        if self._rows is not None:
-            self._rows.save(asdict(job))
-            return
         try:
             self._dir.mkdir(parents=True, exist_ok=True)
             tmp = self._dir / f".{job.job_id}.json"
@@ -76,12 +68,7 @@ class ReindexJobs:
         running = [j for j in self._jobs.values() if j.status in ("queued", "running")]
         if running:
             raise JobRunningError(f"re-index job {running[0].job_id} is still {running[0].status}")
-        if self._rows is not None and not self._rows.claim():
-            raise JobRunningError("a re-index job is running on another server sharing this database; retry when "
-                                  "it has finished")
         if ingest_running(self._engine.index_dir):  # a CLI ingest, or another worker's job: it would fail anyway
-            if self._rows is not None:
-                self._rows.release()
             raise IngestError("another ingest is running on this index (`sourcier ingest`, or a re-index job of "
                               "another server process); retry when it has finished")
         job = Job(job_id=secrets.token_hex(8), created_at=_now(), worker=os.getpid())
@@ -115,9 +102,6 @@ class ReindexJobs:
 
     def _prune_files(self) -> None:
         """Keep the job files of the last _KEEP jobs, as the 404 message promises."""
-        if self._rows is not None:
-            self._rows.prune(_KEEP)
-            return
         try:
             files = sorted(self._dir.glob("*.json"), key=lambda f: f.stat().st_mtime)
             for old in files[:-_KEEP]:
@@ -131,8 +115,6 @@ class ReindexJobs:
             return self._jobs[job_id]
         if not re.fullmatch(r"[0-9a-f]{16}", job_id):
             return None
-        if self._rows is not None:
-            return self._shared(job_id)
         try:
             job = Job(**json.loads((self._dir / f"{job_id}.json").read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError):
@@ -141,18 +123,6 @@ class ReindexJobs:
                 and not ingest_running(self._engine.index_dir):
             job.status, job.error, job.finished_at = "failed", "interrupted: the server stopped during the job", _now()
             self._save(job)  # a server killed mid-job: it is gone, and no process holds the ingest lock any more
-        return job
-
-    def _shared(self, job_id: str) -> Job | None:
-        """A job another replica recorded; one whose replica died (the job lock is free) reads interrupted."""
-        assert self._rows is not None
-        data = self._rows.load(job_id)
-        if data is None:
-            return None
-        job = Job(**data)
-        if job.status in ("queued", "running") and not self._rows.held_elsewhere():
-            job.status, job.error, job.finished_at = "failed", "interrupted: the server stopped during the job", _now()
-            self._save(job)
         return job
 
     async def _run(self, job: Job, replace: bool) -> None:
@@ -201,8 +171,6 @@ class ReindexJobs:
         """Record how a job ended."""
         job.status, job.report, job.error, job.finished_at = status, report, error, _now()
         self._save(job)
-        if self._rows is not None:
-            self._rows.release()
         self._metrics.reindex_jobs.labels(status=status).inc()
 
 

@@ -31,7 +31,7 @@ from bot.ratelimit import RateLimiter
 from bot.retrieve import clean_question, matching_sources
 from bot.slack.audience import PUBLIC_ONLY, SlackAudiences
 from bot.slack.blocks import Block, answer_blocks, fallback_text
-from bot.slack.store import Store
+from bot.slack.store import SlackStore
 from index.errors import QuestionError, SourcierError
 from index.manifest import Manifest
 
@@ -70,7 +70,7 @@ class Reply:
 class SlackAnswerer:
     """Turns a question into a stored answer with its blocks; every Slack handler goes through here."""
 
-    def __init__(self, engine: Engine, store: Store, settings: Settings) -> None:
+    def __init__(self, engine: Engine, store: SlackStore, settings: Settings) -> None:
         self.engine = engine
         self.store = store
         self.settings = settings

@@ -16,12 +16,12 @@ from bot.config import Settings
 from bot.engine import Engine
 from bot.slack import handlers
 from bot.slack.answerer import RETRIES, SlackAnswerer
-from bot.slack.store import Store
+from bot.slack.store import SlackStore
 
 SHORTCUT = "ask_sourcier"  # the message shortcut's callback id (manifest.yml)
 
 
-def create_slack_app(settings: Settings, engine: Engine, store: Store,
+def create_slack_app(settings: Settings, engine: Engine, store: SlackStore,
                      client: AsyncWebClient | None = None) -> AsyncApp:
     """The Bolt app with every listener registered and the answerer in each listener's context."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None

@@ -12,11 +12,7 @@ import threading
 import time
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from bot.config import Settings
-    from bot.engine import Engine
+from typing import Any
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -39,36 +35,6 @@ class Vote(Enum):
     COUNTED = "counted"
     ALREADY = "already"  # this person already voted on this answer
     UNKNOWN = "unknown"  # no such answer (expired by the retention, or forged)
-
-
-class Store(Protocol):
-    """What the Slack edge keeps: SlackStore (SQLite, one server) or PgSlackStore (shared by replicas)."""
-
-    def first_time(self, *keys: str) -> bool: ...
-
-    def record_answer(self, answer_id: str, question: str, answer: str, found: bool,
-                      citations: list[dict[str, Any]], blocks: list[dict[str, Any]], user_id: str | None,
-                      channel_id: str | None, thread: str | None = None) -> None: ...
-
-    def earlier_questions(self, thread: str, since_s: float | None = None, most: int = 2) -> list[str]: ...
-
-    def answer(self, answer_id: str) -> dict[str, Any] | None: ...
-
-    def vote(self, answer_id: str, user_id: str, channel_id: str | None, vote: str) -> Vote: ...
-
-    def tally(self, answer_id: str) -> tuple[int, int]: ...
-
-    def close(self) -> None: ...
-
-
-def open_store(settings: Settings, engine: Engine) -> Store:
-    """The index database's tables when the index lives in PostgreSQL (replicas agree on events and votes),
-    else the SQLite file under the data directory."""
-    if engine.database is not None:
-        from bot.slack.pgstore import PgSlackStore
-
-        return PgSlackStore(engine.database.pool, engine.database.timeout, settings.slack_retention_days)
-    return SlackStore(settings.data_dir / "sourcier.db", settings.slack_retention_days)
 
 
 class SlackStore:

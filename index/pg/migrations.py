@@ -79,22 +79,6 @@ create table bm25 (
     primary key (version, row)
 );
 """),
-    (2, """
-create table slack_answers (
-    answer_id text primary key, question text not null, answer text not null, found boolean not null,
-    citations jsonb not null, blocks jsonb not null, user_id text, channel_id text,
-    created_at double precision not null
-);
-create table slack_feedback (
-    answer_id text not null references slack_answers (answer_id) on delete cascade, user_id text not null,
-    channel_id text, vote text not null check (vote in ('up', 'down')), created_at double precision not null,
-    primary key (answer_id, user_id)
-);
-create table slack_seen_events (event_id text primary key, seen_at double precision not null);
-create table slack_turns (thread text not null, question text not null, created_at double precision not null);
-create index slack_turns_thread on slack_turns (thread, created_at);
-create table reindex_jobs (job_id text primary key, data jsonb not null, updated_at timestamptz not null default now());
-"""),
 )
 LATEST = MIGRATIONS[-1][0]
 
