@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/overhead.py
 	$(BIN)/python bench/ingest_e2e.py
 	$(BIN)/python bench/scale.py && $(BIN)/python bench/plot.py
+	$(BIN)/python bench/hnsw.py && $(BIN)/python bench/hnsw_retrieval.py
 
 clean:
 	rm -rf var .pytest_cache

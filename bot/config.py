@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from index.dense import FLAT_MAX
 from index.errors import SlackConfigError
 from ingest.embed import DEFAULT_EMBEDDER
 
@@ -43,7 +44,11 @@ class Settings(BaseSettings):
     chunk_size: int = Field(700, ge=100, le=1200, description="target characters per chunk")
     chunk_overlap: int = Field(3, ge=0, le=10, description="sentences repeated between neighbouring chunks")
     index_type: str = Field("auto", pattern="^(auto|flat|ivf|hnsw)$",
-                            description="dense index: auto (exact up to 50k sentences, then IVF), flat, ivf, hnsw")
+                            description="dense index: auto (exact up to flat_max_vectors sentences, then HNSW, IVF "
+                                        "past 200k), flat, ivf, hnsw")
+    flat_max_vectors: int = Field(FLAT_MAX, ge=0, le=10_000_000,
+                                  description="auto index type: exact search up to this many sentences, HNSW past it; "
+                                              "a source filter up to it is always searched exactly")
     ingest_workers: int = Field(2, ge=1, le=64, description="embedding processes for large ingests")
     reindex_nice: int = Field(10, ge=0, le=19, description="CPU niceness of a re-index job's ingest process: "
                                                           "higher serves requests first, lower finishes sooner")
@@ -52,6 +57,11 @@ class Settings(BaseSettings):
     keep_versions: int = Field(5, ge=1, le=100, description="index versions kept on disk for roll-back")
     answer_cache_size: int = Field(1024, ge=0, le=1_000_000, description="answers to repeated questions kept per "
                                                                          "process for the live version; 0 = off")
+    embed_batch: int = Field(16, ge=1, le=256, description="questions embedded together at most, when several "
+                                                          "arrive at once in one worker; 1 = no batching")
+    embed_window_ms: float = Field(1.0, ge=0, le=50, description="how long a question arriving while the encoder is "
+                                                                 "busy waits for others to join its batch; a question "
+                                                                 "finding it idle never waits")
     max_question_chars: int = Field(1000, ge=10, le=MAX_QUESTION, description="longer questions are refused")
     max_body_bytes: int = Field(65536, ge=1024, description="larger request bodies get a 413")
     rate_limit_per_minute: float = Field(300, ge=0, description="HTTP requests per client IP per minute; 0 = off")
@@ -85,8 +95,8 @@ class Settings(BaseSettings):
                                                      "(no model load per call); unset: the one on 127.0.0.1:8000 when "
                                                      "it serves this index's version, else in process")
     database_url: SecretStr | None = Field(None, description="PostgreSQL + pgvector URL (postgresql://user:password@"
-                                                             "host:port/db): the index lives there, shared by "
-                                                             "replicas; unset: the on-disk index in index_dir")
+                                                             "host:port/db): the index and the state replicas "
+                                                             "share (Slack, jobs); unset: index_dir and data_dir")
     database_pool_size: int = Field(8, ge=1, le=200, description="database connections per process")
     database_timeout_seconds: float = Field(5, gt=0, le=120, description="the longest a request waits for a "
                                                                          "database connection before a 503")

@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -15,9 +16,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import faiss
 
+from bot import asking
 from bot.access import AccessPolicy
 from bot.answer import Answer, compose
-from bot.cache import AnswerCache, cache_key
+from bot.batcher import BatchStats, MicroBatcher
+from bot.cache import AnswerCache
 from bot.config import Settings
 from bot.reader import shipped_model
 from bot.retrieve import Retrieval, RetrievalParams, retrieve
@@ -68,10 +71,22 @@ class Engine:
         self.access = AccessPolicy.load(settings.access_file)
         self.scopes = Scopes()
         self._readable: dict[tuple[str, frozenset[str]], frozenset[str] | None] = {}
+        self.batch_stats = BatchStats()
+        self._batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, MicroBatcher] = weakref.WeakKeyDictionary()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run CPU work off the event loop, on the engine's own small pool."""
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def batcher(self) -> MicroBatcher:
+        """The question batcher of the running event loop (one per loop; they share the engine's counts)."""
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.get(loop)
+        if batcher is None:
+            batcher = MicroBatcher(self.embedder.embed_documents, self.run, self.batch_stats,
+                                   self.settings.embed_batch, self.settings.embed_window_ms / 1000)
+            self._batchers[loop] = batcher
+        return batcher
 
     @property
     def index_dir(self) -> Path:
@@ -198,7 +213,8 @@ class Engine:
         root = source_root or self.settings.sources_root(recorded_root(self.index_dir))
         report = build_index(root, self.index_dir, self.embedder, self.chunking(self.settings),
                              self.settings.keep_versions, progress, self.settings.index_type,
-                             self.settings.ingest_workers, self.reading(self.settings), replace)
+                             self.settings.ingest_workers, self.reading(self.settings), replace,
+                             self.settings.flat_max_vectors)
         if self.database is not None:  # built here, incrementally; then one transaction publishes it for every replica
             self.database.publish(load_snapshot(self.index_dir, report.version, embedder=self.embedder.name))
         self.reload(report.version)
@@ -225,12 +241,13 @@ class Engine:
                audiences: Collection[str] | None = None) -> Retrieval:
         """Ranked passages for a question, among the sources these audiences may read (None: the operator)."""
         snapshot = self.snapshot
-        return self._retrieve(question, k, sources, snapshot, self.scope(audiences, snapshot))
+        return self.retrieve_in(question, k, sources, snapshot, self.scope(audiences, snapshot))
 
-    def _retrieve(self, question: str, k: int | None, sources: Collection[str] | None, snapshot: Snapshot,
-                  scope: Scope | None) -> Retrieval:
+    def retrieve_in(self, question: str, k: int | None, sources: Collection[str] | None, snapshot: Snapshot,
+                  scope: Scope | None, embedder: Embedder | None = None) -> Retrieval:
         """Retrieval on one snapshot within one scope, with the engine's parameters."""
-        return retrieve(question, snapshot, self.embedder, k or self.settings.k, self.params, sources, scope)
+        return retrieve(question, snapshot, embedder or self.embedder, k or self.settings.k, self.params, sources,
+                        scope)
 
     def compose(self, retrieval: Retrieval) -> Answer:
         """The extractive answer for a retrieval, timed."""
@@ -247,19 +264,18 @@ class Engine:
             audiences: Collection[str] | None = None) -> Answer:
         """An extractive answer with citations, or an honest "je ne sais pas", from what these audiences may read;
         a repeated question on the same version, by callers who read the same sources, comes from the cache."""
-        started = time.perf_counter()
-        snapshot = self.snapshot  # the hot-swap check comes first, so the key names the live version
-        scope = self.scope(audiences, snapshot)
-        key = cache_key(question, k or self.settings.k, sources, snapshot.version,
-                        scope.sources if scope is not None else None)  # bad questions never get cached:
-        # retrieval validates them on the miss
-        cached = self.cache.get(key)
-        if cached is not None:
-            cached.timings_ms = {"cache": round((time.perf_counter() - started) * 1000, 3)}
-            return cached
-        answer = self.compose(self._retrieve(question, k, sources, snapshot, scope))
-        self.cache.put(key, answer)
-        return answer
+        return asking.ask(self, question, k, sources, audiences)
+
+    async def ask_async(self, question: str, k: int | None = None, sources: Collection[str] | None = None,
+                        audiences: Collection[str] | None = None) -> Answer:
+        """`ask` for async edges (HTTP, web page, Slack): its question is embedded in one batch with the others
+        asked at the same moment in this worker."""
+        return await asking.ask_async(self, question, k, sources, audiences)
+
+    async def search_async(self, question: str, k: int | None = None, sources: Collection[str] | None = None,
+                           audiences: Collection[str] | None = None) -> Retrieval:
+        """`search` for async edges, its question embedded in a batch."""
+        return await asking.search_async(self, question, k, sources, audiences)
 
 
 __all__ = ["Engine", "IndexNotFoundError"]

@@ -11,8 +11,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.dense import DenseParams, build_dense, load_dense
+from index.dense import FLAT_MAX, DenseParams, build_dense, load_dense, search_units
 from index.errors import EmbedderMismatchError, IndexCorruptError
+from index.hnsw_parts import GRAPH, load_hnsw, save_hnsw
 from index.integrity import file_checksums, verify_checksums
 from index.ivf_parts import load_ivf, save_ivf
 from index.lexical import LexicalIndex
@@ -66,19 +67,12 @@ class IndexSnapshot:
     def dense_candidates(self, query: np.ndarray, n: int, sources: Collection[str] | None = None) -> np.ndarray:
         """Rows of the chunks holding the n sentences closest to the query, among `sources` when given.
 
-        A source filter searches only those sources' sentences (exactly, by one matrix product), so a
-        small source is never crowded out of the candidates by similar sentences elsewhere.
+        A source filter searches only those sources' sentences (exactly up to the flat threshold, smallest
+        sources first; past it, the HNSW graph restricted to their rows), so a small source is never crowded
+        out of the candidates by similar sentences elsewhere.
         """
-        if sources is not None:
-            allowed = self.unit_rows(sources)
-            sims = self.unit_vectors[allowed] @ query.astype(np.float32)
-            units = allowed[np.argsort(-sims, kind="stable")[:n]]
-        else:
-            n = min(n, self.unit_index.ntotal)
-            if n <= 0:
-                return np.zeros(0, dtype=np.int64)
-            _, found = self.unit_index.search(query.reshape(1, -1).astype(np.float32), n)
-            units = found[0][found[0] >= 0]
+        within = None if sources is None else [self.manifest.sources[s].units for s in sources]
+        units = search_units(self.unit_index, self.unit_vectors, query, n, within, self.manifest.dense.flat_max)
         first = np.searchsorted(self.chunk_units[:, 1], units, side="right")
         last = np.searchsorted(self.chunk_units[:, 0], units, side="right")
         return np.unique(_ranges(first, last))
@@ -155,13 +149,15 @@ def save_version(
     draft: Manifest,
     index_type: str = "auto",
     previous: IndexSnapshot | None = None,
+    flat_max: int = FLAT_MAX,
 ) -> str:
     """Write the changed sources' segment, then a new version (manifest last), publish it, return its name.
 
     `draft` holds what the caller knows (embedder, chunking, sources in order: those of `segment` with
     segment ""); `chunks` are all the version's passages, for its BM25 and sentence ranges. The new segment's
     vectors stream to disk through `segment.fill`; a flat dense index is not saved (it is the sentence vectors
-    again, 40 % of a version) but built from them at load, an IVF is saved as its cells and lists (ivf_parts.py).
+    again, 40 % of a version) but built from them at load, an IVF is saved as its cells and lists (ivf_parts.py),
+    an HNSW as its graph (hnsw_parts.py).
     """
     ranges = chunk_unit_ranges(chunks)
     n_units = int(ranges[-1, 1]) if len(ranges) else 0
@@ -172,9 +168,12 @@ def save_version(
     rows = open_rows(index_dir, draft)
     with staging(index_dir, version) as tmp:
         np.save(tmp / "chunk_units.npy", ranges)
-        dense, dense_params = build_dense(rows.unit_vectors, index_type, previous.unit_index if previous else None)
+        dense, dense_params = build_dense(rows.unit_vectors, index_type, previous.unit_index if previous else None,
+                                          flat_max)
         if dense_params.kind == "ivf":
             save_ivf(dense, tmp)
+        elif dense_params.kind == "hnsw":
+            save_hnsw(dense, tmp)  # its graph only (hnsw_parts.py)
         elif dense_params.kind != "flat":
             _write_faiss(dense, tmp / "units.faiss")
         LexicalIndex.build([c.context for c in chunks]).save(tmp / "lexical")
@@ -255,12 +254,14 @@ def load_snapshot(index_dir: Path, version: str | None = None, embedder: str | N
 
 
 def _dense(version_dir: Path, params: DenseParams, unit_vectors: np.ndarray) -> faiss.Index:
-    """The dense index: exact, or IVF rebuilt from its saved lists, over the shared sentence vectors; HNSW saved
-    whole (its graph)."""
+    """The dense index over the shared sentence vectors: exact, IVF rebuilt from its saved lists, or HNSW from its
+    saved graph (a version written before hnsw_parts.py holds its HNSW whole, in units.faiss)."""
     if params.kind == "flat":
         flat = faiss.IndexFlatIP(unit_vectors.shape[1])
         flat.add(np.ascontiguousarray(unit_vectors, dtype=np.float32))
         return flat
     if params.kind == "ivf":
         return load_ivf(version_dir, unit_vectors, params.nprobe)
+    if params.kind == "hnsw" and (version_dir / GRAPH).exists():
+        return load_hnsw(version_dir, unit_vectors, params.hnsw_m, params.ef_search)
     return load_dense(str(version_dir / "units.faiss"), params.to_json())

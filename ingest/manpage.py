@@ -1,4 +1,5 @@
-"""Man pages rendered as text (`man page | col -b`): the NAME line is the title, unindented lines are sections.
+"""Man pages rendered as text (`man page | col -b`): the NAME line is the title, unindented lines are sections, and
+a paragraph is wrapped at the header's width.
 
 The `ADDUSER(8)  System Manager's Manual  ADDUSER(8)` header and the footer that ends with the same `ADDUSER(8)`
 are furniture, never text; SYNOPSIS is command syntax, kept as code (never quoted).
@@ -7,6 +8,7 @@ are furniture, never text; SYNOPSIS is command syntax, kept as code (never quote
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from ingest.paragraphs import paragraph_regions, wrap_width
 from ingest.structure import NAME_SECTIONS, Layout, Region
@@ -42,16 +44,19 @@ def man_layout(text: str, starts: list[int], lines: list[str]) -> Layout:
     sections: list[str] = []
     regions: list[Region] = []
     para = -1
-    width = wrap_width(lines)
+    width = len(first.rstrip().expandtabs(8)) if match else wrap_width(lines)  # groff fills each paragraph to
+    # the header's width; option lists (« -e, --expire » over its text) defeat a width guessed from the lines
     for n, line in enumerate([*lines, ""]):
         blank = not line.strip()
         heading = not blank and (_indent(line) < 5 or _furniture(line, page))
         if para >= 0 and (blank or heading):
             code = bool(sections) and sections[0].upper() in CODE_SECTIONS
-            if not title and sections and sections[0].upper() in NAME_SECTIONS:
+            named = not title and bool(sections) and sections[0].upper() in NAME_SECTIONS
+            if named:
                 title = " ".join(text[starts[para]:starts[n]].split())
             path = tuple(p for p in (title, *sections) if p)
-            found = [] if code else list(paragraph_regions(text, starts, para, n, path, width))
+            found = [] if code else [replace(r, heading=named)  # the NAME line is the title: searched, not quoted
+                                     for r in paragraph_regions(text, starts, para, n, path, width)]
             regions.extend(found)
             para = -1
         if heading and not _furniture(line, page):

@@ -7,7 +7,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from index.dense import DenseParams
+from index.dense import FLAT_MAX, DenseParams
 from index.errors import IngestError
 from index.manifest import Manifest, SourceEntry
 from index.rows import NewSegment, VectorFill
@@ -73,6 +73,7 @@ def build_index(
     workers: int = 1,
     reading: ReadParams | None = None,
     replace: bool = False,
+    flat_max: int = FLAT_MAX,
 ) -> IngestReport:
     """Ingest every source under source_root into a new published version of index_dir; unless `replace`,
     refuse one from another folder than the index's, or one removing over half of its sources."""
@@ -106,8 +107,8 @@ def build_index(
             kept = kept_segments(index_dir, parts)
             written = [p for p in parts if p.entry is None or p.entry.segment not in kept]
             fill = filler(written, prev, embedder, progress, workers, old_rows)
-            report.version = _save(index_dir, parts, (written, fill), embedder, params, index_type, prev,
-                                   source_root)
+            report.version = _save(index_dir, parts, (written, fill), embedder, params, (index_type, flat_max),
+                                   prev, source_root)
             prune(index_dir, keep_versions)
             collect_garbage(index_dir)
         report.seconds = round(time.perf_counter() - started, 3)
@@ -155,7 +156,7 @@ def _read(source_root: Path, reading: ReadParams | None, known: dict[str, str],
 
 
 def _save(index_dir: Path, parts: list[Part], segment: tuple[list[Part], VectorFill], embedder: Embedder,
-          params: ChunkingParams, index_type: str, prev: IndexSnapshot | None, source_root: Path) -> str:
+          params: ChunkingParams, dense: tuple[str, int], prev: IndexSnapshot | None, source_root: Path) -> str:
     """Write the parts as a new published version, recording the folder they came from: the `segment` parts'
     rows go into one new segment, the others' stay where the previous version has them."""
     written, fill = segment
@@ -185,4 +186,4 @@ def _save(index_dir: Path, parts: list[Part], segment: tuple[list[Part], VectorF
                         asdict(params))
     rows = NewSegment(name, [c for p in written for c in p.chunks], sum(p.n_units for p in written),
                       {p.doc.source_id: p.doc.text for p in written}, fill)
-    return save_version(index_dir, [c for p in parts for c in p.chunks], rows, draft, index_type, prev)
+    return save_version(index_dir, [c for p in parts for c in p.chunks], rows, draft, dense[0], prev, dense[1])

@@ -181,3 +181,9 @@ def pg_url(postgres: Any) -> str:
     with connect(url) as conn:
         migrate(conn)
     return url
+
+
+@pytest.fixture()
+def database_url(pg_url: str) -> str:
+    """A fresh, migrated database of its own for one test (the name the state tests use)."""
+    return pg_url

@@ -12,6 +12,7 @@ import pytest
 
 from index.dense import (
     FLAT_MAX,
+    HNSW_MAX,
     IndexTypeError,
     build_dense,
     choose_kind,
@@ -33,7 +34,8 @@ def clustered(n: int, dim: int = 64, clusters: int = 50, seed: int = 0) -> np.nd
 
 
 def test_dense_kind_follows_size_unless_forced() -> None:
-    assert choose_kind(FLAT_MAX) == "flat" and choose_kind(FLAT_MAX + 1) == "ivf"
+    assert choose_kind(FLAT_MAX) == "flat" and choose_kind(FLAT_MAX + 1) == "hnsw"
+    assert choose_kind(HNSW_MAX + 1) == "ivf"
     assert choose_kind(10, "hnsw") == "hnsw"
     with pytest.raises(IndexTypeError, match="unknown index type"):
         choose_kind(10, "annoy")
@@ -89,16 +91,16 @@ def test_dense_ivf_reuses_previous_cells_for_a_similar_corpus() -> None:
     assert retrained.nlist != params.nlist
 
 
-def test_dense_auto_stays_exact_when_ivf_would_scan_most_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dense_auto_takes_a_graph_when_ivf_would_scan_most_cells(monkeypatch: pytest.MonkeyPatch) -> None:
     from index import dense
 
-    monkeypatch.setattr(dense, "FLAT_MAX", 2000)
+    monkeypatch.setattr(dense, "HNSW_MAX", 3000)  # so that auto picks IVF for 6,000 vectors past flat_max
     rng = np.random.default_rng(5)
     base = rng.standard_normal((2, 64)).astype(np.float32)
     near_duplicates = base[rng.integers(0, 2, 6000)] + 0.001 * rng.standard_normal((6000, 64)).astype(np.float32)
     near_duplicates /= np.linalg.norm(near_duplicates, axis=1, keepdims=True)
-    index, params = dense.build_dense(near_duplicates)
-    assert params.kind == "flat" and index.ntotal == 6000
+    index, params = dense.build_dense(near_duplicates, flat_max=2000)
+    assert params.kind == "hnsw" and index.ntotal == 6000
     _, forced = dense.build_dense(near_duplicates, "ivf")  # an operator's explicit choice is kept
     assert forced.kind == "ivf"
 

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import os
-import queue
-import re
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +22,8 @@ from index.manifest import Manifest
 from index.versions import current_version
 from ingest.embed import Embedder
 from ingest.pipeline import build_index
-from tests.conftest import CHUNKING, ROOT, LiveServer, version_file
+from tests.conftest import CHUNKING, LiveServer, version_file
+from tests.processes import sourcier_serve
 
 
 def _two_versions(corpus: Path, index_dir: Path, embedder: Embedder) -> tuple[str, str]:
@@ -117,24 +113,8 @@ def _serving(index_dir: Path, data_dir: Path) -> Iterator[tuple[str, subprocess.
     """`sourcier serve --port 0` as its own process, so a SIGBUS kills the server and never pytest."""
     env = {**os.environ, "SOURCIER_INDEX_DIR": str(index_dir), "SOURCIER_DATA_DIR": str(data_dir),
            "SOURCIER_RATE_LIMIT_PER_MINUTE": "0", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", "0"], cwd=ROOT, env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr or ()], daemon=True).start()
-    try:
-        deadline, seen = time.monotonic() + 60, []
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                seen.append(lines.get(timeout=0.2))
-            except queue.Empty:
-                continue
-            if match := re.search(r"running on (http://127\.0\.0\.1:\d+)", seen[-1]):
-                yield match.group(1), proc
-                return
-        pytest.fail(f"sourcier serve did not start (exit {proc.poll()}): {''.join(seen)}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with sourcier_serve(env) as served:
+        yield served
 
 
 @pytest.mark.parametrize("name", ["unit_vectors.npy", "chunk_vectors.npy", "chunks.jsonl", "texts.jsonl",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -154,27 +155,24 @@ def test_pipeline_source_ids_never_change_for_a_file_that_keeps_its_path(tmp_pat
     assert second["b-c.txt"] == "b-c" and len(set(second.values())) == 3
 
 
-def test_pipeline_faiss_write_error_is_the_clear_disk_error(tmp_path: Path, embedder: Embedder,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    import faiss
-
+def test_pipeline_dense_index_write_error_is_the_clear_disk_error(tmp_path: Path, embedder: Embedder,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("Le comté vieillit en cave.", encoding="utf-8")
     old = build_index(docs, tmp_path / "index", embedder, CHUNKING).version
     (docs / "b.txt").write_text("Le beaufort vient de Savoie.", encoding="utf-8")
 
-    def full(*args: object) -> None:  # what FAISS raises when fwrite fails on a full disk
-        raise RuntimeError("Error in void faiss::write_index(...) at impl/index_write.cpp:1053: "
-                           "Error: 'ret == (n)' failed: write error in units.faiss: 0 != 1 (No space left on device)")
+    def full(index: object, directory: object) -> None:  # what writing the HNSW graph raises on a full disk
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     def saved_kind(vectors: object, *args: object) -> tuple[object, DenseParams]:  # a flat index is not saved
         index, params = build_dense(vectors, *args)  # type: ignore[arg-type]
         return index, replace(params, kind="hnsw")  # a saved kind (HNSW/IVF need >= 1,000 sentences)
 
     monkeypatch.setattr(store, "build_dense", saved_kind)
-    monkeypatch.setattr(faiss, "write_index", full)
-    with pytest.raises(IngestError, match=r"cannot write a new index version .*FAISS could not write units\.faiss.*"
+    monkeypatch.setattr(store, "save_hnsw", full)
+    with pytest.raises(IngestError, match=r"cannot write a new index version .*No space left on device.*"
                                           r"MB free\); the current version keeps serving"):
         build_index(docs, tmp_path / "index", embedder, CHUNKING)
     assert current_version(tmp_path / "index") == old

@@ -54,3 +54,15 @@ def test_plaintext_lines_broken_on_purpose_stay_apart_when_the_text_is_not_wrapp
     bodies = [doc.text[r.start:r.end] for r in doc.layout.regions]
     assert "170 trimestres (42 ans + 6 mois)" in bodies and "1978 à 1980" in bodies
     assert not any("\n" in b for b in bodies)
+
+
+def test_plaintext_man_page_option_list_keeps_each_wrapped_sentence_whole() -> None:
+    team = ROOT / "tests" / "data" / "eval" / "team" / "corpus"  # `man -l … | col -b` at 100 columns: tabs, options
+    doc = read_source(team / "passwd.txt", team)
+    chunks = chunk_document(doc, size=700, overlap=1)
+    sentences = {" ".join(doc.text[a:b].split()) for c in chunks for i, (a, b) in enumerate(c.sentences)
+                 if i not in c.headings}
+    assert ("Ceci permet d'obliger un utilisateur à changer son mot de passe lors de sa prochaine connexion."
+            in sentences)  # wrapped under « -e, --expire »: one sentence, not two halves
+    assert not any(s.startswith("passwd - ") for s in sentences)  # the NAME line is the title: never quoted,
+    assert all(c.context.startswith(doc.title) for c in chunks) and doc.title.startswith("passwd - ")  # but searched

@@ -50,6 +50,13 @@ def test_quality_many_document_corpora_floor(reports: dict[str, tuple[EvalReport
     assert len(off_topic) == (0 if name == "piaf" else 20)
 
 
+def test_quality_team_folder_of_man_pages_floor(reports: dict[str, tuple[EvalReport, Engine]]) -> None:
+    report, _ = reports["team"]  # written before any tuning; never fitted on
+    assert report.answerable == 13 and report.unanswerable == 8
+    assert report.hit_at_5 >= 0.6 and report.abstained == report.unanswerable, report.missed
+    assert report.false_abstentions <= 2 and report.answer_contains_evidence >= 0.5, report.missed
+
+
 def test_quality_no_answer_quotes_a_heading(reports: dict[str, tuple[EvalReport, Engine]]) -> None:
     _, engine = reports["handbook"]
     headings = {h for c in engine.snapshot.chunks for h in c.section.split(" › ") if h}

@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
-import re
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +12,8 @@ import pytest
 from bot.config import Settings
 from bot.engine import Engine
 from bot.http.api import create_app
-from tests.conftest import ROOT, LiveServer
+from tests.conftest import LiveServer
+from tests.processes import sourcier_serve
 
 
 def _codes(client: httpx.Client, addresses: list[str]) -> list[int]:
@@ -43,27 +38,8 @@ def served(seed_settings: Settings, engine: Engine, tmp_path: Path) -> Iterator[
     env = {**os.environ, "SOURCIER_INDEX_DIR": str(seed_settings.index_dir), "SOURCIER_DATA_DIR": str(tmp_path),
            "SOURCIER_RATE_LIMIT_PER_MINUTE": "6", "SOURCIER_RATE_LIMIT_BURST": "2", "HF_HUB_OFFLINE": "1",
            "SOURCIER_ALLOW_ANONYMOUS": "true"}  # clients behind the proxy are not local: a demo without keys
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", "0", "--forwarded-allow-ips",
-                             "127.0.0.1"], cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr or ()], daemon=True).start()
-    try:
-        deadline, seen = time.monotonic() + 60, []
-        while time.monotonic() < deadline:
-            try:
-                seen.append(lines.get(timeout=0.2))
-            except queue.Empty:
-                if proc.poll() is not None:
-                    pytest.fail(f"sourcier serve exited {proc.returncode}: {''.join(seen)}")
-                continue
-            if match := re.search(r"running on (http://127\.0\.0\.1:\d+)", seen[-1]):
-                yield match.group(1)
-                return
-        pytest.fail(f"sourcier serve did not start within 60 s: {''.join(seen)}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with sourcier_serve(env, "--forwarded-allow-ips", "127.0.0.1") as (url, _):
+        yield url
 
 
 def test_server_serve_option_trusts_forwarded_for_from_the_listed_proxy(served: str) -> None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import httpx
@@ -58,7 +58,13 @@ def fake(fake_slack: FakeSlack) -> FakeSlack:
     return fake_slack
 
 
-def signed_post(server: LiveServer, body: bytes, content_type: str, timestamp: int | None = None,
+class Served(Protocol):
+    """A server the helpers below can reach: a LiveServer in this process, or a `sourcier serve` process."""
+
+    url: str
+
+
+def signed_post(server: Served, body: bytes, content_type: str, timestamp: int | None = None,
                 secret: str = SECRET, headers: dict[str, str] | None = None) -> httpx.Response:
     ts = str(timestamp if timestamp is not None else int(time.time()))
     digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
@@ -71,7 +77,7 @@ def signed_post(server: LiveServer, body: bytes, content_type: str, timestamp: i
 _counter = iter(range(10**6))
 
 
-def event(server: LiveServer, inner: dict[str, Any], event_id: str | None = None,
+def event(server: Served, inner: dict[str, Any], event_id: str | None = None,
           headers: dict[str, str] | None = None) -> tuple[httpx.Response, str]:
     event_id = event_id or f"Ev{next(_counter)}-{time.time_ns()}"
     body = {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": event_id,
@@ -84,7 +90,7 @@ def mention(text: str, ts: str, **extra: Any) -> dict[str, Any]:
             "event_ts": ts, **extra}
 
 
-def form(server: LiveServer, fields: dict[str, str]) -> httpx.Response:
+def form(server: Served, fields: dict[str, str]) -> httpx.Response:
     return signed_post(server, urlencode(fields).encode(), "application/x-www-form-urlencoded")
 
 
@@ -195,7 +201,7 @@ def test_slack_slash_command_without_question_explains(slack_server: LiveServer,
     assert r.status_code == 200 and "Posez-moi une question" in r.json()["text"]
 
 
-def click(server: LiveServer, fake: FakeSlack, action_id: str, message: dict[str, Any], user: str,
+def click(server: Served, fake: FakeSlack, action_id: str, message: dict[str, Any], user: str,
           ephemeral: bool = False, n: int = 50) -> httpx.Response:
     answer_id = next(e["value"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"])
     payload = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": user}, "api_app_id": "A1",
@@ -339,6 +345,7 @@ def test_slack_socket_mode_handler_answers_over_a_websocket_and_picks_up_a_new_i
 
     from bot.slack.app import create_slack_app
     from bot.slack.store import SlackStore
+    from bot.statedb import SqliteSql
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -350,7 +357,7 @@ def test_slack_socket_mode_handler_answers_over_a_websocket_and_picks_up_a_new_i
     engine = Engine(settings, embedder=embedder)  # the Socket Mode process: it never ingests itself
     socket = FakeSocket()
     fake.ws_url = socket.url
-    store = SlackStore(tmp_path / "sourcier.db", 90)
+    store = SlackStore(SqliteSql(tmp_path / "sourcier.db"), 90)
 
     def ask(n: int, question: str) -> dict[str, Any]:
         envelope = {"envelope_id": f"env-{n}", "type": "events_api", "accepts_response_payload": False,

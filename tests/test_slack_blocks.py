@@ -12,6 +12,7 @@ from bot.answer import Answer, Citation
 from bot.slack.answerer import question_of
 from bot.slack.blocks import MAX_BLOCKS, MAX_TEXT, answer_blocks, escape, fallback_text, with_tally
 from bot.slack.store import SlackStore, Vote
+from bot.statedb import SqliteSql
 
 HOSTILE = "Alerte <!channel> <!here> <@U123> & <https://evil.example|la page officielle>"
 
@@ -119,7 +120,7 @@ def test_slack_question_of_removes_only_our_mention() -> None:
 
 def test_slack_store_forgets_questions_and_votes_after_the_retention(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    store = SlackStore(tmp_path / "s.db", retention_days=30)
+    store = SlackStore(SqliteSql(tmp_path / "s.db"), retention_days=30)
     store.record_answer("old", "Vieille question ?", "r", True, [], [], "U1", "C1", "C1:1.1")
     store.vote("old", "U2", "C1", "up")
     later = time.time() + 31 * 86400

@@ -88,11 +88,10 @@ async def _socket_mode(settings: Settings) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.slack.app import create_slack_app
-    from bot.slack.store import SlackStore
+    from bot.slack.store import open_store
 
     engine = Engine(settings)
     _ = engine.snapshot  # fail now, not on the first message, when there is no index
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
-    handler = AsyncSocketModeHandler(create_slack_app(settings, engine, SlackStore(settings.data_dir / "sourcier.db", settings.slack_retention_days)),
-                                     app_token)
+    handler = AsyncSocketModeHandler(create_slack_app(settings, engine, open_store(settings)), app_token)
     await handler.start_async()

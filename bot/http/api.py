@@ -21,6 +21,7 @@ from bot.citelinks import LinkSigner
 from bot.config import Settings
 from bot.engine import Engine
 from bot.http.guard import Guard
+from bot.http.job_records import SqlJobRecords
 from bot.http.jobs import ReindexJobs
 from bot.http.metrics import Metrics
 from bot.http.pages import add_pages
@@ -28,6 +29,7 @@ from bot.http.proxy import TrustedProxy
 from bot.http.routes import public_detail, router
 from bot.keys import KeyStore
 from bot.ratelimit import RateLimiter
+from bot.statedb import shared_database
 from index.errors import EmbedderMismatchError, IndexCorruptError, SourcierError
 from index.versions import IndexNotFoundError
 
@@ -44,25 +46,29 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         metrics: Metrics = app.state.metrics
         live.on_swap = lambda snap: metrics.serving(snap.version, snap.manifest.counts["chunks"])
         live.cache.on_lookup = lambda hit: metrics.answer_cache.labels(result="hit" if hit else "miss").inc()
+        live.batch_stats.on_batch = metrics.embed_batch.observe
         try:
             snap = await asyncio.to_thread(lambda: live.snapshot)
             metrics.serving(snap.version, snap.manifest.counts["chunks"])
         except (IndexNotFoundError, IndexCorruptError, EmbedderMismatchError) as exc:
             log.warning("starting without an index: %s", exc)
         app.state.engine = live
-        app.state.jobs = ReindexJobs(live, metrics, settings.data_dir / "jobs")
+        shared = await asyncio.to_thread(shared_database, settings)  # one pool for the jobs and the Slack store
+        app.state.jobs = ReindexJobs(live, metrics, settings.data_dir / "jobs",
+                                     SqlJobRecords(shared) if shared is not None else None)
         store = None
         if slack_on:
             from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 
             from bot.slack.app import create_slack_app
-            from bot.slack.store import SlackStore
+            from bot.slack.store import open_store
 
-            store = SlackStore(settings.data_dir / "sourcier.db", settings.slack_retention_days)
+            store = open_store(settings, shared)
             app.state.slack_handler = AsyncSlackRequestHandler(create_slack_app(settings, live, store))
         yield
-        if store is not None:
-            store.close()
+        for held in (store, shared):  # closing the shared pool twice is harmless
+            if held is not None:
+                held.close()
 
     slack_on = settings.slack_enabled()  # half-configured Slack fails here, naming the missing variable
     app = FastAPI(title="sourcier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,

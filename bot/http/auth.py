@@ -37,8 +37,10 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-def _caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
-    """The caller of this request; a wrong, revoked or missing (where needed) key is a 401."""
+async def _caller(request: Request,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
+    """The caller of this request; a wrong, revoked or missing (where needed) key is a 401. On the event loop: one
+    stat() of the key file (a thread hop per request would cost more), a read only when it changed."""
     settings: Settings = request.app.state.settings
     keys: KeyStore = request.app.state.keys
     if settings.user_header and request.scope.get(VIA_PROXY) and (user := request.headers.get(settings.user_header)):

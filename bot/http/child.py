@@ -26,7 +26,8 @@ def ingest_env(settings: Settings) -> dict[str, str]:
     """The SOURCIER_* values that make `sourcier ingest` in a child process build what these settings describe."""
     values = {"INDEX_DIR": settings.index_dir, "EMBEDDER": settings.embedder,
               "CHUNK_SIZE": settings.chunk_size, "CHUNK_OVERLAP": settings.chunk_overlap,
-              "INDEX_TYPE": settings.index_type, "INGEST_WORKERS": settings.ingest_workers,
+              "INDEX_TYPE": settings.index_type, "FLAT_MAX_VECTORS": settings.flat_max_vectors,
+              "INGEST_WORKERS": settings.ingest_workers,
               "KEEP_VERSIONS": settings.keep_versions, "MAX_SOURCE_MB": settings.max_source_mb,
               "READ_TIMEOUT_SECONDS": settings.read_timeout_seconds, "READ_MEMORY_MB": settings.read_memory_mb,
               "INCLUDE": ",".join(settings.include), "EXCLUDE": ",".join(settings.exclude), "THREADS": settings.threads,

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import re
 import secrets
+import socket
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.engine import Engine
 from bot.http.child import ingest_in_child
+from bot.http.job_records import KEEP, FileJobRecords, JobRecords
 from bot.http.metrics import Metrics
 from index.errors import IngestError, JobRunningError, JobStateError, SourcierError
 from index.versions import current_version, list_versions, process_alive
 from ingest.guards import ingest_running
 
 log = logging.getLogger(__name__)
-_KEEP = 50
 _CANCELLED = "cancelled: the ingest process was stopped; the old version keeps serving"
 
 
@@ -39,14 +38,16 @@ class Job:
     report: dict[str, object] | None = None
     error: str | None = None
     worker: int = 0  # pid of the server process running it, so other workers never call it interrupted too soon
+    host: str = ""  # the machine of that process: another replica cannot see its processes, so never calls it dead
 
 
 class ReindexJobs:
     """Starts re-index jobs on a worker thread; their status is also written under the data dir,
     so any worker process behind the same port can answer for any job."""
 
-    def __init__(self, engine: Engine, metrics: Metrics, directory: Path) -> None:
+    def __init__(self, engine: Engine, metrics: Metrics, directory: Path, records: JobRecords | None = None) -> None:
         self._engine = engine
+        self._records = records or FileJobRecords(directory)
         self._metrics = metrics
         self._jobs: dict[str, Job] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -54,14 +55,8 @@ class ReindexJobs:
         self._dir = directory
 
     def _save(self, job: Job) -> None:
-        """Persist a job's status (best effort: a read-only data dir only loses cross-worker status)."""
-        try:
-            self._dir.mkdir(parents=True, exist_ok=True)
-            tmp = self._dir / f".{job.job_id}.json"
-            tmp.write_text(json.dumps(asdict(job), ensure_ascii=False), encoding="utf-8")
-            tmp.replace(self._dir / f"{job.job_id}.json")
-        except OSError as exc:
-            log.warning("cannot record re-index job %s: %s", job.job_id, exc)
+        """Persist a job's status where every worker (and, with a shared database, every replica) finds it."""
+        self._records.save(job.job_id, asdict(job))
 
     def start(self, replace: bool = False) -> Job:
         """Queue a re-index now, or refuse while one is running; `replace` lets it replace the index."""
@@ -71,12 +66,11 @@ class ReindexJobs:
         if ingest_running(self._engine.index_dir):  # a CLI ingest, or another worker's job: it would fail anyway
             raise IngestError("another ingest is running on this index (`sourcier ingest`, or a re-index job of "
                               "another server process); retry when it has finished")
-        job = Job(job_id=secrets.token_hex(8), created_at=_now(), worker=os.getpid())
+        job = Job(job_id=secrets.token_hex(8), created_at=_now(), worker=os.getpid(), host=socket.gethostname())
         self._jobs[job.job_id] = job
         self._save(job)
-        for old in list(self._jobs)[:-_KEEP]:
+        for old in list(self._jobs)[:-KEEP]:
             del self._jobs[old]
-        self._prune_files()
         task = asyncio.get_running_loop().create_task(self._run(job, replace))
         self._tasks[job.job_id] = task
         task.add_done_callback(lambda _: self._tasks.pop(job.job_id, None))
@@ -100,27 +94,16 @@ class ReindexJobs:
             self._finish(job, "cancelled", error=_CANCELLED)
         return job
 
-    def _prune_files(self) -> None:
-        """Keep the job files of the last _KEEP jobs, as the 404 message promises."""
-        try:
-            files = sorted(self._dir.glob("*.json"), key=lambda f: f.stat().st_mtime)
-            for old in files[:-_KEEP]:
-                old.unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("cannot prune re-index job files in %s: %s", self._dir, exc)
-
     def get(self, job_id: str) -> Job | None:
-        """A job by id: from memory, or from the file another worker wrote."""
+        """A job by id: from memory, or as another worker or replica recorded it."""
         if job_id in self._jobs:
             return self._jobs[job_id]
-        if not re.fullmatch(r"[0-9a-f]{16}", job_id):
-            return None
         try:
-            job = Job(**json.loads((self._dir / f"{job_id}.json").read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
+            job = Job(**(self._records.load(job_id) or {}))
+        except TypeError:  # no such job, or a record sourcier did not write
             return None
-        if job.status in ("queued", "running") and not process_alive(job.worker) \
-                and not ingest_running(self._engine.index_dir):
+        if job.status in ("queued", "running") and job.host in ("", socket.gethostname()) \
+                and not process_alive(job.worker) and not ingest_running(self._engine.index_dir):
             job.status, job.error, job.finished_at = "failed", "interrupted: the server stopped during the job", _now()
             self._save(job)  # a server killed mid-job: it is gone, and no process holds the ingest lock any more
         return job

@@ -8,7 +8,7 @@ _BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class Metrics:
-    """Requests and latency per route, answers and abstentions, the live index, re-index jobs."""
+    """Requests and latency per route, answers and abstentions, the live index, encoder batches, re-index jobs."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -23,6 +23,8 @@ class Metrics:
                                 registry=self.registry)
         self.answer_cache = Counter("sourcier_answer_cache_total", "Answer cache lookups (repeated questions)",
                                     ["result"], registry=self.registry)
+        self.embed_batch = Histogram("sourcier_embed_batch_size", "Questions per encoder pass (micro-batching)",
+                                     buckets=(1, 2, 4, 8, 16, 32), registry=self.registry)
         self.reindex_jobs = Counter("sourcier_reindex_jobs_total", "Re-index jobs by final status", ["status"],
                                     registry=self.registry)
 

@@ -40,12 +40,14 @@ router = APIRouter()
 _bearer = HTTPBearer(auto_error=False)
 
 
-def _engine(request: Request) -> Engine:
+# Dependencies are `async def` although they never await: FastAPI runs a plain `def` dependency in its thread
+# pool, one thread hop each, which cost more CPU per /v1/ask than BM25 (py-spy; docs/performance.md).
+async def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -66,7 +68,7 @@ async def ask(body: AskRequest, engine: EngineDep, settings: SettingsDep, reques
               caller: CallerDep) -> AskResponse:
     """Answer a question with [n] markers and the cited passages, or say it is not in the sources; only from
     the sources the caller's key (or, anonymous, the public audience) may read."""
-    answer = await engine.run(engine.ask, body.question, body.k, body.sources, caller.audiences)
+    answer = await engine.ask_async(body.question, body.k, body.sources, caller.audiences)
     audit(caller, "ask", (c.source_id for c in answer.citations), answer.found,
           body.question if settings.audit_questions else None)
     metrics: Metrics = request.app.state.metrics
@@ -79,7 +81,7 @@ async def search(engine: EngineDep, settings: SettingsDep, caller: CallerDep,
                  q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION, description="the query")],
                  k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None) -> SearchResponse:
     """Ranked passages with dense, sentence, lexical and fused scores, among the sources the caller may read."""
-    result = await engine.run(engine.search, q, k, None, caller.audiences)
+    result = await engine.search_async(q, k, None, caller.audiences)
     audit(caller, "search", (h.chunk.source_id for h in result.hits), result.found,
           q if settings.audit_questions else None)
     passages = [
@@ -142,7 +144,7 @@ async def cite(token: str, engine: EngineDep, request: Request) -> CitedSource:
                        words=passage.words)
 
 
-def _admin(request: Request, settings: SettingsDep,
+async def _admin(request: Request, settings: SettingsDep,
            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
     """Bearer token compared in constant time; admin is off when no token is configured."""
     if settings.admin_token is None or not settings.admin_token.get_secret_value():

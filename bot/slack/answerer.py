@@ -138,7 +138,7 @@ class SlackAnswerer:
         together = " ".join([*earlier, question])
         if not own or not self._searchable(together):  # over the limit with the thread: read alone instead
             return None
-        combined = await self.engine.run(self.engine.ask, together, None, sources, audiences)
+        combined = await self.engine.ask_async(together, None, sources, audiences)
         quoted = set(self.engine.analyzer.terms(combined.text)) if combined.found else set()
         return replace(combined, question=question) if own & quoted else None
 
@@ -151,7 +151,7 @@ class SlackAnswerer:
             follow = await self._follow_up(question, earlier, sources, audiences)
             if follow is not None:
                 return follow, earlier
-        answer = await self.engine.run(self.engine.ask, question, None, sources, audiences)
+        answer = await self.engine.ask_async(question, None, sources, audiences)
         if earlier and not short and not answer.found:
             follow = await self._follow_up(question, earlier, sources, audiences)
             if follow is not None:

@@ -19,6 +19,7 @@ from bot.slack.answerer import DM_FOLLOW_UP_S, Reply, SlackAnswerer, post, quest
 from bot.slack.blocks import answer_blocks, escape, mrkdwn, plain, with_tally
 from bot.slack.home import help_blocks, home_view
 from bot.slack.store import Vote
+from index.errors import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 SORRY = "Désolé, une erreur interne m'empêche de répondre pour l'instant. L'équipe est prévenue."
@@ -81,12 +82,25 @@ def _first(answerer: SlackAnswerer, body: dict[str, Any], event: dict[str, Any])
     return answerer.store.first_time(body.get("event_id") or event["ts"], f"{event['channel']}:{event['ts']}")
 
 
+async def _once(answerer: SlackAnswerer, client: AsyncWebClient, body: dict[str, Any], event: dict[str, Any],
+                thread_ts: str | None) -> bool:
+    """Whether to answer this message: not when it was seen already, nor when the shared store cannot say (the
+    asker then gets the apology in place of silence, and may ask again once the database is back)."""
+    try:
+        return await asyncio.to_thread(_first, answerer, body, event)
+    except DatabaseUnavailableError:
+        log.exception("cannot check whether event %s was answered already", body.get("event_id"))
+        await post(client, event["channel"], thread_ts, event.get("user"), Reply(SORRY, [
+            {"type": "section", "text": mrkdwn(SORRY)}]))
+        return False
+
+
 async def on_mention(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient,
                      context: AsyncBoltContext) -> None:
     """A mention: answered in its thread; a mention inside a thread follows up on the thread's questions."""
     answerer: SlackAnswerer = context["answerer"]
-    if _human(event) and await asyncio.to_thread(_first, answerer, body, event):
-        root = event.get("thread_ts") or event["ts"]
+    root = event.get("thread_ts") or event["ts"]
+    if _human(event) and await _once(answerer, client, body, event, root):
         await reply(answerer, client, event, root, f"{event['channel']}:{root}", None, context.bot_user_id,
                     _team(body, context))
 
@@ -100,8 +114,8 @@ async def on_message(event: dict[str, Any], body: dict[str, Any], client: AsyncW
                      context: AsyncBoltContext) -> None:
     """A direct message: answered in place; it follows up on the DM's last questions (15 min) or its thread."""
     answerer: SlackAnswerer = context["answerer"]
-    if event.get("channel_type") == "im" and _human(event) and await asyncio.to_thread(_first, answerer, body, event):
-        thread_ts = event.get("thread_ts")
+    thread_ts = event.get("thread_ts")
+    if event.get("channel_type") == "im" and _human(event) and await _once(answerer, client, body, event, thread_ts):
         thread = f"{event['channel']}:{thread_ts or 'dm'}"
         await reply(answerer, client, event, thread_ts, thread, None if thread_ts else DM_FOLLOW_UP_S,
                     context.bot_user_id, _team(body, context), "slack:dm")

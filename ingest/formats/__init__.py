@@ -24,7 +24,7 @@ class Reader(NamedTuple):
 
 
 READERS: dict[str, Reader] = {
-    ".txt": Reader("text", 2, plain.read_text),
+    ".txt": Reader("text", 3, plain.read_text),
     ".md": Reader("markdown", 2, markdown.read_markdown),
     ".markdown": Reader("markdown", 2, markdown.read_markdown),
     ".html": Reader("html", 3, html.read_html),
