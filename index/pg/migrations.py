@@ -42,9 +42,6 @@ create table sentences (
     embedding vector({DIM}) not null,
     primary key (source, position)
 );
--- a 512-d vector is 2 KB: kept inline, never compressed or moved out of line (TOAST), so a scan reads it directly
-alter table chunks alter column embedding set storage plain;
-alter table sentences alter column embedding set storage plain;
 create index sentences_hnsw on sentences using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 64);
 create table versions (
     id bigserial primary key,
@@ -78,6 +75,12 @@ create table bm25 (
     weights sparsevec not null,      -- sourcier's own BM25 weight of each term of the chunk (dims: terms.dim)
     primary key (version, row)
 );
+"""),
+    # A 512-d vector is 2 KB: by default PostgreSQL compresses it out of line (TOAST) and every scan decompressed
+    # it (spf p50 69 -> 42 ms once inline). Rows written before this migration keep their storage.
+    (2, """
+alter table chunks alter column embedding set storage plain;
+alter table sentences alter column embedding set storage plain;
 """),
 )
 LATEST = MIGRATIONS[-1][0]
