@@ -76,6 +76,12 @@ create table bm25 (
     primary key (version, row)
 );
 """),
+    # A 512-d vector is 2 KB: by default PostgreSQL compresses it out of line (TOAST) and every scan decompressed
+    # it (spf p50 69 -> 42 ms once inline). Rows written before this migration keep their storage.
+    (2, """
+alter table chunks alter column embedding set storage plain;
+alter table sentences alter column embedding set storage plain;
+"""),
 )
 LATEST = MIGRATIONS[-1][0]
 

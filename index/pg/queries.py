@@ -35,11 +35,12 @@ _LEXICAL = """
 _WITHIN = "and exists (select 1 from unnest(%(starts)s::int[], %(ends)s::int[]) r(a, b) where row >= a and row < b)"
 _NO_LEXICAL = "select null::int as row where false"
 
+# Vectors travel as pgvector's binary form (vector_send): one buffer for numpy, not an object per vector.
 CHUNKS = """
-select c.data, c.embedding from unnest(%s::bigint[], %s::int[]) with ordinality k(source, idx, ord)
+select c.data, vector_send(c.embedding) from unnest(%s::bigint[], %s::int[]) with ordinality k(source, idx, ord)
 join chunks c on c.source = k.source and c.idx = k.idx order by k.ord"""
 SENTENCES = """
-select s.embedding from unnest(%s::bigint[], %s::int[]) with ordinality k(source, position, ord)
+select vector_send(s.embedding) from unnest(%s::bigint[], %s::int[]) with ordinality k(source, position, ord)
 join sentences s on s.source = k.source and s.position = k.position order by k.ord"""
 PASSAGES = """
 select vs.first_row + c.idx, c.data from version_sources vs join chunks c on c.source = vs.source

@@ -185,9 +185,10 @@ def _query_vector(dims: list[int], size: int) -> SparseVector:
     return SparseVector(dict(sorted(counts.items())), size)
 
 
-def _matrix(vectors: list[Any], dim: int) -> np.ndarray:
-    """Fetched vectors as one C-contiguous float32 matrix (the layout the on-disk backend multiplies)."""
-    if not vectors:
+def _matrix(blobs: list[Any], dim: int) -> np.ndarray:
+    """vector_send() values as one C-contiguous float32 matrix (the layout the on-disk backend multiplies):
+    each is a 4-byte header (dimension, unused) then big-endian float32s, so the rows decode in one call."""
+    if not blobs:
         return np.zeros((0, dim), dtype=np.float32)
-    return np.ascontiguousarray(np.stack([np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v,
-                                                     dtype=np.float32) for v in vectors]))
+    rows = np.frombuffer(b"".join(blobs), dtype=">f4").reshape(len(blobs), dim + 1)
+    return np.ascontiguousarray(rows[:, 1:], dtype=np.float32)
