@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import re
 import subprocess
 import sys
@@ -13,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from pydantic import SecretStr
 
 from bot.engine import Engine
@@ -23,6 +21,7 @@ from index.pg.migrations import migrate
 from index.pg.server import EmbeddedServer, free_port
 from index.store import IndexSnapshot
 from tests.conftest import ROOT, LiveServer, pg_dir
+from tests.processes import sourcier_serve
 
 QUESTION = "Qui dirige OpenAI par intérim ?"
 
@@ -35,26 +34,8 @@ def _env(tmp_path: Path, url: str) -> dict[str, str]:
 
 def _serve(env: dict[str, str]) -> Iterator[str]:
     """`sourcier serve --port 0` as a real process; yields its URL once uvicorn listens."""
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--port", "0"], cwd=ROOT, env=env,
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr or ()], daemon=True).start()
-    try:
-        deadline, seen = time.monotonic() + 90, []
-        while time.monotonic() < deadline:
-            try:
-                seen.append(lines.get(timeout=0.2))
-            except queue.Empty:
-                if proc.poll() is not None:
-                    pytest.fail(f"sourcier serve exited {proc.returncode}: {''.join(seen)}")
-                continue
-            if match := re.search(r"running on (http://127\.0\.0\.1:\d+)", seen[-1]):
-                yield match.group(1)
-                return
-        pytest.fail(f"sourcier serve did not start within 90 s: {''.join(seen)}")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with sourcier_serve(env) as (url, _):
+        yield url
 
 
 def _published(engine: Engine, url: str, **settings: object) -> Engine:
