@@ -129,11 +129,10 @@ class PgSnapshot:
     def candidates(self, query: np.ndarray, text: str | None, n: int,
                    sources: Collection[str] | None = None) -> Candidates:
         """One round trip: dense and lexical candidates with every candidate's BM25 weights."""
-        pks, units = self._pks(sources)
+        pks, units = self._pks(sources) if sources is not None else (None, int(self.manifest.counts["units"]))
         dims = self.terms.dims(text) if text is not None else []
         ranges = [self.manifest.sources[s].rows for s in sources] if sources is not None else None
-        sql, params = queries.candidates(self.version_id, query, pks if sources is not None else None, n,
-                                         exact=units <= self.exact_max,
+        sql, params = queries.candidates(self.version_id, query, pks, n, exact=units <= self.exact_max,
                                          lexical=_query_vector(dims, self.terms.size) if dims else None,
                                          ranges=ranges)
         with lend(self.pool, self.timeout) as conn:
