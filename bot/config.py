@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(None, description="PostgreSQL + pgvector URL (postgresql://user:password@"
                                                              "host:port/db): the index and the state replicas "
                                                              "share (Slack, jobs); unset: index_dir and data_dir")
+    database_read_url: SecretStr | None = Field(None, description="a streaming-replication standby of "
+                                                                  "database_url that this replica reads the index "
+                                                                  "from; writes and flips go to database_url")
     database_pool_size: int = Field(8, ge=1, le=200, description="database connections per process")
     database_timeout_seconds: float = Field(5, gt=0, le=120, description="the longest a request waits for a "
                                                                          "database connection before a 503")

@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.reader import shipped_model
 from bot.retrieve import Retrieval, RetrievalParams, retrieve
 from bot.scope import Scope, Scopes
-from index.errors import EmbedderMismatchError, IndexCorruptError
+from index.errors import DatabaseConfigError, EmbedderMismatchError, IndexCorruptError
 from index.lexical import FrenchAnalyzer
 from index.snapshot import Snapshot
 from index.store import load_snapshot
@@ -48,6 +48,9 @@ class Engine:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, reader: bool = True) -> None:
         self.settings = settings
         self.database: Database | None = None
+        if settings.database_read_url is not None and settings.database_url is None:
+            raise DatabaseConfigError("SOURCIER_DATABASE_READ_URL names a standby of SOURCIER_DATABASE_URL, which is "
+                                      "unset: set both (writes and flips go to the primary)")
         if settings.database_url is not None:  # imported only then: the on-disk default needs no PostgreSQL driver
             from bot.database import Database
 
@@ -217,6 +220,8 @@ class Engine:
                              self.settings.flat_max_vectors)
         if self.database is not None:  # built here, incrementally; then one transaction publishes it for every replica
             self.database.publish(load_snapshot(self.index_dir, report.version, embedder=self.embedder.name))
+            self._database_snapshot(self.database)  # as the read side shows it: a lagging standby, the last version
+            return report
         self.reload(report.version)
         return report
 

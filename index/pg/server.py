@@ -122,6 +122,22 @@ class EmbeddedServer:
         finally:
             os.unlink(pwfile.name)
 
+    def init_standby(self, primary: EmbeddedServer) -> None:
+        """Create the cluster as a streaming-replication standby of `primary` (`pg_basebackup -R`): read-only, it
+        replays the primary's WAL; hot_standby_feedback keeps the primary's vacuum from cancelling its reads."""
+        if (self.pgdata / "PG_VERSION").is_file():
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(primary.root / "password", self.root / "password")
+        (self.root / "password").chmod(0o600)
+        shutil.rmtree(self.pgdata, ignore_errors=True)
+        _chown_tree(self.root, _as_owner())
+        source = f"host=127.0.0.1 port={primary.port} user={USER} password={primary._read('password')}"
+        self._run("pg_basebackup", "-D", str(self.pgdata), "-d", source, "-R", "-X", "stream", "--checkpoint=fast",
+                  timeout=120)
+        with (self.pgdata / "postgresql.auto.conf").open("a", encoding="utf-8") as conf:
+            conf.write("hot_standby_feedback = on\n")
+
     def start(self, port: int | None = None) -> str:
         """Start it (creating it if needed) on `port` (default: the last one, else a free one); its URL."""
         self.init()
