@@ -19,6 +19,7 @@ from bot.config import Settings
 from index.pg.connect import lend, open_pool
 from index.pg.live import Current, load, versions
 from index.pg.publish import flip, publish_snapshot
+from index.pg.rowcache import RowCache
 from index.pg.snapshot import PgSnapshot
 from index.store import IndexSnapshot
 
@@ -44,10 +45,11 @@ class Database:
         self.reads = self.pool if read_url is None else open_pool(read_url.get_secret_value(),
                                                                   settings.database_pool_size, self.timeout)
         self.current = Current(self.reads, self.timeout, settings.database_poll_seconds)
+        self.rows = RowCache()  # passages read, shared by the versions this process loads (their rows are shared)
 
     def load(self, name: str | None = None) -> PgSnapshot:
         """A stored version (default: the current one), as the read side has it."""
-        return load(self.reads, self.timeout, name)
+        return load(self.reads, self.timeout, name, self.rows)
 
     def publish(self, snapshot: IndexSnapshot) -> str:
         """Write a version built on disk (only its changed sources) and make it current."""

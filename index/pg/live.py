@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from index.errors import IndexNotFoundError
 from index.manifest import Manifest
 from index.pg.connect import lend
+from index.pg.rowcache import RowCache
 from index.pg.snapshot import PgSnapshot, PgTerms, _Texts
 
 _MEMBERS = """
@@ -33,7 +34,7 @@ def no_index() -> IndexNotFoundError:
                               "(with SOURCIER_DATABASE_URL set)")
 
 
-def load(pool: ConnectionPool, timeout: float, name: str | None = None) -> PgSnapshot:
+def load(pool: ConnectionPool, timeout: float, name: str | None = None, cache: RowCache | None = None) -> PgSnapshot:
     """Load a version (default: the current one): its manifest, numbering and vocabulary."""
     with lend(pool, timeout) as conn, conn.transaction():
         conn.execute("set transaction isolation level repeatable read, read only")
@@ -57,7 +58,7 @@ def load(pool: ConnectionPool, timeout: float, name: str | None = None) -> PgSna
                       _Texts(pool, timeout, {str(m[3]): int(m[0]) for m in members}), pks,
                       np.array([int(m[1]) for m in members], dtype=np.int64),
                       np.array([int(m[2]) for m in members], dtype=np.int64),
-                      np.array(units, dtype=np.int64).reshape(-1, 2))
+                      np.array(units, dtype=np.int64).reshape(-1, 2), cache=cache or RowCache())
 
 
 @dataclass

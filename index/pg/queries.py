@@ -1,4 +1,4 @@
-"""The SQL a question costs, in one place: candidates (one statement) and features (two, pipelined)."""
+"""The SQL a question costs, in one place: candidates (one statement) and features (one)."""
 
 from __future__ import annotations
 
@@ -35,13 +35,12 @@ _LEXICAL = """
 _WITHIN = "and exists (select 1 from unnest(%(starts)s::int[], %(ends)s::int[]) r(a, b) where row >= a and row < b)"
 _NO_LEXICAL = "select null::int as row where false"
 
-# Vectors travel as pgvector's binary form (vector_send): one buffer for numpy, not an object per vector.
+# Vectors travel as pgvector's binary form (vector_send), a chunk's sentence vectors as one big-endian float32
+# value: one buffer each for numpy, not an object per vector.
 CHUNKS = """
-select c.data, vector_send(c.embedding) from unnest(%s::bigint[], %s::int[]) with ordinality k(source, idx, ord)
+select c.data, vector_send(c.embedding), c.unit_vectors
+from unnest(%s::bigint[], %s::int[]) with ordinality k(source, idx, ord)
 join chunks c on c.source = k.source and c.idx = k.idx order by k.ord"""
-SENTENCES = """
-select vector_send(s.embedding) from unnest(%s::bigint[], %s::int[]) with ordinality k(source, position, ord)
-join sentences s on s.source = k.source and s.position = k.position order by k.ord"""
 PASSAGES = """
 select vs.first_row + c.idx, c.data from version_sources vs join chunks c on c.source = vs.source
 where vs.version = %s and vs.source = any(%s) order by 1"""

@@ -1,7 +1,7 @@
 """One index version read from PostgreSQL, through the same Snapshot interface as the on-disk one.
 
 Per question: one round trip for candidates (dense sentences by pgvector, BM25 by sourcier's own weights stored
-as sparsevec, and the weights of every candidate row), one for their features (chunks and vectors). Scores are
+as sparsevec, and the weights of every candidate row), one for their features (chunks with their sentences' vectors). Scores are
 computed here from the stored float32 values, in the order the on-disk backend adds them, so both rank alike.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,7 @@ from index.lexical import FrenchAnalyzer
 from index.manifest import Manifest
 from index.pg import queries
 from index.pg.connect import lend
+from index.pg.rowcache import Passage, RowCache
 from index.records import Chunk
 from index.snapshot import Candidates, Features, Passages
 
@@ -112,6 +113,7 @@ class PgSnapshot:
     first_units: np.ndarray
     chunk_units: np.ndarray  # (n_chunks, 2) the [first, last) version sentence rows of each chunk
     exact_max: int = EXACT_MAX  # sentences up to which dense search is an exact scan
+    cache: RowCache = field(default_factory=RowCache)  # passages already read (the process's, from bot.database)
 
     @property
     def version(self) -> str:
@@ -147,24 +149,39 @@ class PgSnapshot:
         return self.source_pks[at], rows - self.first_rows[at]
 
     def features(self, query: np.ndarray, rows: np.ndarray) -> Features:
-        """One round trip: the chunks and their sentences' vectors; cosines computed as the on-disk backend does."""
+        """The chunks with their sentences' vectors (one statement for those not cached here); cosines computed as
+        the on-disk backend does."""
         q = query.astype(np.float32)
         pks, idx = self._locate(rows)
-        ranges = self.chunk_units[rows]
-        lengths = ranges[:, 1] - ranges[:, 0]
-        units = np.concatenate([np.arange(a, b) for a, b in ranges]) if len(rows) else np.zeros(0, dtype=np.int64)
-        unit_at = np.searchsorted(self.first_units, units, side="right") - 1
-        with lend(self.pool, self.timeout) as conn, conn.pipeline():
-            chunk_cur = conn.cursor(binary=True).execute(queries.CHUNKS, (pks.tolist(), idx.tolist()))
-            unit_cur = conn.cursor(binary=True).execute(queries.SENTENCES, (self.source_pks[unit_at].tolist(),
-                                                        (units - self.first_units[unit_at]).tolist()))
-            chunk_rows, unit_rows = chunk_cur.fetchall(), unit_cur.fetchall()
-        chunks = [Chunk.from_json(r[0]) for r in chunk_rows]
-        chunk_vectors = _matrix([r[1] for r in chunk_rows], len(q))
-        sims = np.asarray(_matrix([r[0] for r in unit_rows], len(q)) @ q, dtype=np.float32)
+        keys = list(zip(pks.tolist(), idx.tolist(), strict=True))
+        found = self.cache.take(keys)
+        missing = [k for k, p in zip(keys, found, strict=True) if p is None]
+        if missing:
+            fetched = dict(zip(missing, self._fetch(missing, len(q)), strict=True))
+            found = [p or fetched[k] for k, p in zip(keys, found, strict=True)]
+        passages = [p for p in found if p is not None]
+        lengths = np.array([len(p.units) for p in passages], dtype=np.int64)
+        chunk_vectors = np.stack([p.vector for p in passages]) if passages else np.zeros((0, len(q)), np.float32)
+        units = np.concatenate([p.units for p in passages]) if passages else np.zeros((0, len(q)), np.float32)
+        sims = np.asarray(units @ q, dtype=np.float32)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         best = np.maximum.reduceat(sims, offsets[:-1]) if len(rows) else np.zeros(0, dtype=np.float32)
-        return Features(chunks, np.asarray(chunk_vectors @ q, dtype=np.float32), best, sims, offsets)
+        return Features([p.chunk for p in passages], np.asarray(chunk_vectors @ q, dtype=np.float32), best, sims,
+                        offsets)
+
+    def _fetch(self, keys: list[tuple[int, int]], dim: int) -> list[Passage]:
+        """Read and decode these chunks, and keep them in the process's cache."""
+        with lend(self.pool, self.timeout) as conn:
+            found = conn.cursor(binary=True).execute(queries.CHUNKS, ([k[0] for k in keys],
+                                                                      [k[1] for k in keys])).fetchall()
+        vectors = _matrix([r[1] for r in found], dim)
+        out = []
+        for key, row, vector in zip(keys, found, vectors, strict=True):
+            units = np.frombuffer(row[2], dtype=">f4").astype(np.float32).reshape(-1, dim)
+            passage = Passage(Chunk.from_json(row[0]), vector.copy(), units)
+            self.cache.put(key, passage)
+            out.append(passage)
+        return out
 
     def passages(self, sources: Collection[str]) -> Passages:
         """These sources' chunk rows and contexts."""
