@@ -82,6 +82,17 @@ create table bm25 (
 alter table chunks alter column embedding set storage plain;
 alter table sentences alter column embedding set storage plain;
 """),
+    # The vectors every ingest host shares (`ingest --distributed`): a text's vector by embedder and sha256 of the
+    # text. Vectors are deterministic per (embedder, text), so each row is valid on its own, whoever wrote it.
+    (3, f"""
+create table embeddings (
+    embedder text not null,
+    sha bytea not null,
+    vector vector({DIM}) not null,
+    primary key (embedder, sha)
+);
+alter table embeddings alter column vector set storage plain;
+"""),
 )
 LATEST = MIGRATIONS[-1][0]
 
