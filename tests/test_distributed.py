@@ -3,6 +3,7 @@ processes and the `ingest --distributed` coordinator, against a real server and 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -23,9 +24,10 @@ from pydantic import SecretStr
 from bot.config import Settings
 from bot.engine import Engine
 from bot.retrieve import Retrieval, retrieve
-from index.pg.connect import connect
+from index.errors import IngestError
+from index.pg.connect import connect, open_pool
 from index.pg.embeddings import StoredEmbedder
-from index.pg.queue import apply_queue_schema
+from index.pg.queue import apply_queue_schema, defer_file, make_app, wait_for
 from ingest.embed import Embedder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,8 +53,8 @@ class Counting:
 def test_stored_embedder_returns_the_wrapped_vectors_and_embeds_only_misses(embedder: Embedder, pg_url: str) -> None:
     texts = ["Le chat dort sur le canapé.", "Le comté vieillit en cave.", "Le chat dort sur le canapé."]
     counting = Counting(embedder)
-    with connect(pg_url) as conn, connect(pg_url) as other_host:
-        store = StoredEmbedder(counting, conn)
+    with open_pool(pg_url, 1, 5) as pool, open_pool(pg_url, 1, 5) as other_host:
+        store = StoredEmbedder(counting, pool)
         assert np.allclose(store.embed_documents(texts), embedder.embed_documents(texts), atol=1e-6, rtol=0)
         assert counting.calls == [texts[:2]] and (store.embedded, store.stored) == (2, 0)  # the repeat: once
         more = ["Le comté vieillit en cave.", "Le TGV relie Paris à Lyon."]
@@ -63,6 +65,25 @@ def test_stored_embedder_returns_the_wrapped_vectors_and_embeds_only_misses(embe
         assert elsewhere.calls == [] and np.allclose(again, embedder.embed_documents(texts + more), atol=1e-6, rtol=0)
         assert np.allclose(store.embed_query("chat"), embedder.embed_query("chat"), atol=1e-6, rtol=0)
     assert _count(pg_url, "select count(*) from embeddings") == 3
+
+
+def test_queue_joins_a_waiting_job_and_reports_a_failed_one_by_file(pg_url: str) -> None:
+    apply_queue_schema(pg_url)
+
+    async def run() -> None:
+        app = make_app(pg_url)
+        async with app.open_async():
+            first = await defer_file(app, "/srv/docs/a.md", "/srv/docs")
+            assert await defer_file(app, "/srv/docs/a.md", "/srv/docs") == first  # a second coordinator joins it
+            other = await defer_file(app, "/srv/docs/b.md", "/srv/docs")
+            await app.connector.execute_query_async(
+                "update procrastinate_jobs set status = 'failed', attempts = 3 where id = %(id)s", id=first)
+            with pytest.raises(IngestError, match=r"embedding failed for 1 of 2 files .*nothing published: "
+                                                  r"a\.md \(failed after 3 attempts\)$"):
+                await wait_for(app, {first: "a.md", other: "b.md"}, 30)
+
+    asyncio.run(run())
+    assert _count(pg_url, "select count(*) from procrastinate.procrastinate_jobs") == 2
 
 
 def _docs(root: Path) -> Path:

@@ -24,7 +24,7 @@ def ingest_worker(embedder: EmbedderOpt = None, chunk_size: ChunkSize = None,
     host must see the sources folder at the same path as the coordinator. Use the coordinator's settings for the
     embedder, chunking and globs."""
     from bot.engine import Engine
-    from index.pg.connect import connect
+    from index.pg.connect import open_pool
     from index.pg.embeddings import StoredEmbedder
     from index.pg.queue import make_app, queue_errors, require_queue
     from ingest.embed import load_embedder
@@ -34,8 +34,9 @@ def ingest_worker(embedder: EmbedderOpt = None, chunk_size: ChunkSize = None,
     with friendly_errors():
         url = _url(settings)
         require_queue(url)
-        with connect(url) as conn:
-            store = StoredEmbedder(load_embedder(settings.embedder, threads=settings.threads), conn)
+        timeout = settings.database_timeout_seconds
+        with open_pool(url, 1, timeout) as pool:
+            store = StoredEmbedder(load_embedder(settings.embedder, threads=settings.threads), pool, timeout)
             queue = make_app(url)
             register(queue, store, WorkerParams(Engine.chunking(settings), Engine.reading(settings),
                                                 settings.ingest_heartbeat_seconds, settings.ingest_hold_seconds))
@@ -48,7 +49,7 @@ def distributed_ingest(settings: Settings, progress: Progress | None,
     """Queue every file, wait for the workers, then the ordinary build and publish through the store (which now
     holds every vector); the report, and where the vectors came from."""
     from bot.engine import Engine
-    from index.pg.connect import connect
+    from index.pg.connect import open_pool
     from index.pg.embeddings import StoredEmbedder
     from ingest.distributed import queue_and_wait
     from ingest.embed import load_embedder
@@ -57,8 +58,9 @@ def distributed_ingest(settings: Settings, progress: Progress | None,
     url = _url(settings)
     root = settings.sources_root(recorded_root(settings.index_dir))
     queued = queue_and_wait(url, root, Engine.reading(settings), settings.ingest_wait_seconds)
-    with connect(url) as conn:
-        store = StoredEmbedder(load_embedder(settings.embedder, threads=settings.threads), conn)
+    with open_pool(url, 1, settings.database_timeout_seconds) as pool:
+        store = StoredEmbedder(load_embedder(settings.embedder, threads=settings.threads), pool,
+                               settings.database_timeout_seconds)
         # one embedding process: parallel ones would load the model and bypass the store
         engine = Engine(settings.model_copy(update={"ingest_workers": 1}), embedder=store)
         try:
