@@ -130,9 +130,7 @@ def ingest(
         return
     render.print_ingest(out, report)
     if spread:
-        out.print(f"{spread['files_queued']} files embedded by the ingest workers in {spread['waited_seconds']:.2f}s; "
-                  f"texts: {spread['from_store']} from the shared store, {spread['embedded_here']} embedded here",
-                  highlight=False, markup=False)
+        render.print_distributed(out, spread)
 
 
 @app.command(short_help="Answer a question with [n] markers and the cited passages.")
