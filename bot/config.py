@@ -50,6 +50,13 @@ class Settings(BaseSettings):
                                   description="auto index type: exact search up to this many sentences, HNSW past it; "
                                               "a source filter up to it is always searched exactly")
     ingest_workers: int = Field(2, ge=1, le=64, description="embedding processes for large ingests")
+    ingest_wait_seconds: float = Field(3600, gt=0, le=7 * 86400, description="`ingest --distributed` waits at most "
+                                       "this long for the ingest workers to embed every file, then fails naming the "
+                                       "files still pending (nothing published)")
+    ingest_heartbeat_seconds: float = Field(10, gt=0, le=600, description="an ingest worker says it is alive this "
+                                            "often; one silent for 3 times this is taken as dead, its file retried")
+    ingest_hold_seconds: float = Field(0, ge=0, le=3600, description="tests only: an ingest worker holds each job "
+                                       "this long before embedding it, so a test can kill it mid-file")
     reindex_nice: int = Field(10, ge=0, le=19, description="CPU niceness of a re-index job's ingest process: "
                                                           "higher serves requests first, lower finishes sooner")
     reindex_timeout_seconds: float = Field(3600, gt=0, description="a re-index job's ingest process is stopped "

@@ -177,7 +177,7 @@ def test_cli_help_command_summaries_are_never_cut() -> None:
     listing = runner.invoke(app, ["--help"], terminal_width=80).output.split("Commands:")[1]
     assert "..." not in listing and "…" not in listing
     assert "Index sources: embed only new or changed files, then publish." in " ".join(listing.split())
-    assert len(listing.strip().splitlines()) == 11  # one line per command at 80 columns
+    assert len(listing.strip().splitlines()) == 12  # one line per command at 80 columns
 
 
 def test_cli_versions_and_rollback_name_what_exists(index_dir: Path) -> None:

@@ -201,3 +201,16 @@ def test_pg_load_refuses_an_unknown_version(engine: Engine, pg_url: str) -> None
     assert pg.database is not None
     with pytest.raises(Exception, match="no version 'nope' in the database"):
         load(pg.database.pool, 5, "nope")
+
+
+def test_pg_migration_fills_each_chunks_sentence_vectors_as_publish_writes_them(engine: Engine, pg_url: str) -> None:
+    from index.pg.migrations import FILL_UNIT_VECTORS
+
+    _on_pg(engine, pg_url)
+    with connect(pg_url) as conn:
+        written = conn.execute("select source, idx, unit_vectors from chunks order by 1, 2").fetchall()
+        conn.execute("update chunks set unit_vectors = ''::bytea")
+        conn.execute(FILL_UNIT_VECTORS)
+        filled = conn.execute("select source, idx, unit_vectors from chunks order by 1, 2").fetchall()
+    assert len(written) == engine.snapshot.manifest.counts["chunks"] and filled == written
+    assert all(len(r[2]) % (4 * 512) == 0 and r[2] for r in written)

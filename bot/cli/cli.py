@@ -66,6 +66,7 @@ def settings_from(**overrides: Any) -> Settings:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("bm25s").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))  # `ask`
+    logging.getLogger("procrastinate").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     return settings
 
 
@@ -96,6 +97,9 @@ def ingest(
     replace: Annotated[bool, typer.Option("--replace", metavar="", help=(
         "allow replacing the index: reading another folder than the one it was built from, or removing "
         "more than half of its sources"))] = False,
+    distributed: Annotated[bool, typer.Option("--distributed", metavar="", help=(
+        "embed on the `sourcier ingest-worker` hosts of SOURCIER_DATABASE_URL: a job per file, wait for them all "
+        "(at most SOURCIER_INGEST_WAIT_SECONDS), then build and publish here"))] = False,
     as_json: JsonOpt = False,
     report_file: Annotated[Path | None, typer.Option(hidden=True, help="also write the JSON report here (re-index "
                                                                        "jobs read it: stdout may carry noise)")] = None,
@@ -107,18 +111,26 @@ def ingest(
     settings = settings_from(sources_dir=sources, index_dir=index_dir, embedder=embedder, chunk_size=chunk_size,
                              chunk_overlap=chunk_overlap, keep_versions=keep_versions, index_type=index_type,
                              ingest_workers=ingest_workers)
+    spread: dict[str, Any] = {}
     with friendly_errors(), render.progress_bar(err, not as_json) as progress:
-        engine = Engine(settings)
         faiss.omp_set_num_threads(settings.ingest_workers)  # a one-off job may use every core for the index
-        report = engine.ingest(progress=progress, replace=replace)
+        if distributed:
+            from bot.cli.distributed import distributed_ingest
+
+            report, spread = distributed_ingest(settings, progress, replace)
+        else:
+            report = Engine(settings).ingest(progress=progress, replace=replace)
+    data = asdict(report) | ({"distributed": spread} if spread else {})
     if report_file is not None:
         from index.versions import write_atomic
 
-        write_atomic(report_file, json.dumps(asdict(report), ensure_ascii=False).encode())
+        write_atomic(report_file, json.dumps(data, ensure_ascii=False).encode())
     if as_json:
-        render.print_json(asdict(report))
-    else:
-        render.print_ingest(out, report)
+        render.print_json(data)
+        return
+    render.print_ingest(out, report)
+    if spread:
+        render.print_distributed(out, spread)
 
 
 @app.command(short_help="Answer a question with [n] markers and the cited passages.")

@@ -37,6 +37,7 @@ def start(data_dir: DataDir = None, port: Annotated[int | None, typer.Option(
     """Start (creating it the first time) an embedded PostgreSQL with pgvector, on 127.0.0.1, and migrate it."""
     from index.pg.connect import connect
     from index.pg.migrations import migrate
+    from index.pg.queue import apply_queue_schema
     from index.pg.server import EmbeddedServer
 
     settings = settings_from(data_dir=data_dir)
@@ -44,6 +45,7 @@ def start(data_dir: DataDir = None, port: Annotated[int | None, typer.Option(
         url = EmbeddedServer(settings.data_dir / "postgres").start(port)
         with connect(url) as conn:
             migrate(conn)
+        apply_queue_schema(url)
     out.print(f"PostgreSQL is running; use it with:\nexport SOURCIER_DATABASE_URL='{url}'", highlight=False,
               markup=False)
 
@@ -65,12 +67,17 @@ def migrate() -> None:
     from index.pg.connect import connect
     from index.pg.migrations import LATEST
     from index.pg.migrations import migrate as apply
+    from index.pg.queue import SCHEMA, apply_queue_schema
 
     settings = settings_from()
-    with friendly_errors(), connect(_url(settings)) as conn:
-        done = apply(conn)
+    with friendly_errors():
+        with connect(_url(settings)) as conn:
+            done = apply(conn)
+        queue_created = apply_queue_schema(_url(settings))
     out.print(f"schema at version {LATEST}" + (f" (applied {', '.join(map(str, done))})" if done else
                                                  " (nothing to do)"), highlight=False, markup=False)
+    out.print(f"ingest queue (procrastinate, schema {SCHEMA}): " + ("created" if queue_created else "present"),
+              highlight=False, markup=False)
 
 
 def check_database(settings: Any) -> None:

@@ -190,6 +190,14 @@ class RateColumn(ProgressColumn):
         return Text(f"{task.speed:.0f}/s" if task.speed else "…/s")
 
 
+def print_distributed(console: Console, spread: dict[str, Any]) -> None:
+    """Where a distributed ingest's vectors came from: the workers (the store), or this machine."""
+    console.print(f"{spread['files_queued']} files embedded by the ingest workers in {spread['waited_seconds']:.2f}s; "
+                  f"texts: {spread['from_store']} from the shared store, {spread['embedded_here']} embedded here"
+                  + (" (files changed meanwhile, or the workers' embedder or chunking settings differ from these)"
+                     if spread["embedded_here"] else ""), highlight=False, markup=False)
+
+
 @contextmanager
 def progress_bar(console: Console, enabled: bool) -> Iterator[Callable[[int, int], None]]:
     """A Rich bar (count, rate, ETA) on a terminal; a log line per tenth of the work otherwise."""

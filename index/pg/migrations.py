@@ -15,6 +15,11 @@ from index.errors import DatabaseConfigError
 DIM = 512  # the sentence vectors' dimension (the default embedder); vector columns are typed for HNSW
 _LOCK = 0x50757263  # one `db migrate` at a time, whatever the number of replicas starting
 
+# Migration 4 fills the chunks written before it from their sentences' rows (vector_send less its 4-byte header).
+FILL_UNIT_VECTORS = """update chunks c set unit_vectors = coalesce((
+    select string_agg(substring(vector_send(s.embedding) from 5), ''::bytea order by s.position)
+    from sentences s where s.source = c.source and s.position >= c.first_unit and s.position < c.last_unit), ''::bytea)"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, f"""
 create extension if not exists vector;
@@ -82,15 +87,24 @@ create table bm25 (
 alter table chunks alter column embedding set storage plain;
 alter table sentences alter column embedding set storage plain;
 """),
+    # The vectors every ingest host shares (`ingest --distributed`): a text's vector by embedder and sha256 of the
+    # text. Vectors are deterministic per (embedder, text), so each row is valid on its own, whoever wrote it.
+    (3, f"""
+create table embeddings (
+    embedder text not null,
+    sha bytea not null,
+    vector vector({DIM}) not null,
+    primary key (embedder, sha)
+);
+alter table embeddings alter column vector set storage plain;
+"""),
     # A question reads every sentence vector of ~80 candidate passages: ~650 rows of 2 KB each took 4.6 ms to fetch
     # and decode. Each chunk now carries its sentences' vectors as one value (big-endian float32, vector_send's
     # byte order, rows in position order), read with the chunk: 80 rows. Uncompressed: it is read, never searched.
-    (3, """
+    (4, f"""
 alter table chunks add column unit_vectors bytea;
 alter table chunks alter column unit_vectors set storage external;
-update chunks c set unit_vectors = coalesce((
-    select string_agg(substring(vector_send(s.embedding) from 5), ''::bytea order by s.position)
-    from sentences s where s.source = c.source and s.position >= c.first_unit and s.position < c.last_unit), ''::bytea);
+{FILL_UNIT_VECTORS};
 alter table chunks alter column unit_vectors set not null;
 """),
 )
