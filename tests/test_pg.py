@@ -214,3 +214,16 @@ def test_pg_migration_fills_each_chunks_sentence_vectors_as_publish_writes_them(
         filled = conn.execute("select source, idx, unit_vectors from chunks order by 1, 2").fetchall()
     assert len(written) == engine.snapshot.manifest.counts["chunks"] and filled == written
     assert all(len(r[2]) % (4 * 512) == 0 and r[2] for r in written)
+
+
+def test_pg_migration_lists_each_passages_terms_as_publish_writes_them(engine: Engine, pg_url: str) -> None:
+    from index.pg.migrations import MIGRATIONS
+
+    _on_pg(engine, pg_url)
+    fill = next(sql for n, sql in MIGRATIONS if n == 5).split(";")[1]  # the update of migration 5
+    with connect(pg_url) as conn:
+        written = conn.execute("select row, terms from bm25 order by row").fetchall()
+        conn.execute("update bm25 set terms = '{}'")
+        conn.execute(fill)
+        filled = conn.execute("select row, terms from bm25 order by row").fetchall()
+    assert written and filled == written and all(r[1] for r in written)

@@ -81,12 +81,13 @@ def _write_lexical(conn: psycopg.Connection[Any], version: int, snap: IndexSnaps
             copy.write_row((version, term, dim, df))
     offsets, ids, weights = snap.lexical.doc_weights()
     size = max(len(vocab), 1)
-    with conn.cursor().copy("copy bm25 (version, row, weights) from stdin with (format binary)") as copy:
-        copy.set_types(["int8", "int4", "sparsevec"])
+    with conn.cursor().copy("copy bm25 (version, row, weights, terms) from stdin with (format binary)") as copy:
+        copy.set_types(["int8", "int4", "sparsevec", "int4[]"])
         for r in range(len(offsets) - 1):
             a, b = int(offsets[r]), int(offsets[r + 1])
             order = np.argsort(ids[a:b], kind="stable")
-            copy.write_row((version, r, _sparse(ids[a:b][order], weights[a:b][order], size)))
+            copy.write_row((version, r, _sparse(ids[a:b][order], weights[a:b][order], size),
+                            ids[a:b][order].tolist()))
 
 
 def _sparse(ids: np.ndarray, values: np.ndarray, size: int) -> SparseVector:
