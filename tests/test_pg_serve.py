@@ -54,6 +54,12 @@ def test_pg_serve_answers_from_postgres(engine: Engine, pg_url: str, tmp_path: P
             ready = client.get("/readyz").json()
             answer = client.post("/v1/ask", json={"question": QUESTION}).json()
             text = client.get("/v1/sources/openai-altman-microsoft").json()["text"]
+            again = client.post("/v1/ask", json={"question": "Qui est Mira Murati ?"}).json()
+            metrics = client.get("/metrics").text
+        assert again["found"] and "Murati" in again["answer"]
+        hits = re.search(r'sourcier_passage_cache_lookups\{result="hit"\} (\S+)', metrics)
+        misses = re.search(r'sourcier_passage_cache_lookups\{result="miss"\} (\S+)', metrics)
+        assert hits and misses and float(hits[1]) > 0 and float(misses[1]) > 0  # the second question reused passages
         assert ready["index_version"] == engine.snapshot.version and ready["chunks"] == len(engine.snapshot.chunks)
         assert answer["found"] and "Mira Murati" in answer["answer"]
         assert answer["index_version"] == engine.snapshot.version

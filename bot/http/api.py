@@ -47,6 +47,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         live.on_swap = lambda snap: metrics.serving(snap.version, snap.manifest.counts["chunks"])
         live.cache.on_lookup = lambda hit: metrics.answer_cache.labels(result="hit" if hit else "miss").inc()
         live.batch_stats.on_batch = metrics.embed_batch.observe
+        if live.database is not None:
+            rows = live.database.rows
+            metrics.follow_passages(lambda: rows.hits, lambda: rows.misses)
         try:
             snap = await asyncio.to_thread(lambda: live.snapshot)
             metrics.serving(snap.version, snap.manifest.counts["chunks"])

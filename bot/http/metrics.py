@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -23,6 +25,8 @@ class Metrics:
                                 registry=self.registry)
         self.answer_cache = Counter("sourcier_answer_cache_total", "Answer cache lookups (repeated questions)",
                                     ["result"], registry=self.registry)
+        self.passage_cache = Gauge("sourcier_passage_cache_lookups", "PostgreSQL passages looked up in this "
+                                   "process's cache since it started", ["result"], registry=self.registry)
         self.embed_batch = Histogram("sourcier_embed_batch_size", "Questions per encoder pass (micro-batching)",
                                      buckets=(1, 2, 4, 8, 16, 32), registry=self.registry)
         self.reindex_jobs = Counter("sourcier_reindex_jobs_total", "Re-index jobs by final status", ["status"],
@@ -33,6 +37,11 @@ class Metrics:
         self.index_info.clear()
         self.index_info.labels(version=version).set(1)
         self.index_chunks.set(chunks)
+
+    def follow_passages(self, hits: Callable[[], float], misses: Callable[[], float]) -> None:
+        """Read the PostgreSQL passage cache's counts at every scrape."""
+        self.passage_cache.labels(result="hit").set_function(hits)
+        self.passage_cache.labels(result="miss").set_function(misses)
 
     def render(self) -> bytes:
         """The text exposition format."""
