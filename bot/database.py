@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 
 from bot.config import Settings
+from index.errors import DatabaseUnavailableError
 from index.pg.connect import lend, open_pool
 from index.pg.live import Current, load, versions
 from index.pg.publish import flip, publish_snapshot
@@ -73,13 +74,16 @@ class Database:
         with lend(self.pool, self.timeout) as conn:
             row = conn.execute("select pg_current_wal_lsn()::text").fetchone()
         lsn, deadline = str(row[0]) if row else "0/0", time.monotonic() + self.timeout
-        with lend(self.reads, self.timeout) as conn:
-            while not _replayed(conn, lsn):
-                if time.monotonic() > deadline:
-                    log.warning("the standby of SOURCIER_DATABASE_READ_URL is more than %g s behind the primary; "
-                                "this replica serves the previous version until it catches up", self.timeout)
-                    return
-                time.sleep(_CATCH_UP_STEP)
+        try:
+            with lend(self.reads, self.timeout) as conn:
+                while not _replayed(conn, lsn):
+                    if time.monotonic() > deadline:
+                        log.warning("the standby of SOURCIER_DATABASE_READ_URL is more than %g s behind the primary;"
+                                    " this replica serves the previous version until it catches up", self.timeout)
+                        return
+                    time.sleep(_CATCH_UP_STEP)
+        except DatabaseUnavailableError as exc:  # the publish itself is committed: only this replica's view waits
+            log.warning("published, but the standby of SOURCIER_DATABASE_READ_URL did not answer: %s", exc)
 
     def versions(self) -> list[dict[str, Any]]:
         """Stored versions, oldest first (the primary's list)."""
