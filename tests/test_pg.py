@@ -217,13 +217,12 @@ def test_pg_migration_fills_each_chunks_sentence_vectors_as_publish_writes_them(
 
 
 def test_pg_migration_lists_each_passages_terms_as_publish_writes_them(engine: Engine, pg_url: str) -> None:
-    from index.pg.migrations import MIGRATIONS
+    from index.pg.migrations import FILL_TERMS
 
     _on_pg(engine, pg_url)
-    fill = next(sql for n, sql in MIGRATIONS if n == 5).split(";")[1]  # the update of migration 5
     with connect(pg_url) as conn:
         written = conn.execute("select row, terms from bm25 order by row").fetchall()
         conn.execute("update bm25 set terms = '{}'")
-        conn.execute(fill)
+        conn.execute(FILL_TERMS)
         filled = conn.execute("select row, terms from bm25 order by row").fetchall()
     assert written and filled == written and all(r[1] for r in written)

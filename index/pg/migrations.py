@@ -20,6 +20,10 @@ FILL_UNIT_VECTORS = """update chunks c set unit_vectors = coalesce((
     select string_agg(substring(vector_send(s.embedding) from 5), ''::bytea order by s.position)
     from sentences s where s.source = c.source and s.position >= c.first_unit and s.position < c.last_unit), ''::bytea)"""
 
+# Migration 5 lists the term ids of the BM25 rows written before it, from sparsevec's text (1-based indices).
+FILL_TERMS = r"""update bm25 set terms = coalesce((
+    select array_agg(m[1]::int - 1) from regexp_matches(weights::text, '(\d+):', 'g') m), '{}')"""
+
 MIGRATIONS: tuple[tuple[int, str], ...] = (
     (1, f"""
 create extension if not exists vector;
@@ -110,10 +114,9 @@ alter table chunks alter column unit_vectors set not null;
     # BM25 scanned every passage of the version's `sparsevec`s (9 ms a question at 15k passages, growing with the
     # corpus); each row now lists its term ids (0-based, as sourcier numbers them; sparsevec's text is 1-based)
     # under a GIN index, and a question reads only the passages that hold one of its terms.
-    (5, r"""
+    (5, f"""
 alter table bm25 add column terms int[];
-update bm25 set terms = coalesce((select array_agg(m[1]::int - 1) from regexp_matches(weights::text, '(\d+):', 'g') m),
-                                 '{}');
+{FILL_TERMS};
 alter table bm25 alter column terms set not null;
 create index bm25_terms on bm25 using gin (terms);
 """),
