@@ -136,6 +136,22 @@ class LexicalIndex:
         offsets = np.concatenate([[0], np.cumsum(np.bincount(docs, minlength=self.num_docs))])
         return offsets, terms[order], np.asarray(self._bm25.scores["data"], dtype=np.float32)[order]
 
+    @classmethod
+    def from_doc_weights(cls, vocabulary: dict[str, int], rows: np.ndarray, terms: np.ndarray, weights: np.ndarray,
+                         num_docs: int) -> LexicalIndex:
+        """The inverse of doc_weights() (one entry per passage and term, any order): another backend's stored
+        weights back into the index, so it scores every passage with this very code."""
+        order = np.lexsort((rows, terms))
+        n_terms = max(vocabulary.values(), default=-1) + 1
+        bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        bm25.scores = {"data": np.ascontiguousarray(weights[order], dtype=np.float32),
+                       "indices": np.ascontiguousarray(rows[order], dtype=np.int32),
+                       "indptr": np.concatenate([[0], np.cumsum(np.bincount(terms, minlength=n_terms))]).astype(np.int64),
+                       "num_docs": num_docs}
+        bm25.vocab_dict = dict(vocabulary)
+        bm25.nonoccurrence_array = None  # only BM25L and BM25+ have one
+        return cls(bm25, FrenchAnalyzer())
+
     def save(self, directory: Path) -> None:
         """Write the sparse BM25 matrices and vocabulary."""
         self._bm25.save(str(directory), show_progress=False)

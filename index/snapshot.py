@@ -13,7 +13,7 @@ from typing import Protocol, overload
 
 import numpy as np
 
-from index.lexical import FrenchAnalyzer
+from index.lexical import FrenchAnalyzer, LexicalIndex
 from index.manifest import Manifest
 from index.records import Chunk
 
@@ -101,12 +101,39 @@ class Snapshot(Protocol):
         ...
 
 
+def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenated arange(start, end) for each pair, without a Python loop."""
+    lengths = np.asarray(ends - starts, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    return np.repeat(np.asarray(starts, dtype=np.int64) - offsets[:-1], lengths) + np.arange(offsets[-1])
+
+
+def source_rows(manifest: Manifest, sources: Collection[str]) -> np.ndarray:
+    """The chunk rows of these sources, numbered as every backend numbers them."""
+    entries = [manifest.sources[s] for s in sources]
+    return concat_ranges(np.array([e.rows[0] for e in entries], dtype=np.int64),
+                         np.array([e.rows[1] for e in entries], dtype=np.int64))
+
+
 def top_rows(rows: np.ndarray, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The n best positive scores and their rows, ties broken by the lower row (every backend alike)."""
     keep = scores > 0
     rows, scores = rows[keep], scores[keep]
     order = np.lexsort((rows, -scores))[:n]
     return rows[order], scores[order]
+
+
+def with_lexical(dense: np.ndarray, lexical: LexicalIndex, text: str | None, n: int,
+                 pool: np.ndarray | None) -> Candidates:
+    """The dense rows and the n best BM25 rows (among `pool`, default all), with the BM25 score of each: every
+    backend scores with the same in-memory index, so rankings and ties are identical."""
+    if text is None:
+        return Candidates(dense, np.zeros(len(dense), dtype=np.float32))
+    scores = lexical.scores(text)
+    pool = np.arange(len(scores), dtype=np.int64) if pool is None else pool
+    best, _ = top_rows(pool, scores[pool], n)
+    rows = np.union1d(dense, best).astype(np.int64)
+    return Candidates(rows, scores[rows])
 
 
 class Picked(Sequence[Chunk]):

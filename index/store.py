@@ -22,18 +22,11 @@ from index.mapped import MappedFiles
 from index.records import Chunk, unit_keys
 from index.rows import NewSegment, VectorFill, open_rows, write_segment
 from index.segments import SegmentInfo, file_key, file_path
-from index.snapshot import Candidates, Features, Passages, Picked, top_rows
+from index.snapshot import Candidates, Features, Passages, Picked, concat_ranges, source_rows, with_lexical
 from index.versions import new_version_name, publish, require_current, staging
 
 __all__ = ["EmbedderMismatchError", "IndexCorruptError", "IndexSnapshot", "MappedFiles", "NewSegment", "VectorFill", "load_snapshot",
            "save_version"]
-
-
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Concatenated arange(start, end) for each pair, without a Python loop."""
-    lengths = np.asarray(ends - starts, dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    return np.repeat(np.asarray(starts, dtype=np.int64) - offsets[:-1], lengths) + np.arange(offsets[-1])
 
 
 @dataclass
@@ -75,19 +68,17 @@ class IndexSnapshot:
         units = search_units(self.unit_index, self.unit_vectors, query, n, within, self.manifest.dense.flat_max)
         first = np.searchsorted(self.chunk_units[:, 1], units, side="right")
         last = np.searchsorted(self.chunk_units[:, 0], units, side="right")
-        return np.unique(_ranges(first, last))
+        return np.unique(concat_ranges(first, last))
 
     def unit_rows(self, sources: Collection[str]) -> np.ndarray:
         """The sentence rows of these sources (each source's rows are one contiguous range)."""
         entries = [self.manifest.sources[s] for s in sources]
-        return _ranges(np.array([e.units[0] for e in entries], dtype=np.int64),
-                       np.array([e.units[1] for e in entries], dtype=np.int64))
+        return concat_ranges(np.array([e.units[0] for e in entries], dtype=np.int64),
+                             np.array([e.units[1] for e in entries], dtype=np.int64))
 
     def chunk_rows(self, sources: Collection[str]) -> np.ndarray:
         """The chunk rows of these sources."""
-        entries = [self.manifest.sources[s] for s in sources]
-        return _ranges(np.array([e.rows[0] for e in entries], dtype=np.int64),
-                       np.array([e.rows[1] for e in entries], dtype=np.int64))
+        return source_rows(self.manifest, sources)
 
     @property
     def terms(self) -> LexicalIndex:
@@ -98,19 +89,13 @@ class IndexSnapshot:
                    sources: Collection[str] | None = None) -> Candidates:
         """Dense candidates and the n best BM25 chunks (among `sources`), before the top-n cut, with their BM25."""
         dense = self.dense_candidates(query, n, sources)
-        if text is None:
-            return Candidates(dense, np.zeros(len(dense), dtype=np.float32))
-        scores = self.lexical.scores(text)
-        pool = self.chunk_rows(sources) if sources is not None else np.arange(len(scores), dtype=np.int64)
-        lexical, _ = top_rows(pool, scores[pool], n)
-        rows = np.union1d(dense, lexical).astype(np.int64)
-        return Candidates(rows, scores[rows])
+        return with_lexical(dense, self.lexical, text, n, self.chunk_rows(sources) if sources is not None else None)
 
     def features(self, query: np.ndarray, rows: np.ndarray) -> Features:
         """Whole-chunk cosines, and the cosine of every sentence of each chunk, in one matmul each."""
         q = query.astype(np.float32)
         ranges = self.chunk_units[rows]
-        sims = np.asarray(self.unit_vectors[_ranges(ranges[:, 0], ranges[:, 1])] @ q, dtype=np.float32)
+        sims = np.asarray(self.unit_vectors[concat_ranges(ranges[:, 0], ranges[:, 1])] @ q, dtype=np.float32)
         offsets = np.concatenate([[0], np.cumsum(ranges[:, 1] - ranges[:, 0])])
         best = np.maximum.reduceat(sims, offsets[:-1]) if len(rows) else np.zeros(0, dtype=np.float32)
         return Features(Picked(self.chunks, rows), np.asarray(self.chunk_vectors[rows] @ q, dtype=np.float32), best,

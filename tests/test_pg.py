@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydantic import SecretStr
 
@@ -216,13 +217,21 @@ def test_pg_migration_fills_each_chunks_sentence_vectors_as_publish_writes_them(
     assert all(len(r[2]) % (4 * 512) == 0 and r[2] for r in written)
 
 
-def test_pg_migration_lists_each_passages_terms_as_publish_writes_them(engine: Engine, pg_url: str) -> None:
-    from index.pg.migrations import FILL_TERMS
+def test_pg_bm25_loaded_from_the_database_scores_every_passage_as_the_disk(engine: Engine, pg_url: str) -> None:
+    pg = _on_pg(engine, pg_url)
+    assert isinstance(pg.snapshot, PgSnapshot) and isinstance(engine.snapshot, IndexSnapshot)
+    questions = _questions(DEV_SET.name, "seed_reader.jsonl", "seed_unanswerable.jsonl")
+    differ = [q for q in questions if not np.array_equal(pg.snapshot.lexical.scores(q),
+                                                         engine.snapshot.lexical.scores(q))]
+    assert differ == [] and pg.snapshot.lexical.num_docs == engine.snapshot.lexical.num_docs
+    words = "Qui est le nouveau PDG d'OpenAI licencié par le conseil ?"
+    assert pg.snapshot.terms.weights(words) == engine.snapshot.terms.weights(words) != {}
 
+
+def test_pg_publish_leaves_the_planner_fresh_statistics(engine: Engine, pg_url: str) -> None:
     _on_pg(engine, pg_url)
     with connect(pg_url) as conn:
-        written = conn.execute("select row, terms from bm25 order by row").fetchall()
-        conn.execute("update bm25 set terms = '{}'")
-        conn.execute(FILL_TERMS)
-        filled = conn.execute("select row, terms from bm25 order by row").fetchall()
-    assert written and filled == written and all(r[1] for r in written)
+        for table in ("sources", "chunks", "sentences", "version_sources", "terms", "bm25"):
+            rows = conn.execute(f"select count(*) from {table}").fetchone()
+            stats = conn.execute("select reltuples from pg_class where relname = %s", (table,)).fetchone()
+            assert rows and stats and rows[0] > 0 and stats[0] == rows[0], table

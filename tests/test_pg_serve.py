@@ -102,7 +102,7 @@ def _local_trial(tmp_path: Path) -> None:
         migrated = subprocess.run([sys.executable, "-m", "bot.cli", "db", "migrate"], check=False, cwd=ROOT,
                                   env={**env, "SOURCIER_DATABASE_URL": url.group(1)}, capture_output=True,
                                   text=True, timeout=60)
-        assert migrated.returncode == 0 and "schema at version 5 (nothing to do)" in migrated.stdout
+        assert migrated.returncode == 0 and "schema at version 6 (nothing to do)" in migrated.stdout
     finally:
         stopped = subprocess.run([sys.executable, "-m", "bot.cli", "db", "stop"], check=False, cwd=ROOT, env=env,
                                  capture_output=True, text=True, timeout=120)

@@ -1,7 +1,7 @@
 """Which version is current in PostgreSQL, and loading one: what a replica needs to follow publishes.
 
 Replicas poll `versions.current` at most every `poll` seconds (one indexed lookup), so every replica serves a
-flip within that bound; a version is loaded in a few queries (its numbering and vocabulary), once.
+flip within that bound; a version is loaded in a few queries (its numbering and BM25 weights), once.
 """
 
 from __future__ import annotations
@@ -10,15 +10,19 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from index.errors import IndexNotFoundError
+from index.lexical import LexicalIndex
 from index.manifest import Manifest
+from index.pg import queries
 from index.pg.connect import lend
 from index.pg.rowcache import RowCache
-from index.pg.snapshot import PgSnapshot, PgTerms, _Texts
+from index.pg.snapshot import PgSnapshot, _Texts
 
 _MEMBERS = """
 select vs.source, vs.first_row, vs.first_unit, s.source_id, s.entry, s.n_chunks, s.n_units
@@ -34,8 +38,22 @@ def no_index() -> IndexNotFoundError:
                               "(with SOURCIER_DATABASE_URL set)")
 
 
+def _lexical(conn: psycopg.Connection[Any], version_id: int, n_docs: int) -> LexicalIndex:
+    """The version's BM25 in memory, from its vocabulary and each passage's stored weights (sparsevec_send: dimension,
+    count, unused, then the count's 0-based indices and float32 values, big-endian), decoded by numpy."""
+    vocabulary = {str(t): int(d) for t, d in conn.execute(queries.VOCABULARY, (version_id,))}
+    rows, terms, weights = [np.zeros(0, np.int64)], [np.zeros(0, ">i4")], [np.zeros(0, ">f4")]
+    for row, blob in conn.cursor(binary=True).execute(queries.WEIGHTS, (version_id,)):
+        count = int(np.frombuffer(blob, dtype=">i4", count=1, offset=4)[0])
+        terms.append(np.frombuffer(blob, dtype=">i4", count=count, offset=12))
+        weights.append(np.frombuffer(blob, dtype=">f4", count=count, offset=12 + 4 * count))
+        rows.append(np.full(count, int(row), dtype=np.int64))
+    return LexicalIndex.from_doc_weights(vocabulary, np.concatenate(rows), np.concatenate(terms).astype(np.int64),
+                                         np.concatenate(weights).astype(np.float32), n_docs)
+
+
 def load(pool: ConnectionPool, timeout: float, name: str | None = None, cache: RowCache | None = None) -> PgSnapshot:
-    """Load a version (default: the current one): its manifest, numbering and vocabulary."""
+    """Load a version (default: the current one): its manifest, numbering and BM25."""
     with lend(pool, timeout) as conn, conn.transaction():
         conn.execute("set transaction isolation level repeatable read, read only")
         row = conn.execute("select id, name, meta, n_docs from versions where name = %s or (%s::text is null "
@@ -46,15 +64,14 @@ def load(pool: ConnectionPool, timeout: float, name: str | None = None, cache: R
         version_id, version, meta, n_docs = int(row[0]), str(row[1]), dict(row[2]), int(row[3])
         members = conn.execute(_MEMBERS, (version_id,)).fetchall()
         units = conn.execute(_UNITS, (version_id,)).fetchall()
-        vocab = {str(t): (int(d), int(f)) for t, d, f in
-                 conn.execute("select term, dim, df from terms where version = %s", (version_id,))}
+        lexical = _lexical(conn, version_id, n_docs)
     sources = {}
     for _, first_row, first_unit, source_id, entry, n_chunks, n_units in members:
         sources[source_id] = {**entry, "rows": [first_row, first_row + n_chunks],
                               "units": [first_unit, first_unit + n_units]}
     manifest = Manifest.from_json({**meta, "version": version, "sources": sources})
     pks = np.array([int(m[0]) for m in members], dtype=np.int64)
-    return PgSnapshot(pool, timeout, version_id, manifest, PgTerms(vocab, n_docs),
+    return PgSnapshot(pool, timeout, version_id, manifest, lexical,
                       _Texts(pool, timeout, {str(m[3]): int(m[0]) for m in members}), pks,
                       np.array([int(m[1]) for m in members], dtype=np.int64),
                       np.array([int(m[2]) for m in members], dtype=np.int64),

@@ -1,8 +1,8 @@
 """One index version read from PostgreSQL, through the same Snapshot interface as the on-disk one.
 
-Per question: one round trip for candidates (dense sentences by pgvector, BM25 by sourcier's own weights stored
-as sparsevec, and the weights of every candidate row), one for their features (chunks with their sentences' vectors). Scores are
-computed here from the stored float32 values, in the order the on-disk backend adds them, so both rank alike.
+Per question: one round trip for the dense candidates (sentences by pgvector), one for their features (chunks
+with their sentences' vectors, unless this process has them already). BM25 runs in memory over the version's
+stored weights, with the on-disk backend's own code, so both rank alike.
 """
 
 from __future__ import annotations
@@ -14,48 +14,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pgvector import SparseVector
 from psycopg_pool import ConnectionPool
 
-from index.lexical import FrenchAnalyzer
+from index.lexical import LexicalIndex
 from index.manifest import Manifest
 from index.pg import queries
 from index.pg.connect import lend
 from index.pg.rowcache import Passage, RowCache
 from index.records import Chunk
-from index.snapshot import Candidates, Features, Passages
+from index.snapshot import Candidates, Features, Passages, source_rows, with_lexical
 
 # Up to this many sentences in the searched sources, dense search is exact (a scan: a few ms at 20k); past it,
 # HNSW with an iterative scan, which goes on past filtered-out rows until it has its n (a small source is never
 # dropped). Measured on this machine: docs/performance.md.
 EXACT_MAX = 20_000
-
-
-class PgTerms:
-    """The version's vocabulary: BM25 dimensions and document frequencies, for the query vector and the reader."""
-
-    def __init__(self, vocab: dict[str, tuple[int, int]], n_docs: int) -> None:
-        self.analyzer = FrenchAnalyzer()
-        self._vocab = vocab
-        self._n = n_docs
-
-    def idf(self, term: str) -> float:
-        """The on-disk LexicalIndex.idf, from the stored document frequency."""
-        df = max(self._vocab.get(term, (0, 0))[1], 1)
-        return float(np.log(1 + (self._n - df + 0.5) / (df + 0.5)))
-
-    def weights(self, query: str) -> dict[str, float]:
-        """The query's distinct terms and their IDF."""
-        return {t: self.idf(t) for t in set(self.analyzer.terms(query))}
-
-    def dims(self, text: str) -> list[int]:
-        """The query's known terms as dimensions, repeated as often as they occur (BM25 adds each occurrence)."""
-        return [self._vocab[t][0] for t in self.analyzer.terms(text) if t in self._vocab]
-
-    @property
-    def size(self) -> int:
-        """The vocabulary's size, the sparse vectors' dimension."""
-        return max(len(self._vocab), 1)
 
 
 class _Texts(Mapping[str, str]):
@@ -87,16 +59,6 @@ class _Texts(Mapping[str, str]):
         return len(self._ids)
 
 
-def bm25(weights: SparseVector, dims: list[int]) -> np.float32:
-    """A chunk's BM25 for a query, added in the query's term order in float32, as bm25s does."""
-    stored = dict(zip(weights.indices(), weights.values(), strict=True))
-    total = np.float32(0.0)
-    for dim in dims:
-        if dim in stored:
-            total = np.float32(total + np.float32(stored[dim]))
-    return total
-
-
 @dataclass
 class PgSnapshot:
     """One version's numbering (sources' first rows and sentences, chunks' sentence ranges) and vocabulary in
@@ -106,7 +68,7 @@ class PgSnapshot:
     timeout: float
     version_id: int
     manifest: Manifest
-    terms: PgTerms
+    lexical: LexicalIndex  # the version's BM25, in memory: the same scores as on disk, with no round trip
     texts: Mapping[str, str]
     source_pks: np.ndarray  # by manifest position
     first_rows: np.ndarray
@@ -128,20 +90,20 @@ class PgSnapshot:
         return ([int(self.source_pks[position[s]]) for s in names],
                 sum(e.units[1] - e.units[0] for e in entries))
 
+    @property
+    def terms(self) -> LexicalIndex:
+        """BM25 over every chunk of the version: its IDF weighs the reader's terms."""
+        return self.lexical
+
     def candidates(self, query: np.ndarray, text: str | None, n: int,
                    sources: Collection[str] | None = None) -> Candidates:
-        """One round trip: dense and lexical candidates with every candidate's BM25 weights."""
+        """Dense candidates from PostgreSQL (one round trip), BM25 ones from the version's weights in memory."""
         pks, units = self._pks(sources) if sources is not None else (None, int(self.manifest.counts["units"]))
-        dims = self.terms.dims(text) if text is not None else []
-        ranges = [self.manifest.sources[s].rows for s in sources] if sources is not None else None
-        sql, params = queries.candidates(self.version_id, query, pks, n, exact=units <= self.exact_max,
-                                         lexical=_query_vector(dims, self.terms.size) if dims else None,
-                                         ranges=ranges)
+        sql, params = queries.dense_rows(self.version_id, query, pks, n, exact=units <= self.exact_max)
         with lend(self.pool, self.timeout) as conn:
-            found = conn.cursor(binary=True).execute(sql, params).fetchall()
-        rows = np.array(sorted({int(r[0]) for r in found}), dtype=np.int64)
-        weights = {int(r[0]): r[1] for r in found}
-        return Candidates(rows, np.array([bm25(weights[int(r)], dims) for r in rows], dtype=np.float32))
+            dense = np.array(sorted(int(r[0]) for r in conn.execute(sql, params)), dtype=np.int64)
+        return with_lexical(dense, self.lexical, text, n,
+                            source_rows(self.manifest, sources) if sources is not None else None)
 
     def _locate(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Version rows to (source row id, chunk index in the source)."""
@@ -191,14 +153,6 @@ class PgSnapshot:
         chunks = [Chunk.from_json(r[1]) for r in found]
         return Passages(np.array([int(r[0]) for r in found], dtype=np.int64), [c.context for c in chunks],
                         [c.source_id for c in chunks])
-
-
-def _query_vector(dims: list[int], size: int) -> SparseVector:
-    """The question as a sparse vector: each known term's count."""
-    counts: dict[int, float] = {}
-    for dim in dims:
-        counts[dim] = counts.get(dim, 0.0) + 1.0
-    return SparseVector(dict(sorted(counts.items())), size)
 
 
 def _matrix(blobs: list[Any], dim: int) -> np.ndarray:
