@@ -153,6 +153,10 @@ class ServerError(SourcierError):
     status = 502
 
 
+class ListenError(SourcierError):
+    """`sourcier serve` cannot listen on the address it was given (in use, not this machine's)."""
+
+
 class SlackConfigError(SourcierError):
     """Slack is half configured."""
 

@@ -46,3 +46,59 @@ def test_server_serve_option_trusts_forwarded_for_from_the_listed_proxy(served: 
     with httpx.Client(base_url=served, timeout=30) as c:
         assert _codes(c, ["203.0.113.1", "203.0.113.1", "203.0.113.1"]) == [200, 200, 429]
         assert _codes(c, ["203.0.113.2", "203.0.113.2"]) == [200, 200]  # another client behind the proxy
+
+
+def _listening(pid: int, port: int) -> set[str]:
+    """The kernel sockets (inodes) a process listens on at this port."""
+    import psutil
+
+    return {os.readlink(f"/proc/{pid}/fd/{c.fd}") for c in psutil.Process(pid).net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.fd >= 0}
+
+
+def _serving(pid: int, port: int) -> list[int]:
+    """Per worker process, how many client connections it holds on this port."""
+    import psutil
+
+    workers = [p for p in psutil.Process(pid).children(recursive=True) if _listening(p.pid, port)]
+    return [sum(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in p.net_connections("tcp"))
+            for p in workers]
+
+
+def test_server_workers_each_accept_on_a_socket_of_their_own(seed_settings: Settings, tmp_path: Path) -> None:
+    import concurrent.futures
+
+    import psutil
+
+    env = {**os.environ, "SOURCIER_INDEX_DIR": str(seed_settings.index_dir), "SOURCIER_DATA_DIR": str(tmp_path),
+           "HF_HUB_OFFLINE": "1", "SOURCIER_RATE_LIMIT_PER_MINUTE": "0"}
+    with sourcier_serve(env, "--workers", "2") as (url, proc):
+        port = int(url.rsplit(":", 1)[1])
+        clients = [httpx.Client(base_url=url, timeout=60) for _ in range(16)]
+        try:
+            with concurrent.futures.ThreadPoolExecutor(16) as pool:  # all at once, as a proxy's pool connects
+                assert set(pool.map(lambda c: c.get("/v1/sources").status_code, clients)) == {200}
+            workers = [p.pid for p in psutil.Process(proc.pid).children(recursive=True) if _listening(p.pid, port)]
+            sockets = [_listening(pid, port) for pid in workers]
+            assert len(workers) == 2 and all(len(s) == 1 for s in sockets) and sockets[0] != sockets[1]
+            spread = _serving(proc.pid, port)
+            assert sum(spread) == 16 and min(spread) > 0  # the kernel shares them out (all on one: 2 in 65,536)
+        finally:
+            for c in clients:
+                c.close()
+
+
+def test_server_workers_refuse_an_address_already_served(seed_settings: Settings, tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SOURCIER_INDEX_DIR": str(seed_settings.index_dir), "SOURCIER_DATA_DIR": str(tmp_path),
+           "HF_HUB_OFFLINE": "1"}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--workers", "2"],
+                              check=False, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and f"cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr

@@ -47,8 +47,12 @@ def serve(
         os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder,
                            "SOURCIER_ALLOW_ANONYMOUS": str(settings.allow_anonymous).lower(),
                            "SOURCIER_FORWARDED_ALLOW_IPS": settings.forwarded_allow_ips or ""})
-        uvicorn.run("bot.http.api:app_factory", factory=True, host=host, port=port, workers=workers,
-                    log_level=settings.log_level.lower(), http=PROTOCOL, **proxy_options())
+        from bot.http.workers import serve_workers
+
+        with friendly_errors():  # the address in use: one line, as uvicorn alone would say it for one worker
+            serve_workers(uvicorn.Config("bot.http.api:app_factory", factory=True, host=host, port=port,
+                                         workers=workers, log_level=settings.log_level.lower(), http=PROTOCOL,
+                                         **proxy_options()))
         return
     from bot.http.api import create_app
 
