@@ -43,7 +43,7 @@ class Question:
     x: np.ndarray
     y: np.ndarray  # 1 where the candidate answers (document gold: where it is in the right document)
     retrieved: bool  # some passage among those read is right
-    reach: float  # bot.reader_features.reach: the decision's question-level input
+    reach: tuple[float, float]  # bot.reader_features.reach: the decision's question-level inputs
 
 
 def _overlaps(text: str, base: int, span: tuple[int, int], evidence: str) -> bool:

@@ -140,28 +140,26 @@ def candidates(question: str, hits: list[Hit], lexical: TermStats,
     return keys, x, q
 
 
-DECISION = ("select", "select_gap", "cov_top", "cos", "cov", "share", "cov_window", "bigrams",
+DECISION = ("select", "select_gap", "cov_top", "fused_gap", "cos", "cov", "share", "cov_window", "bigrams",
             "names_missing", "rare_missing", "cov_passage", "share_passage", "names_missing_passage",
             "rare_missing_passage", "kind_evidence", "question_length",
             *(f"asks_{k}" for k in KINDS))
 
 
-def reach(q: Question, hits: list[Hit], lexical: TermStats, from_hits: int) -> float:
-    """How much of the question the first passages hold together (unmeasured across languages). The first
-    passage's lead over the second is not read: it measures how much a corpus repeats itself (one page per topic,
-    or an article in overlapping passages) more than whether it answers (held out, dropping it refused less on
-    every fitted corpus at the same abstention: the seed 36 → 28 %, the handbook 6.7 → 5.3 %, piaf-dev 30.5 →
-    29.8 %)."""
+def reach(q: Question, hits: list[Hit], lexical: TermStats, from_hits: int) -> tuple[float, float]:
+    """How much of the question the first passages hold together (unmeasured across languages), and the first
+    passage's lead over the second."""
     read = hits[:from_hits]
     terms = set().union(*(lexical.analyzer.terms(h.chunk.context) for h in read))
+    lead = hits[0].score - hits[1].score if len(hits) > 1 else hits[0].score if hits else 0.0
     same = any(_language(h.chunk.text) == q.lang for h in read)
-    return share(q.weights, terms) if same or not read else math.nan
+    return share(q.weights, terms) if same or not read else math.nan, lead
 
 
-def decision_row(x: np.ndarray, logits: np.ndarray, question_reach: float) -> np.ndarray:
+def decision_row(x: np.ndarray, logits: np.ndarray, question_reach: tuple[float, float]) -> np.ndarray:
     """The question-level inputs: the best candidate's, its lead over the next, and the first passages' reach."""
     order = np.argsort(-logits, kind="stable")
     best = x[order[0]]
     gap = float(logits[order[0]] - logits[order[1]]) if len(order) > 1 else 4.0
-    head = [float(logits[order[0]]), min(gap, 4.0), question_reach]
-    return np.asarray(head + [float(best[COLUMN[name]]) for name in DECISION[3:]], dtype=np.float32)
+    head = [float(logits[order[0]]), min(gap, 4.0), *question_reach]
+    return np.asarray(head + [float(best[COLUMN[name]]) for name in DECISION[4:]], dtype=np.float32)
