@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -145,13 +146,21 @@ def _matches(sentence: str) -> tuple[tuple[tuple[int, int], ...], dict[str, tupl
     return names, {k: tuple(m.span() for m in p.finditer(sentence)) for k, p in _PATTERNS.items()}
 
 
+@lru_cache(maxsize=16384)
+def _token_ends(sentence: str) -> tuple[int, ...]:
+    """Where each word ends (increasing): the words a span overlaps are found by bisection."""
+    return tuple(e for _, e, _ in _tokens(sentence))
+
+
 def _novel_spans(sentence: str, spans: tuple[tuple[int, int], ...], question_words: frozenset[str]) -> int:
     """How many spans hold a word the question lacks (a span of symbols alone, « % », counts)."""
-    tokens = _tokens(sentence)
+    tokens, ends = _tokens(sentence), _token_ends(sentence)
     count = 0
     for a, b in spans:
-        inside = [f for s, e, f in tokens if s < b and a < e]
-        count += not inside or any(f not in question_words for f in inside)
+        i = first = bisect_right(ends, a)  # the first word ending after the span starts
+        while i < len(tokens) and tokens[i][0] < b and tokens[i][2] in question_words:
+            i += 1
+        count += i == first or (i < len(tokens) and tokens[i][0] < b)  # no word inside, or a new one
     return count
 
 

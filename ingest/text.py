@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import NamedTuple
 
 
@@ -109,9 +110,11 @@ _ENDS = re.compile(r"[.!…][\"'»”’)\]]*$")
 _CONTENTS = re.compile(r"^(?:\d+\.)+\d*\s+\S[^.!?]*$|\s(?:\d+\.){1,}\d+\.?$|(?:\.\s?){4,}\s*\d+$")
 
 
+@lru_cache(maxsize=16384)
 def quotable(sentence: str) -> bool:
     """A body sentence that can answer: not a question, not a label ending in ':', not a bare heading-like line,
-    not a table-of-contents line."""
+    not a table-of-contents line (cached: the reader asks it of the same passages' sentences question after
+    question)."""
     sentence = sentence.rstrip()
     if not sentence or sentence.endswith(("?", ":", "?»", "? »")) or _CONTENTS.search(sentence):
         return False
