@@ -3,8 +3,9 @@ until they expire, and nothing else.
 
 A link is `s1.<key id>.<passage>.<signature>`: the passage (source id, offsets, the cited sentence's first
 words, the expiry time) as base64url JSON, signed with HMAC-SHA256 under a server secret kept in
-`<data dir>/cite_link.key` (mode 0600, made on first use). `sourcier keys rotate-links` replaces the secret,
-and every link made before stops working. Refusals are French: the person who clicked reads them.
+`<data dir>/cite_link.key` (mode 0600, made on first use), or with SOURCIER_DATABASE_URL in the shared
+database, so that a link one replica signed opens on every other. `sourcier keys rotate-links` replaces the
+secret, and every link made before stops working. Refusals are French: the person who clicked reads them.
 """
 
 from __future__ import annotations
@@ -21,12 +22,19 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.answer import LINK_WORDS, Citation
+from bot.statedb import Mirror, Sql
 from index.errors import CitationLinkError
 from index.versions import write_atomic
 
+if TYPE_CHECKING:
+    from bot.config import Settings
+
 FILE = "cite_link.key"
+TABLE = ("CREATE TABLE IF NOT EXISTS link_secrets (name TEXT PRIMARY KEY, secret TEXT NOT NULL)",)
+_NAME = "cite"
 MALFORMED = "Ce lien de citation est mal formé : copiez-le en entier depuis la réponse."
 ROTATED = ("Ce lien de citation n'est plus valide : la clé de signature du serveur a changé depuis. "
            "Reposez la question pour obtenir un nouveau lien.")
@@ -56,16 +64,28 @@ def _unb64(text: str) -> bytes:
 
 
 class LinkSigner:
-    """Signs and checks citation links with the secret under the data dir (re-read when it is rotated)."""
+    """Signs and checks citation links with the secret under the data dir (re-read when it is rotated), or the
+    shared database's (`sql`), followed every `every` seconds."""
 
-    def __init__(self, data_dir: Path, days: float) -> None:
+    def __init__(self, data_dir: Path, days: float, sql: Sql | None = None, every: float | None = None) -> None:
         self.path = data_dir / FILE
         self.lifetime = days * 86400
         self._secret: tuple[tuple[int, int], bytes] | None = None
         self._lock = threading.Lock()
+        self._sql = sql
+        self._mirror: Mirror | None = None
+        if sql is not None:
+            sql.create(TABLE)
+            first = self.path.read_text().strip() if self.path.exists() else secrets.token_hex(32)
+            sql.run("INSERT INTO link_secrets VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (_NAME, first))
+            self._mirror = Mirror(sql, f"SELECT secret FROM link_secrets WHERE name = '{_NAME}'", every)
 
-    def _key(self) -> bytes:
-        """The secret, made on first use; one stat() per call notices a rotation by another process."""
+    def _key(self, fresh: bool = False) -> bytes:
+        """The secret, made on first use; one stat() per call notices a rotation by another process (the shared
+        one: the copy in memory, read again when `fresh`)."""
+        if self._mirror is not None:
+            rows = self._mirror.refresh() if fresh else self._mirror.rows
+            return bytes.fromhex(str(rows[0][0]))
         with self._lock:
             if not self.path.exists():
                 self._first_secret()
@@ -73,6 +93,11 @@ class LinkSigner:
             if self._secret is None or self._secret[0] != (st.st_ino, st.st_mtime_ns):
                 self._secret = ((st.st_ino, st.st_mtime_ns), bytes.fromhex(self.path.read_text().strip()))
             return self._secret[1]
+
+    def close(self) -> None:
+        """Stop following the shared secret."""
+        if self._mirror is not None:
+            self._mirror.close()
 
     def _first_secret(self) -> None:
         """Made once, exclusively: two processes starting together agree on one secret."""
@@ -86,6 +111,10 @@ class LinkSigner:
 
     def rotate(self) -> None:
         """A new secret: every link signed before stops working."""
+        if self._sql is not None and self._mirror is not None:
+            self._sql.run("UPDATE link_secrets SET secret = ? WHERE name = ?", (secrets.token_hex(32), _NAME))
+            self._mirror.refresh()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, secrets.token_hex(32).encode())
         os.chmod(self.path, 0o600)
@@ -116,6 +145,8 @@ class LinkSigner:
         if len(parts) != 4 or parts[0] != "s1":
             raise CitationLinkError(MALFORMED)
         key = self._key()
+        if not hmac.compare_digest(parts[1], self._kid(key)) and self._mirror is not None:
+            key = self._key(fresh=True)  # another replica may have rotated it a moment ago
         if not hmac.compare_digest(parts[1], self._kid(key)):
             raise CitationLinkError(ROTATED)
         try:
@@ -130,3 +161,8 @@ class LinkSigner:
             when = datetime.fromtimestamp(passage.expires, UTC).strftime("%d/%m/%Y à %H:%M UTC")
             raise CitationLinkError(EXPIRED.format(when=when))
         return passage
+
+
+def link_signer(settings: Settings, shared: Sql | None) -> LinkSigner:
+    """The signer a server uses: on the shared database when one is configured, following its rotations."""
+    return LinkSigner(settings.data_dir, settings.cite_link_days, shared, settings.database_poll_seconds)

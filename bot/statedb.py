@@ -7,6 +7,7 @@ Each statement runs on its own and commits at once: dedupe and votes rely on a p
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from index.errors import DatabaseConfigError, DatabaseUnavailableError
 if TYPE_CHECKING:
     from bot.config import Settings
 
+log = logging.getLogger(__name__)
 Row = tuple[Any, ...]
 SCHEMA = "sourcier_state"  # the shared state's own schema, beside the index's in a shared database
 
@@ -105,6 +107,40 @@ class PostgresSql:
     def close(self) -> None:
         """Close the pool's connections."""
         self._pool.close()
+
+
+class Mirror:
+    """A small shared table held in memory, so that requests read it without a round trip: re-read every `every`
+    seconds by a daemon thread (None: only when asked, for one-shot commands). Through an outage the last copy
+    stays in use, and the database's word wins again as soon as it answers."""
+
+    def __init__(self, sql: Sql, query: str, every: float | None) -> None:
+        self._sql, self._query = sql, query
+        self.rows: list[Row] = sql.run(query)[0]  # the first copy, or the outage's error at start-up
+        self._stop = threading.Event()
+        if every is not None:
+            threading.Thread(target=self._follow, args=(max(every, 0.05),), daemon=True, name="mirror").start()
+
+    def refresh(self) -> list[Row]:
+        """Read the table now (after this process wrote to it)."""
+        self.rows = self._sql.run(self._query)[0]
+        return self.rows
+
+    def _follow(self, every: float) -> None:
+        """Re-read until closed; an outage is logged once, not once a second."""
+        failing = False
+        while not self._stop.wait(every):
+            try:
+                self.refresh()
+                failing = False
+            except DatabaseUnavailableError as exc:
+                if not failing:
+                    log.warning("keeping the last copy of shared keys while the database is away: %s", exc)
+                failing = True
+
+    def close(self) -> None:
+        """Stop following the table."""
+        self._stop.set()
 
 
 def shared_database(settings: Settings) -> PostgresSql | None:

@@ -9,13 +9,14 @@ import typer
 
 from bot.cli.cli import app, friendly_errors, out, settings_from
 from bot.cli.render import print_json
-from bot.keys import KeyStore
+from bot.keys import key_store
 
 keys = typer.Typer(help="API keys for HTTP clients and the citation links' secret.",
                    short_help="API keys (stored hashed) and the citation links' secret.",
                    no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 app.add_typer(keys, name="keys")
-DataDir = Annotated[Path | None, typer.Option(help="where keys are kept (default: SOURCIER_DATA_DIR, var)")]
+DataDir = Annotated[Path | None, typer.Option(help="where keys are kept (default: SOURCIER_DATA_DIR, var; with "
+                                                   "SOURCIER_DATABASE_URL: the shared database)")]
 
 
 @keys.command(short_help="Create an API key; prints it once.")
@@ -28,7 +29,8 @@ def create(name: Annotated[str, typer.Argument(help="who holds it, e.g. intranet
     Example: sourcier keys create intranet-rh --audience rh
     """
     settings = settings_from(data_dir=data_dir)
-    key, secret = KeyStore(settings.data_dir).create(name, audience or [])
+    with friendly_errors(), key_store(settings) as store:
+        key, secret = store.create(name, audience or [])
     out.print(f"{secret}\n(key {key.key_id}: shown once, stored only as a hash; send it as "
               f"Authorization: Bearer …)", highlight=False, markup=False)
 
@@ -38,7 +40,8 @@ def list_keys(data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("-
               ) -> None:
     """List API keys: id, name, audiences, created, revoked."""
     settings = settings_from(data_dir=data_dir)
-    rows = KeyStore(settings.data_dir).keys()
+    with friendly_errors(), key_store(settings) as store:
+        rows = store.keys()
     if as_json:
         print_json([{k: v for k, v in vars(r).items() if k != "digest"} for r in rows])
         return
@@ -56,8 +59,8 @@ def revoke(key_id: Annotated[str, typer.Argument(help="the id `sourcier keys lis
     Example: sourcier keys revoke 1a2b3c4d
     """
     settings = settings_from(data_dir=data_dir)
-    with friendly_errors():
-        key = KeyStore(settings.data_dir).revoke(key_id)
+    with friendly_errors(), key_store(settings) as store:
+        key = store.revoke(key_id)
     out.print(f"revoked {key.key_id} ({key.name})", highlight=False, markup=False)
 
 
@@ -65,7 +68,14 @@ def revoke(key_id: Annotated[str, typer.Argument(help="the id `sourcier keys lis
 def rotate_links(data_dir: DataDir = None) -> None:
     """Replace the secret that signs citation links: every link sent before stops working."""
     from bot.citelinks import LinkSigner
+    from bot.statedb import shared_database
 
     settings = settings_from(data_dir=data_dir)
-    LinkSigner(settings.data_dir, settings.cite_link_days).rotate()
+    with friendly_errors():
+        shared = shared_database(settings)
+        try:
+            LinkSigner(settings.data_dir, settings.cite_link_days, shared).rotate()
+        finally:
+            if shared is not None:
+                shared.close()
     out.print("citation links signed before now no longer open", highlight=False, markup=False)

@@ -41,8 +41,8 @@ def serve(
                              forwarded_allow_ips=forwarded_allow_ips)
     with friendly_errors():
         settings.slack_enabled()  # refuse a half-configured Slack before loading anything
-        refuse_open_door(host, settings)
         check_database(settings)  # a wrong URL or password, no pgvector, an older schema: one line, not served
+        refuse_open_door(host, settings)
     if workers > 1:  # workers are new processes: hand them the overrides through the environment
         os.environ.update({"SOURCIER_INDEX_DIR": str(settings.index_dir), "SOURCIER_EMBEDDER": settings.embedder,
                            "SOURCIER_ALLOW_ANONYMOUS": str(settings.allow_anonymous).lower(),
@@ -63,11 +63,14 @@ def serve(
 def refuse_open_door(host: str, settings: Settings) -> None:
     """A non-loopback address with no API key would let anyone who reaches it read: refuse, naming the fix."""
     from bot.http.auth import is_loopback
-    from bot.keys import KeyStore
+    from bot.keys import key_store
     from index.errors import ApiKeyError
 
-    if is_loopback(host) or settings.allow_anonymous or KeyStore(settings.data_dir).active():
+    if is_loopback(host) or settings.allow_anonymous:
         return
+    with key_store(settings) as keys:
+        if keys.active():
+            return
     raise ApiKeyError(f"refusing to serve on {host} with no API key: anyone who reaches it could read the "
                       "sources. Create a key with `sourcier keys create NAME --audience public` (clients send "
                       "Authorization: Bearer …), or pass --allow-anonymous for a demo (public sources only)")

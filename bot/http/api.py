@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.citelinks import LinkSigner
+from bot.citelinks import link_signer
 from bot.config import Settings
 from bot.engine import Engine
 from bot.http.guard import Guard
@@ -56,9 +56,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         except (IndexNotFoundError, IndexCorruptError, EmbedderMismatchError) as exc:
             log.warning("starting without an index: %s", exc)
         app.state.engine = live
-        shared = await asyncio.to_thread(shared_database, settings)  # one pool for the jobs and the Slack store
+        shared = await asyncio.to_thread(shared_database, settings)  # one pool for the jobs, keys and Slack store
         app.state.jobs = ReindexJobs(live, metrics, settings.data_dir / "jobs",
                                      SqlJobRecords(shared) if shared is not None else None)
+        keys = app.state.keys = await asyncio.to_thread(KeyStore, settings.data_dir, shared,
+                                                        settings.database_poll_seconds)
+        links = app.state.links = await asyncio.to_thread(link_signer, settings, shared)
         store = None
         if slack_on:
             from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
@@ -67,8 +70,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             from bot.slack.store import open_store
 
             store = open_store(settings, shared)
-            app.state.slack_handler = AsyncSlackRequestHandler(create_slack_app(settings, live, store))
+            app.state.slack_handler = AsyncSlackRequestHandler(create_slack_app(settings, live, store, signer=links))
         yield
+        keys.close()
+        links.close()
         for held in (store, shared):  # closing the shared pool twice is harmless
             if held is not None:
                 held.close()
@@ -77,8 +82,6 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="sourcier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Answers from your French sources, with exact cited passages.")
     app.state.settings = settings
-    app.state.keys = KeyStore(settings.data_dir)
-    app.state.links = LinkSigner(settings.data_dir, settings.cite_link_days)
     app.state.metrics = Metrics()
     app.state.slack_handler = None
     app.include_router(router)

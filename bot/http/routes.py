@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from dataclasses import replace
 from typing import Annotated
@@ -134,7 +135,7 @@ def source_text(snapshot: Snapshot, source_id: str) -> SourceText:
 async def cite(token: str, engine: EngineDep, request: Request) -> CitedSource:
     """The source of one passage, for whoever holds a valid signed citation link (no API key): a tampered,
     expired or pre-rotation link is a 403 whose `detail` says so in French."""
-    passage = request.app.state.links.check(token)
+    passage = await asyncio.to_thread(request.app.state.links.check, token)  # may ask the shared database
     snapshot = await engine.run(lambda: engine.snapshot)
     if passage.source_id not in snapshot.texts:
         raise HTTPException(404, "La source de ce passage n'est plus indexée.")

@@ -70,12 +70,12 @@ class Reply:
 class SlackAnswerer:
     """Turns a question into a stored answer with its blocks; every Slack handler goes through here."""
 
-    def __init__(self, engine: Engine, store: SlackStore, settings: Settings) -> None:
+    def __init__(self, engine: Engine, store: SlackStore, settings: Settings, signer: LinkSigner) -> None:
         self.engine = engine
         self.store = store
         self.settings = settings
         self.limiter = RateLimiter(settings.slack_rate_limit_per_minute, burst=3)
-        self.signer = LinkSigner(settings.data_dir, settings.cite_link_days)
+        self.signer = signer
         self.audiences = SlackAudiences(engine.access, settings.slack_members_ttl_seconds)
 
     async def audiences_for(self, client: AsyncWebClient, user: str | None, team: str | None,

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.citelinks import LinkSigner, link_signer
 from bot.config import Settings
 from bot.engine import Engine
 from bot.slack import handlers
@@ -22,14 +23,16 @@ SHORTCUT = "ask_sourcier"  # the message shortcut's callback id (manifest.yml)
 
 
 def create_slack_app(settings: Settings, engine: Engine, store: SlackStore,
-                     client: AsyncWebClient | None = None) -> AsyncApp:
-    """The Bolt app with every listener registered and the answerer in each listener's context."""
+                     client: AsyncWebClient | None = None, signer: LinkSigner | None = None) -> AsyncApp:
+    """The Bolt app with every listener registered and the answerer in each listener's context; citation links
+    signed by `signer` (the web server's, so it opens them), else by one on the store's database."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     client = client or AsyncWebClient(token=token, base_url=settings.slack_api_url, retry_handlers=list(RETRIES))
     app = AsyncApp(client=client, signing_secret=secret, request_verification_enabled=secret is not None,
                    logger=logging.getLogger("sourcier.slack"))
-    answerer = SlackAnswerer(engine, store, settings)
+    signer = signer or link_signer(settings, store.sql if settings.database_url is not None else None)
+    answerer = SlackAnswerer(engine, store, settings, signer)
 
     async def provide_answerer(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         context["answerer"] = answerer
