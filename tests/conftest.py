@@ -166,21 +166,33 @@ def postgres() -> Iterator[Any]:
             server.stop("immediate")
 
 
+@pytest.fixture(scope="session")
+def pg_template(postgres: Any) -> str:
+    """A database as `sourcier db migrate` leaves it (schema and ingest queue), made once, copied for each test."""
+    from index.pg.connect import connect
+    from index.pg.migrations import migrate
+    from index.pg.queue import apply_queue_schema
+
+    with connect(postgres.url()) as conn:
+        conn.execute("create database migrated")
+    url = postgres.url(database="migrated")
+    with connect(url) as conn:
+        migrate(conn)
+    apply_queue_schema(url)
+    return "migrated"
+
+
 @pytest.fixture()
-def pg_url(postgres: Any) -> str:
+def pg_url(postgres: Any, pg_template: str) -> str:
     """A fresh, migrated database on the session's server, for one test."""
     import secrets
 
     from index.pg.connect import connect
-    from index.pg.migrations import migrate
 
     name = f"t_{secrets.token_hex(6)}"
     with connect(postgres.url()) as conn:
-        conn.execute(f"create database {name}")
-    url = postgres.url(database=name)
-    with connect(url) as conn:
-        migrate(conn)
-    return url
+        conn.execute(f"create database {name} template {pg_template}")
+    return str(postgres.url(database=name))
 
 
 @pytest.fixture()

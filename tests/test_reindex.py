@@ -373,7 +373,7 @@ def test_reindex_cancel_before_the_job_started_reads_cancelled(settings: Setting
 
     async def start_and_cancel() -> Job | None:
         jobs = ReindexJobs(engine, Metrics(), settings.data_dir / "jobs")
-        job = jobs.start()  # its task has not run a single step yet
+        job = jobs.start_here()  # its task has not run a single step yet
         return await jobs.cancel(job.job_id)
 
     job = asyncio.run(start_and_cancel())

@@ -26,6 +26,7 @@ from bot.http.jobs import ReindexJobs
 from bot.http.metrics import Metrics
 from bot.http.pages import add_pages
 from bot.http.proxy import TrustedProxy
+from bot.http.reindex_queue import ReindexQueue
 from bot.http.routes import public_detail, router
 from bot.keys import KeyStore
 from bot.ratelimit import RateLimiter
@@ -57,8 +58,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             log.warning("starting without an index: %s", exc)
         app.state.engine = live
         shared = await asyncio.to_thread(shared_database, settings)  # one pool for the jobs, keys and Slack store
+        queue = await _reindex_queue(settings)
         app.state.jobs = ReindexJobs(live, metrics, settings.data_dir / "jobs",
-                                     SqlJobRecords(shared) if shared is not None else None)
+                                     SqlJobRecords(shared) if shared is not None else None, queue)
+        working = asyncio.create_task(queue.work()) if queue is not None else None
         keys = app.state.keys = await asyncio.to_thread(KeyStore, settings.data_dir, shared,
                                                         settings.database_poll_seconds)
         links = app.state.links = await asyncio.to_thread(link_signer, settings, shared)
@@ -72,6 +75,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             store = open_store(settings, shared)
             app.state.slack_handler = AsyncSlackRequestHandler(create_slack_app(settings, live, store, signer=links))
         yield
+        if queue is not None and working is not None:
+            working.cancel()  # a job still running is given a few seconds, then recorded as interrupted
+            await asyncio.gather(working, return_exceptions=True)
+            await queue.close()
         keys.close()
         links.close()
         for held in (store, shared):  # closing the shared pool twice is harmless
@@ -96,6 +103,16 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         app.add_middleware(TrustedProxy, trusted=settings.forwarded_allow_ips)
     add_pages(app)
     return app
+
+
+async def _reindex_queue(settings: Settings) -> ReindexQueue | None:
+    """With a shared database, re-index jobs go through its queue, which this process also works."""
+    if settings.database_url is None:
+        return None
+    queue = await asyncio.to_thread(ReindexQueue, settings.database_url.get_secret_value(),
+                                    settings.ingest_heartbeat_seconds)
+    await queue.open()
+    return queue
 
 
 def _add_errors(app: FastAPI) -> None:

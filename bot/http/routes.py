@@ -165,7 +165,7 @@ async def reindex(request: Request, response: Response, body: ReindexRequest | N
     """Re-ingest the folder the index was built from in the background; the old version serves until the new
     one is live. An ingest that would replace the index fails unless the body says {"replace": true}."""
     jobs: ReindexJobs = request.app.state.jobs
-    job = jobs.start(replace=body.replace if body else False)
+    job = await jobs.start(replace=body.replace if body else False)
     response.headers["Location"] = f"/v1/admin/reindex/{job.job_id}"
     return _job_out(job)
 

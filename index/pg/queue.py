@@ -120,9 +120,9 @@ def _names(items: list[str], shown: int = 10) -> str:
     return ", ".join(items[:shown]) + more
 
 
-async def retry_stalled(app: procrastinate.App, heartbeat: float) -> list[int]:
+async def retry_stalled(app: procrastinate.App, heartbeat: float, task: str = TASK) -> list[int]:
     """Hand back to the queue the jobs of workers silent for STALLED_BEATS heartbeats (killed mid-file)."""
-    stalled = await app.job_manager.get_stalled_jobs(task_name=TASK, seconds_since_heartbeat=STALLED_BEATS * heartbeat)
+    stalled = await app.job_manager.get_stalled_jobs(task_name=task, seconds_since_heartbeat=STALLED_BEATS * heartbeat)
     retried = []
     for job in stalled:
         try:
