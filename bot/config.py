@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,11 @@ class Settings(BaseSettings):
 
     index_dir: Path = Field(Path("var/index"), description="where index versions and CURRENT live")
     data_dir: Path = Field(Path("var"), description="other state: feedback database, job reports")
+    model_cache_dir: Path = Field(default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home()
+                                                               / ".cache") / "sourcier",
+                                  description="the bundled model's weights as files every process of the machine "
+                                              "maps (one copy in memory and in the CPU cache); unwritable: each "
+                                              "process keeps its own")
     sources_dir: Path | None = Field(None, description="what `ingest` and re-index read; unset: the folder the "
                                                         "index was built from (seeds for a new index)")
     include: Annotated[list[str], NoDecode] = Field(

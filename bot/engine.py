@@ -56,7 +56,8 @@ class Engine:
 
             self.database = Database(settings)  # a wrong URL, password or schema fails here, in one sentence
         faiss.omp_set_num_threads(settings.threads)
-        self.embedder = embedder or load_embedder(settings.embedder, threads=settings.threads)
+        self.embedder = embedder or load_embedder(settings.embedder, threads=settings.threads,
+                                                  shared=settings.model_cache_dir)
         self.embedder.embed_query("échauffement")  # load lazy weights now, not in the first request
         self.params = RetrievalParams(min_confidence=settings.min_confidence,
                                       max_question_chars=settings.max_question_chars,

