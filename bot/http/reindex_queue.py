@@ -84,6 +84,7 @@ class ReindexQueue:
         try:
             await self.app.run_worker_async(
                 queues=[QUEUE], concurrency=1, wait=True, install_signal_handlers=False, listen_notify=True,
+                delete_jobs="successful",  # the job's record (reindex_jobs) keeps its outcome: no row per job forever
                 name=f"{socket.gethostname()}:{os.getpid()}", update_heartbeat_interval=self.heartbeat,
                 stalled_worker_timeout=STALLED_BEATS * self.heartbeat, shutdown_graceful_timeout=_SHUTDOWN_WAIT)
         finally:
