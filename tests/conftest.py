@@ -166,19 +166,26 @@ def postgres() -> Iterator[Any]:
             server.stop("immediate")
 
 
-@pytest.fixture(scope="session")
-def pg_template(postgres: Any) -> str:
-    """A database as `sourcier db migrate` leaves it (schema and ingest queue), made once, copied for each test."""
+def migrated(url: str) -> str:
+    """The database at `url` as `sourcier db migrate` leaves it: sourcier's schema and the job queue."""
     from index.pg.connect import connect
     from index.pg.migrations import migrate
     from index.pg.queue import apply_queue_schema
 
-    with connect(postgres.url()) as conn:
-        conn.execute("create database migrated")
-    url = postgres.url(database="migrated")
     with connect(url) as conn:
         migrate(conn)
     apply_queue_schema(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_template(postgres: Any) -> str:
+    """A migrated database, made once, copied for each test."""
+    from index.pg.connect import connect
+
+    with connect(postgres.url()) as conn:
+        conn.execute("create database migrated")
+    migrated(postgres.url(database="migrated"))
     return "migrated"
 
 

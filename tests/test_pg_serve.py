@@ -17,11 +17,11 @@ from pydantic import SecretStr
 from bot.engine import Engine
 from bot.http.api import create_app
 from index.pg.connect import connect
-from index.pg.migrations import migrate
 from index.pg.server import EmbeddedServer, free_port
 from index.store import IndexSnapshot
-from tests.conftest import ROOT, LiveServer, pg_dir
+from tests.conftest import ADMIN_TOKEN, ROOT, SEEDS, LiveServer, migrated, pg_dir
 from tests.processes import sourcier_serve
+from tests.test_reindex import AUTH, wait_for_job
 
 QUESTION = "Qui dirige OpenAI par intérim ?"
 
@@ -121,16 +121,16 @@ def test_pg_pool_exhausted_waits_then_503(engine: Engine, pg_url: str) -> None:
         assert client.post("/v1/ask", json={"question": "Qui a été licencié ?"}).status_code == 200
 
 
-def test_pg_restart_under_load_is_503_then_recovers(engine: Engine) -> None:
+def test_pg_restart_under_load_is_503_then_recovers(engine: Engine, tmp_path: Path) -> None:
     with pg_dir() as root:
-        _restart_under_load(engine, EmbeddedServer(root))
+        _restart_under_load(engine, EmbeddedServer(root), tmp_path)
 
 
-def _restart_under_load(engine: Engine, server: EmbeddedServer) -> None:
-    url = server.start(free_port())
-    with connect(url) as conn:
-        migrate(conn)
-    pg = _published(engine, url, database_pool_size=2, database_timeout_seconds=1, database_poll_seconds=0)
+def _restart_under_load(engine: Engine, server: EmbeddedServer, tmp_path: Path) -> None:
+    url = migrated(server.start(free_port()))
+    pg = _published(engine, url, database_pool_size=2, database_timeout_seconds=1, database_poll_seconds=0,
+                    admin_token=SecretStr(ADMIN_TOKEN), ingest_heartbeat_seconds=0.2, sources_dir=SEEDS,
+                    index_dir=tmp_path / "index", data_dir=tmp_path / "var")  # the re-index's own folders
     statuses: list[tuple[int, str]] = []
     stop = threading.Event()
 
@@ -153,6 +153,10 @@ def _restart_under_load(engine: Engine, server: EmbeddedServer) -> None:
             _until(lambda: any(s == 200 for s, _ in statuses[seen:]), "no recovery after the database came back")
             stop.set()
             worker.join(timeout=60)
+            with live.client() as client:  # the re-index queue's worker came back too
+                job = client.post("/v1/admin/reindex", headers=AUTH)
+                assert job.status_code == 202, job.text
+                assert wait_for_job(client, job.json()["job_id"], deadline_s=120)["status"] == "done"
     finally:
         stop.set()
         server.stop("immediate")

@@ -27,7 +27,7 @@ from bot.statedb import PostgresSql
 from index.errors import DatabaseConfigError
 from index.pg.server import EmbeddedServer, free_port
 from ingest.embed import Embedder
-from tests.conftest import ADMIN_TOKEN, SEED_FILE, SEEDS, LiveServer, pg_dir
+from tests.conftest import ADMIN_TOKEN, SEED_FILE, SEEDS, LiveServer, migrated, pg_dir
 from tests.fake_slack import FakeSlack
 from tests.processes import sourcier_serve
 from tests.test_reindex import AUTH, NEW_FACT, wait_for_job
@@ -154,7 +154,7 @@ def test_slack_database_outage_gets_an_apology_then_answers_again(seed_settings:
     with pg_dir() as root:
         pg = EmbeddedServer(root)
         settings = slack_settings(seed_settings, fake, tmp_path / "data").model_copy(
-            update={"database_url": SecretStr(pg.start(free_port()))})
+            update={"database_url": SecretStr(migrated(pg.start(free_port())))})
         try:
             with LiveServer(create_app(settings, engine)) as server:
                 for ts, up in (("7.1", True), ("7.2", False), ("7.3", True)):

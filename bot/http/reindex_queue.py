@@ -79,14 +79,22 @@ class ReindexQueue:
         await self.app.close_async()
 
     async def work(self) -> None:
-        """Take jobs until cancelled (the server stops), handing back those of replicas that died."""
+        """Take jobs until cancelled (the server stops), handing back those of replicas that died; a worker that
+        stops on a database outage (procrastinate stops it when its heartbeat cannot be written) starts again."""
         recover = asyncio.create_task(self._recover())
         try:
-            await self.app.run_worker_async(
-                queues=[QUEUE], concurrency=1, wait=True, install_signal_handlers=False, listen_notify=True,
-                delete_jobs="successful",  # the job's record (reindex_jobs) keeps its outcome: no row per job forever
-                name=f"{socket.gethostname()}:{os.getpid()}", update_heartbeat_interval=self.heartbeat,
-                stalled_worker_timeout=STALLED_BEATS * self.heartbeat, shutdown_graceful_timeout=_SHUTDOWN_WAIT)
+            while True:
+                try:
+                    await self.app.run_worker_async(
+                        queues=[QUEUE], concurrency=1, wait=True, install_signal_handlers=False, listen_notify=True,
+                        delete_jobs="successful",  # the outcome stays in reindex_jobs: no row per job forever
+                        name=f"{socket.gethostname()}:{os.getpid()}", update_heartbeat_interval=self.heartbeat,
+                        stalled_worker_timeout=STALLED_BEATS * self.heartbeat,
+                        shutdown_graceful_timeout=_SHUTDOWN_WAIT)
+                    log.warning("the re-index queue's worker stopped; starting it again")
+                except Exception as exc:  # noqa: BLE001 - an outage must not end this replica's share of the work
+                    log.warning("the re-index queue's worker stopped (%s); starting it again", exc)
+                await asyncio.sleep(self.heartbeat)
         finally:
             recover.cancel()
 
