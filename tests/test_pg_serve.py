@@ -86,6 +86,12 @@ def test_pg_serve_refuses_an_older_schema_or_a_wrong_password(pg_url: str, tmp_p
     assert "refused the user name or password in SOURCIER_DATABASE_URL" in line and "wrong" not in line
 
 
+def test_pg_serve_refuses_a_database_without_the_job_queue(pg_url: str, tmp_path: Path) -> None:
+    with connect(pg_url) as conn:
+        conn.execute("drop schema procrastinate cascade")
+    assert "has no job queue (ingest and re-index jobs) yet: run `sourcier db migrate`, then start again" in _refusal(tmp_path, pg_url)
+
+
 def test_pg_db_start_migrate_stop_for_a_local_trial() -> None:
     with pg_dir() as tmp_path:
         _local_trial(tmp_path)

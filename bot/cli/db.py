@@ -81,11 +81,14 @@ def migrate() -> None:
 
 
 def check_database(settings: Any) -> None:
-    """Before serving: SOURCIER_DATABASE_URL, when set, reaches a database with pgvector and the current schema."""
+    """Before serving: SOURCIER_DATABASE_URL, when set, reaches a database with pgvector, the current schema and
+    the job queue (the re-index jobs go through it)."""
     if settings.database_url is not None:
         from index.pg.connect import check
+        from index.pg.queue import require_queue
 
         check(settings.database_url.get_secret_value(), settings.database_timeout_seconds)
+        require_queue(settings.database_url.get_secret_value())
 
 
 def versions_rows() -> list[dict[str, Any]] | None:

@@ -62,8 +62,8 @@ def require_queue(url: str) -> None:
     """Refuse to queue or work before `sourcier db migrate` created the queue, in one sentence."""
     with connect(url) as conn:
         if not queue_ready(conn):
-            raise DatabaseConfigError(f"the database at {where(url)} has no ingest queue yet: run "
-                                      "`sourcier db migrate`, then start again")
+            raise DatabaseConfigError(f"the database at {where(url)} has no job queue (ingest and re-index jobs) "
+                                      "yet: run `sourcier db migrate`, then start again")
 
 
 @contextmanager
