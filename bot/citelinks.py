@@ -72,7 +72,6 @@ class LinkSigner:
         self.lifetime = days * 86400
         self._secret: tuple[tuple[int, int], bytes] | None = None
         self._lock = threading.Lock()
-        self._sql = sql
         self._mirror: Mirror | None = None
         if sql is not None:
             sql.create(TABLE)
@@ -111,9 +110,8 @@ class LinkSigner:
 
     def rotate(self) -> None:
         """A new secret: every link signed before stops working."""
-        if self._sql is not None and self._mirror is not None:
-            self._sql.run("UPDATE link_secrets SET secret = ? WHERE name = ?", (secrets.token_hex(32), _NAME))
-            self._mirror.refresh()
+        if self._mirror is not None:
+            self._mirror.write("UPDATE link_secrets SET secret = ? WHERE name = ?", (secrets.token_hex(32), _NAME))
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, secrets.token_hex(32).encode())

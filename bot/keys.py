@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.access import PUBLIC
-from bot.statedb import Mirror, Sql, shared_database
+from bot.statedb import Mirror, Sql, shared_for_a_command
 from index.errors import ApiKeyError
 from index.versions import write_atomic
 
@@ -77,7 +77,6 @@ class KeyStore:
         self._file: dict[str, ApiKey] = {}
         self._stat: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
-        self._sql = sql
         self._mirror: Mirror | None = None
         self._rows: list[Any] | None = None
         if sql is not None:
@@ -107,15 +106,14 @@ class KeyStore:
 
     def _put(self, key: ApiKey, only_new: bool = False) -> None:
         """Write one key (the file is rewritten whole; a table row alone, so two commands never lose each other's)."""
-        if self._sql is None or self._mirror is None:
+        if self._mirror is None:
             keys = dict(self._file_keys())
             keys[key.key_id] = key
             self._save(keys)
             return
         update = "NOTHING" if only_new else "UPDATE SET record = excluded.record"
-        self._sql.run(f"INSERT INTO api_keys VALUES (?, ?) ON CONFLICT (key_id) DO {update}",
-                      (key.key_id, json.dumps(asdict(key), ensure_ascii=False)))
-        self._mirror.refresh()
+        self._mirror.write(f"INSERT INTO api_keys VALUES (?, ?) ON CONFLICT (key_id) DO {update}",
+                           (key.key_id, json.dumps(asdict(key), ensure_ascii=False)))
 
     def close(self) -> None:
         """Stop following the shared table."""
@@ -180,9 +178,5 @@ class KeyStore:
 @contextmanager
 def key_store(settings: Settings) -> Iterator[KeyStore]:
     """The keys this deployment uses, for one command: the shared database's when configured, else the file."""
-    shared = shared_database(settings)
-    try:
+    with shared_for_a_command(settings) as shared:
         yield KeyStore(settings.data_dir, shared)
-    finally:
-        if shared is not None:
-            shared.close()

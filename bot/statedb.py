@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -122,9 +123,14 @@ class Mirror:
             threading.Thread(target=self._follow, args=(max(every, 0.05),), daemon=True, name="mirror").start()
 
     def refresh(self) -> list[Row]:
-        """Read the table now (after this process wrote to it)."""
+        """Read the table now."""
         self.rows = self._sql.run(self._query)[0]
         return self.rows
+
+    def write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Change the table, then read it again: this process sees its own write at once."""
+        self._sql.run(sql, params)
+        self.refresh()
 
     def _follow(self, every: float) -> None:
         """Re-read until closed; an outage is logged once, not once a second."""
@@ -141,6 +147,17 @@ class Mirror:
     def close(self) -> None:
         """Stop following the table."""
         self._stop.set()
+
+
+@contextmanager
+def shared_for_a_command(settings: Settings) -> Iterator[PostgresSql | None]:
+    """The shared database for one command (None without one), closed when it is done."""
+    shared = shared_database(settings)
+    try:
+        yield shared
+    finally:
+        if shared is not None:
+            shared.close()
 
 
 def shared_database(settings: Settings) -> PostgresSql | None:

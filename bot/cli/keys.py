@@ -68,14 +68,9 @@ def revoke(key_id: Annotated[str, typer.Argument(help="the id `sourcier keys lis
 def rotate_links(data_dir: DataDir = None) -> None:
     """Replace the secret that signs citation links: every link sent before stops working."""
     from bot.citelinks import LinkSigner
-    from bot.statedb import shared_database
+    from bot.statedb import shared_for_a_command
 
     settings = settings_from(data_dir=data_dir)
-    with friendly_errors():
-        shared = shared_database(settings)
-        try:
-            LinkSigner(settings.data_dir, settings.cite_link_days, shared).rotate()
-        finally:
-            if shared is not None:
-                shared.close()
+    with friendly_errors(), shared_for_a_command(settings) as shared:
+        LinkSigner(settings.data_dir, settings.cite_link_days, shared).rotate()
     out.print("citation links signed before now no longer open", highlight=False, markup=False)

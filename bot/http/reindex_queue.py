@@ -42,14 +42,21 @@ class ReindexQueue:
 
         self.app.task(name=TASK, queue=QUEUE, pass_context=True)(task)
 
+    async def _live(self, job_id: str | None = None) -> dict[str, object] | None:
+        """The queue's row (id, job id, todo or doing) of a job waiting or running, this one or any."""
+        rows = await self.app.connector.execute_query_all_async(
+            "select id, args->>'job_id' as job_id, status::text as status from procrastinate_jobs "
+            "where task_name = %(task)s and status in ('todo', 'doing') "
+            "and (%(job_id)s::text is null or args->>'job_id' = %(job_id)s) order by id limit 1",
+            task=TASK, job_id=job_id)
+        return dict(rows[0]) if rows else None
+
     async def busy(self) -> tuple[str, str] | None:
         """(job id, queued or running) of a job waiting or running on any replica, if there is one."""
-        rows = await self.app.connector.execute_query_all_async(
-            "select args->>'job_id' as job_id, status::text as status from procrastinate_jobs "
-            "where task_name = %(task)s and status in ('todo', 'doing') order by id limit 1", task=TASK)
-        if not rows:
+        row = await self._live()
+        if row is None:
             return None
-        return str(rows[0]["job_id"]), "running" if rows[0]["status"] == "doing" else "queued"
+        return str(row["job_id"]), "running" if row["status"] == "doing" else "queued"
 
     async def defer(self, job_id: str, replace: bool, created_at: str) -> int:
         """Queue a job; two replicas accepting one at the same moment: the second is refused."""
@@ -62,13 +69,11 @@ class ReindexQueue:
     async def cancel(self, job_id: str) -> str:
         """Cancel a waiting job at once, or ask the replica running it to stop it: what it was (todo, doing), or
         "" when the queue no longer holds it waiting or running."""
-        rows = await self.app.connector.execute_query_all_async(
-            "select id, status::text as status from procrastinate_jobs where task_name = %(task)s and "
-            "args->>'job_id' = %(job_id)s and status in ('todo', 'doing')", task=TASK, job_id=job_id)
-        if not rows:
+        row = await self._live(job_id)
+        if row is None:
             return ""
-        await self.app.job_manager.cancel_job_by_id_async(int(rows[0]["id"]), abort=True)
-        return str(rows[0]["status"])
+        await self.app.job_manager.cancel_job_by_id_async(int(str(row["id"])), abort=True)
+        return str(row["status"])
 
     async def open(self) -> None:
         """Open the queue's connections (before the first request)."""
