@@ -108,6 +108,13 @@ def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(starts, dtype=np.int64) - offsets[:-1], lengths) + np.arange(offsets[-1])
 
 
+def holding(chunk_units: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """The rows of every chunk that holds one of these sentence rows, ascending (chunks may share a sentence)."""
+    first = np.searchsorted(chunk_units[:, 1], units, side="right")
+    last = np.searchsorted(chunk_units[:, 0], units, side="right")
+    return np.unique(concat_ranges(first, last))
+
+
 def source_rows(manifest: Manifest, sources: Collection[str]) -> np.ndarray:
     """The chunk rows of these sources, numbered as every backend numbers them."""
     entries = [manifest.sources[s] for s in sources]

@@ -22,7 +22,7 @@ from index.mapped import MappedFiles
 from index.records import Chunk, unit_keys
 from index.rows import NewSegment, VectorFill, open_rows, write_segment
 from index.segments import SegmentInfo, file_key, file_path
-from index.snapshot import Candidates, Features, Passages, Picked, concat_ranges, source_rows, with_lexical
+from index.snapshot import Candidates, Features, Passages, Picked, concat_ranges, holding, source_rows, with_lexical
 from index.versions import new_version_name, publish, require_current, staging
 
 __all__ = ["EmbedderMismatchError", "IndexCorruptError", "IndexSnapshot", "MappedFiles", "NewSegment", "VectorFill", "load_snapshot",
@@ -66,9 +66,7 @@ class IndexSnapshot:
         """
         within = None if sources is None else [self.manifest.sources[s].units for s in sources]
         units = search_units(self.unit_index, self.unit_vectors, query, n, within, self.manifest.dense.flat_max)
-        first = np.searchsorted(self.chunk_units[:, 1], units, side="right")
-        last = np.searchsorted(self.chunk_units[:, 0], units, side="right")
-        return np.unique(concat_ranges(first, last))
+        return holding(self.chunk_units, units)
 
     def unit_rows(self, sources: Collection[str]) -> np.ndarray:
         """The sentence rows of these sources (each source's rows are one contiguous range)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -60,7 +61,7 @@ def test_pg_ranks_the_seed_dev_set_exactly_as_the_disk(engine: Engine, pg_url: s
     questions = _questions(DEV_SET.name, "seed_reader.jsonl", "seed_unanswerable.jsonl")
     assert len(questions) == 97 and _same(engine, pg, questions) == []
     hnsw = pg.snapshot  # forced past the exact-scan threshold: pgvector's HNSW with an iterative scan
-    forced = PgSnapshot(**{**hnsw.__dict__, "exact_max": 0})
+    forced = dataclasses.replace(hnsw, exact_max=0)
     assert _same(engine, pg, questions, forced) == []  # recall 1.0 here: same top 5 on all 97
 
 
@@ -130,7 +131,7 @@ def test_pg_small_source_is_found_through_hnsw_with_a_filter(tmp_path: Path, emb
     engine.ingest()
     snap = engine.snapshot
     assert isinstance(snap, PgSnapshot)
-    hnsw = PgSnapshot(**{**snap.__dict__, "exact_max": 0})
+    hnsw = dataclasses.replace(snap, exact_max=0)
     found = hnsw.candidates(embedder.embed_query("Le TGV relie Paris"), None, 5, {"tout-petit"})
     assert len(found.rows) == 1 and hnsw.features(embedder.embed_query("x"), found.rows).chunks[0].source_id \
         == "tout-petit"

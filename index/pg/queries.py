@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from pgvector import Vector
 
-# Sentences nearest the question among the given sources, as version sentence rows. Exact: a scan by inner
+# Sentences nearest the question among the given sources, as (source row id, position in it). Exact: a scan by inner
 # product, ties to the lower row as the on-disk flat index; HNSW: the cosine index, scanned iteratively.
 # The version's sources are a subquery (a semi join on version_sources), never an array of every source id: a
 # prepared statement's generic plan over a large array scanned every sentence (340 ms instead of 6 ms at 67k).
@@ -18,14 +18,10 @@ _DENSE_HNSW = """
     select source, position from sentences
     where source in (select source from version_sources where version = %(v)s {only_vs})
     order by embedding <=> %(q)s limit %(n)s"""
-# The chunk rows holding those sentences. BM25 is not asked of PostgreSQL: each replica holds the version's
-# weights in memory (index.pg.live), where one question costs 0.03 ms instead of 10–20 ms of sparse inner products
-# over every passage sharing a term with it.
-_DENSE_ROWS = """
-with units as ({dense})
-select distinct vs.first_row + c.idx from units u
-join version_sources vs on vs.version = %(v)s and vs.source = u.source
-join chunks c on c.source = u.source and c.first_unit <= u.position and u.position < c.last_unit"""
+# BM25 is not asked of PostgreSQL: each replica holds the version's weights in memory (index.pg.live), where one
+# question costs 0.03 ms instead of 10–20 ms of sparse inner products over every passage sharing a term with it.
+# Nor are the chunks holding those sentences: the replica has the version's numbering in memory too, and the join
+# that found them cost PostgreSQL as much as the search (1.0 of 2.1 ms a question at 41k sentences).
 
 # Vectors travel as pgvector's binary form (vector_send), a chunk's sentence vectors as one big-endian float32
 # value: one buffer each for numpy, not an object per vector.
@@ -41,10 +37,11 @@ VOCABULARY = "select term, dim from terms where version = %s"
 WEIGHTS = "select row, sparsevec_send(weights) from bm25 where version = %s"
 
 
-def dense_rows(version: int, query: np.ndarray, pks: list[int] | None, n: int, exact: bool) -> tuple[str, dict[str, Any]]:
-    """The statement for the chunk rows of the n sentences nearest `query`, and its parameters; `pks` None: every
-    source of the version."""
+def dense_units(version: int, query: np.ndarray, pks: list[int] | None, n: int,
+                exact: bool) -> tuple[str, dict[str, Any]]:
+    """The statement for the (source row id, position) of the n sentences nearest `query`, and its parameters; `pks`
+    None: every source of the version."""
     params: dict[str, Any] = {"v": version, "q": Vector(np.asarray(query, dtype=np.float32)), "pks": pks, "n": n}
     dense = (_DENSE_EXACT.format(only="where s.source = any(%(pks)s)" if pks is not None else "") if exact else
              _DENSE_HNSW.format(only_vs="and source = any(%(pks)s)" if pks is not None else ""))
-    return _DENSE_ROWS.format(dense=dense), params
+    return dense, params

@@ -22,7 +22,7 @@ from index.pg import queries
 from index.pg.connect import lend
 from index.pg.rowcache import Passage, RowCache
 from index.records import Chunk
-from index.snapshot import Candidates, Features, Passages, source_rows, with_lexical
+from index.snapshot import Candidates, Features, Passages, holding, source_rows, with_lexical
 
 # Up to this many sentences in the searched sources, dense search is exact (a scan: a few ms at 20k); past it,
 # HNSW with an iterative scan, which goes on past filtered-out rows until it has its n (a small source is never
@@ -76,6 +76,10 @@ class PgSnapshot:
     chunk_units: np.ndarray  # (n_chunks, 2) the [first, last) version sentence rows of each chunk
     exact_max: int = EXACT_MAX  # sentences up to which dense search is an exact scan
     cache: RowCache = field(default_factory=RowCache)  # passages already read (the process's, from bot.database)
+    _pk_order: np.ndarray = field(init=False, repr=False)  # source_pks' ascending order, to find a pk's position
+
+    def __post_init__(self) -> None:
+        self._pk_order = np.argsort(self.source_pks, kind="stable")
 
     @property
     def version(self) -> str:
@@ -99,11 +103,18 @@ class PgSnapshot:
                    sources: Collection[str] | None = None) -> Candidates:
         """Dense candidates from PostgreSQL (one round trip), BM25 ones from the version's weights in memory."""
         pks, units = self._pks(sources) if sources is not None else (None, int(self.manifest.counts["units"]))
-        sql, params = queries.dense_rows(self.version_id, query, pks, n, exact=units <= self.exact_max)
+        sql, params = queries.dense_units(self.version_id, query, pks, n, exact=units <= self.exact_max)
         with lend(self.pool, self.timeout) as conn:
-            dense = np.array(sorted(int(r[0]) for r in conn.execute(sql, params)), dtype=np.int64)
+            found = np.array(conn.execute(sql, params).fetchall(), dtype=np.int64).reshape(-1, 2)
+        dense = holding(self.chunk_units, self._unit_rows(found[:, 0], found[:, 1]))
         return with_lexical(dense, self.lexical, text, n,
                             source_rows(self.manifest, sources) if sources is not None else None)
+
+    def _unit_rows(self, pks: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """(source row id, position) to the version's sentence rows, the numbering of `chunk_units`."""
+        order = self._pk_order
+        at = order[np.searchsorted(self.source_pks, pks, sorter=order)]
+        return self.first_units[at] + positions
 
     def _locate(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Version rows to (source row id, chunk index in the source)."""
