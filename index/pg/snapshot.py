@@ -1,8 +1,8 @@
 """One index version read from PostgreSQL, through the same Snapshot interface as the on-disk one.
 
-Per question: one round trip for the dense candidates (sentences by pgvector), one for their features (chunks
-with their sentences' vectors, unless this process has them already). BM25 runs in memory over the version's
-stored weights, with the on-disk backend's own code, so both rank alike.
+Per question: one round trip for the dense candidates (sentences by pgvector), one for their features (the
+candidates' chunk and sentence cosines, and the text of the chunks this process has not kept). BM25 runs in memory
+over the version's stored weights, with the on-disk backend's own code, so both rank alike.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pgvector import Vector
 from psycopg_pool import ConnectionPool
 
 from index.lexical import LexicalIndex
 from index.manifest import Manifest
 from index.pg import queries
 from index.pg.connect import lend
-from index.pg.rowcache import Passage, RowCache
+from index.pg.rowcache import RowCache
 from index.records import Chunk
 from index.snapshot import Candidates, Features, Passages, holding, source_rows, with_lexical
 
@@ -75,7 +76,7 @@ class PgSnapshot:
     first_units: np.ndarray
     chunk_units: np.ndarray  # (n_chunks, 2) the [first, last) version sentence rows of each chunk
     exact_max: int = EXACT_MAX  # sentences up to which dense search is an exact scan
-    cache: RowCache = field(default_factory=RowCache)  # passages already read (the process's, from bot.database)
+    cache: RowCache = field(default_factory=RowCache)  # chunks already read (the process's, from bot.database)
     _pk_order: np.ndarray = field(init=False, repr=False)  # source_pks' ascending order, to find a pk's position
 
     def __post_init__(self) -> None:
@@ -122,39 +123,28 @@ class PgSnapshot:
         return self.source_pks[at], rows - self.first_rows[at]
 
     def features(self, query: np.ndarray, rows: np.ndarray) -> Features:
-        """The chunks with their sentences' vectors (one statement for those not cached here); cosines computed as
-        the on-disk backend does."""
-        q = query.astype(np.float32)
+        """The chunks and their whole-chunk and sentence cosines, computed by PostgreSQL in one statement; a chunk's
+        text travels only when this process has not kept it."""
         pks, idx = self._locate(rows)
         keys = list(zip(pks.tolist(), idx.tolist(), strict=True))
-        found = self.cache.take(keys)
-        missing = [k for k, p in zip(keys, found, strict=True) if p is None]
-        if missing:
-            fetched = dict(zip(missing, self._fetch(missing, len(q)), strict=True))
-            found = [p or fetched[k] for k, p in zip(keys, found, strict=True)]
-        passages = [p for p in found if p is not None]
-        lengths = np.array([len(p.units) for p in passages], dtype=np.int64)
-        chunk_vectors = np.stack([p.vector for p in passages]) if passages else np.zeros((0, len(q)), np.float32)
-        units = np.concatenate([p.units for p in passages]) if passages else np.zeros((0, len(q)), np.float32)
-        sims = np.asarray(units @ q, dtype=np.float32)
+        kept = self.cache.take(keys)
+        params = {"q": Vector(np.asarray(query, dtype=np.float32)), "s": pks.tolist(), "i": idx.tolist(),
+                  "need": [c is None for c in kept]}
+        with lend(self.pool, self.timeout) as conn:
+            found = conn.execute(queries.FEATURES, params).fetchall()
+        chunks = [c or self._keep(key, data) for key, c, (_, _, data) in zip(keys, kept, found, strict=True)]
+        per_chunk = [np.asarray(r[1] or [], dtype=np.float32) for r in found]
+        lengths = np.array([len(c) for c in per_chunk], dtype=np.int64)
+        sims = np.concatenate(per_chunk) if per_chunk else np.zeros(0, dtype=np.float32)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         best = np.maximum.reduceat(sims, offsets[:-1]) if len(rows) else np.zeros(0, dtype=np.float32)
-        return Features([p.chunk for p in passages], np.asarray(chunk_vectors @ q, dtype=np.float32), best, sims,
-                        offsets)
+        return Features(chunks, np.array([r[0] for r in found], dtype=np.float32), best, sims, offsets)
 
-    def _fetch(self, keys: list[tuple[int, int]], dim: int) -> list[Passage]:
-        """Read and decode these chunks, and keep them in the process's cache."""
-        with lend(self.pool, self.timeout) as conn:
-            found = conn.cursor(binary=True).execute(queries.CHUNKS, ([k[0] for k in keys],
-                                                                      [k[1] for k in keys])).fetchall()
-        vectors = _matrix([r[1] for r in found], dim)
-        out = []
-        for key, row, vector in zip(keys, found, vectors, strict=True):
-            units = np.frombuffer(row[2], dtype=">f4").astype(np.float32).reshape(-1, dim)
-            passage = Passage(Chunk.from_json(row[0]), vector.copy(), units)
-            self.cache.put(key, passage)
-            out.append(passage)
-        return out
+    def _keep(self, key: tuple[int, int], data: Any) -> Chunk:
+        """A chunk read for the first time, decoded and kept for the next questions."""
+        chunk = Chunk.from_json(data)
+        self.cache.put(key, chunk)
+        return chunk
 
     def passages(self, sources: Collection[str]) -> Passages:
         """These sources' chunk rows and contexts."""
@@ -164,12 +154,3 @@ class PgSnapshot:
         chunks = [Chunk.from_json(r[1]) for r in found]
         return Passages(np.array([int(r[0]) for r in found], dtype=np.int64), [c.context for c in chunks],
                         [c.source_id for c in chunks])
-
-
-def _matrix(blobs: list[Any], dim: int) -> np.ndarray:
-    """vector_send() values as one C-contiguous float32 matrix (the layout the on-disk backend multiplies):
-    each is a 4-byte header (dimension, unused) then big-endian float32s, so the rows decode in one call."""
-    if not blobs:
-        return np.zeros((0, dim), dtype=np.float32)
-    rows = np.frombuffer(b"".join(blobs), dtype=">f4").reshape(len(blobs), dim + 1)
-    return np.ascontiguousarray(rows[:, 1:], dtype=np.float32)
