@@ -212,17 +212,21 @@ def test_pg_load_refuses_an_unknown_version(engine: Engine, pg_url: str) -> None
         load(pg.database.pool, 5, "nope")
 
 
-def test_pg_migration_fills_each_chunks_sentence_vectors_as_publish_writes_them(engine: Engine, pg_url: str) -> None:
-    from index.pg.migrations import FILL_UNIT_VECTORS
+def test_pg_migration_7_upgrades_a_published_version_that_keeps_ranking_as_the_disk(engine: Engine,
+                                                                                    pg_url: str) -> None:
+    from index.pg.migrations import FILL_UNIT_VECTORS, migrate
 
     _on_pg(engine, pg_url)
-    with connect(pg_url) as conn:
-        written = conn.execute("select source, idx, unit_vectors from chunks order by 1, 2").fetchall()
-        conn.execute("update chunks set unit_vectors = ''::bytea")
+    with connect(pg_url) as conn:  # the database as schema 6 left it: chunks carry their sentences' vectors
+        conn.execute("alter table chunks add column unit_vectors bytea")
         conn.execute(FILL_UNIT_VECTORS)
-        filled = conn.execute("select source, idx, unit_vectors from chunks order by 1, 2").fetchall()
-    assert len(written) == engine.snapshot.manifest.counts["chunks"] and filled == written
-    assert all(len(r[2]) % (4 * 512) == 0 and r[2] for r in written)
+        conn.execute("delete from schema_migrations where version = 7")
+        assert migrate(conn) == [7]
+        left = conn.execute("select count(*) from information_schema.columns where table_name = 'chunks' "
+                            "and column_name = 'unit_vectors'").fetchone()
+    assert left == (0,)
+    upgraded = Engine(engine.settings.model_copy(update={"database_url": SecretStr(pg_url)}), embedder=engine.embedder)
+    assert _same(engine, upgraded, _questions(DEV_SET.name)) == []
 
 
 def test_pg_bm25_loaded_from_the_database_scores_every_passage_as_the_disk(engine: Engine, pg_url: str) -> None:

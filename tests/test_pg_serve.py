@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from bot.engine import Engine
 from bot.http.api import create_app
 from index.pg.connect import connect
+from index.pg.migrations import LATEST
 from index.pg.server import EmbeddedServer, free_port
 from index.store import IndexSnapshot
 from tests.conftest import ADMIN_TOKEN, ROOT, SEEDS, LiveServer, migrated, pg_dir
@@ -108,7 +109,7 @@ def _local_trial(tmp_path: Path) -> None:
         migrated = subprocess.run([sys.executable, "-m", "bot.cli", "db", "migrate"], check=False, cwd=ROOT,
                                   env={**env, "SOURCIER_DATABASE_URL": url.group(1)}, capture_output=True,
                                   text=True, timeout=60)
-        assert migrated.returncode == 0 and "schema at version 6 (nothing to do)" in migrated.stdout
+        assert migrated.returncode == 0 and f"schema at version {LATEST} (nothing to do)" in migrated.stdout
     finally:
         stopped = subprocess.run([sys.executable, "-m", "bot.cli", "db", "stop"], check=False, cwd=ROOT, env=env,
                                  capture_output=True, text=True, timeout=120)

@@ -57,14 +57,13 @@ def _insert_source(conn: psycopg.Connection[Any], snap: IndexSnapshot, source_id
                        (key, source_id, _entry_json(entry), snap.texts[source_id], c1 - c0, u1 - u0)).fetchone()
     assert row is not None
     pk = int(row[0])
-    with conn.cursor().copy("copy chunks (source, idx, data, first_unit, last_unit, embedding, unit_vectors) "
+    with conn.cursor().copy("copy chunks (source, idx, data, first_unit, last_unit, embedding) "
                             "from stdin with (format binary)") as copy:
-        copy.set_types(["int8", "int4", "jsonb", "int4", "int4", "vector", "bytea"])
+        copy.set_types(["int8", "int4", "jsonb", "int4", "int4", "vector"])
         for idx, r in enumerate(range(c0, c1)):
             a, b = (int(x) for x in snap.chunk_units[r])
             copy.write_row((pk, idx, snap.chunks[r].to_json(), a - u0, b - u0,
-                            np.asarray(snap.chunk_vectors[r], dtype=np.float32),
-                            np.asarray(snap.unit_vectors[a:b], dtype=">f4").tobytes()))
+                            np.asarray(snap.chunk_vectors[r], dtype=np.float32)))
     with conn.cursor().copy("copy sentences (source, position, embedding) from stdin with (format binary)") as copy:
         copy.set_types(["int8", "int4", "vector"])
         for position, u in enumerate(range(u0, u1)):
