@@ -247,3 +247,31 @@ def test_pg_publish_leaves_the_planner_fresh_statistics(engine: Engine, pg_url: 
             rows = conn.execute(f"select count(*) from {table}").fetchone()
             stats = conn.execute("select reltuples from pg_class where relname = %s", (table,)).fetchone()
             assert rows and stats and rows[0] > 0 and stats[0] == rows[0], table
+
+
+def _hnsw_scan(url: str, vector: np.ndarray) -> tuple[bool, str]:
+    """Whether the sentences' HNSW index is valid, and the plan of a nearest-sentences query."""
+    with connect(url) as conn:
+        valid = conn.execute("select indisvalid from pg_index where indexrelid = 'sentences_hnsw'::regclass").fetchone()
+        conn.execute("set enable_seqscan = off")
+        plan = conn.execute("explain select position from sentences order by embedding <=> %s::vector limit 5",
+                            (str(vector.tolist()),)).fetchall()
+    return bool(valid and valid[0]), " ".join(r[0] for r in plan)
+
+
+def test_pg_first_publish_builds_the_hnsw_index_after_its_rows_and_later_ones_keep_it(engine: Engine, pg_url: str,
+                                                                                      tmp_path: Path) -> None:
+    pg = _on_pg(engine, pg_url)  # the first sentences of the database: the index is dropped, then built once
+    vector = engine.embedder.embed_query("Qui dirige OpenAI ?")
+    valid, plan = _hnsw_scan(pg_url, vector)
+    assert valid and "sentences_hnsw" in plan
+    with connect(pg_url) as conn:
+        before = conn.execute("select count(*) from sentences").fetchone()
+    docs = _docs(tmp_path / "docs")
+    second = Engine(engine.settings.model_copy(update={"database_url": SecretStr(pg_url), "sources_dir": docs,
+                                                       "index_dir": tmp_path / "idx"}), embedder=engine.embedder)
+    second.ingest(replace=True)  # new rows beside existing ones: inserted into the live index
+    valid, plan = _hnsw_scan(pg_url, vector)
+    with connect(pg_url) as conn:
+        after = conn.execute("select count(*) from sentences").fetchone()
+    assert valid and "sentences_hnsw" in plan and before and after and after[0] > before[0]

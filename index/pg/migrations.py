@@ -14,6 +14,9 @@ from index.errors import DatabaseConfigError
 
 DIM = 512  # the sentence vectors' dimension (the default embedder); vector columns are typed for HNSW
 _LOCK = 0x50757263  # one `db migrate` at a time, whatever the number of replicas starting
+# The sentences' HNSW index, as migration 1 made it; a first publish builds it again after its rows are in.
+SENTENCES_HNSW = ("create index sentences_hnsw on sentences using hnsw (embedding vector_cosine_ops) "
+                  "with (m = 16, ef_construction = 64)")
 
 # Migration 4 filled the chunks written before it from their sentences' rows (vector_send less its 4-byte header);
 # migration 7 drops the column again.
@@ -52,7 +55,7 @@ create table sentences (
     embedding vector({DIM}) not null,
     primary key (source, position)
 );
-create index sentences_hnsw on sentences using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 64);
+{SENTENCES_HNSW};
 create table versions (
     id bigserial primary key,
     name text not null unique,
