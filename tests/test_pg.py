@@ -261,7 +261,7 @@ def _hnsw_scan(url: str, vector: np.ndarray) -> tuple[bool, str]:
 
 def test_pg_first_publish_builds_the_hnsw_index_after_its_rows_and_later_ones_keep_it(engine: Engine, pg_url: str,
                                                                                       tmp_path: Path) -> None:
-    pg = _on_pg(engine, pg_url)  # the first sentences of the database: the index is dropped, then built once
+    _on_pg(engine, pg_url)  # the first sentences of the database: the index is dropped, then built once
     vector = engine.embedder.embed_query("Qui dirige OpenAI ?")
     valid, plan = _hnsw_scan(pg_url, vector)
     assert valid and "sentences_hnsw" in plan
