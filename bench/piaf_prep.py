@@ -2,6 +2,8 @@
 
     python bench/piaf_prep.py ../shared/eval/piaf-dev    # writes tests/data/eval/piaf/
 
+Run once by hand: its output is committed, and `make test`, `make eval` and bench/train_reader.py read only that.
+
 Every third article (in name order) is left out of the index: its questions become near-domain
 unanswerable questions (same style, same kind of vocabulary), unless their answer string occurs in what
 was kept. Each answerable question keeps its exact answer span and the sentence that holds it.

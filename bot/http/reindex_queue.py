@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.job_context import AbortReason, JobContext
@@ -42,7 +43,7 @@ class ReindexQueue:
 
         self.app.task(name=TASK, queue=QUEUE, pass_context=True)(task)
 
-    async def _live(self, job_id: str | None = None) -> dict[str, object] | None:
+    async def _live(self, job_id: str | None = None) -> dict[str, Any] | None:
         """The queue's row (id, job id, todo or doing) of a job waiting or running, this one or any."""
         rows = await self.app.connector.execute_query_all_async(
             "select id, args->>'job_id' as job_id, status::text as status from procrastinate_jobs "
@@ -72,7 +73,7 @@ class ReindexQueue:
         row = await self._live(job_id)
         if row is None:
             return ""
-        await self.app.job_manager.cancel_job_by_id_async(int(str(row["id"])), abort=True)
+        await self.app.job_manager.cancel_job_by_id_async(int(row["id"]), abort=True)
         return str(row["status"])
 
     async def open(self) -> None:

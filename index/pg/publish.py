@@ -97,7 +97,8 @@ def _first(conn: psycopg.Connection[Any]) -> bool:
     """For the database's first sentences, drop their HNSW index so that it is built once over all of them at the
     end (True), which pgvector does in bulk on several cores: inserted one row at a time into the live graph, 483k
     sentences took 17.5 min on one core. Nothing reads the table yet, so its lock until commit blocks no one."""
-    if conn.execute("select exists (select 1 from sentences)").fetchone() != (False,):
+    row = conn.execute("select exists (select 1 from sentences)").fetchone()
+    if row is None or row[0]:
         return False
     conn.execute("drop index sentences_hnsw")
     conn.execute("set local maintenance_work_mem = '512MB'")  # the graph of ~200k sentences in memory
