@@ -112,19 +112,30 @@ class Reading:
     kind: str
     candidates: tuple[Candidate, ...]
     confidence: float
-    inputs: dict[str, float]  # the decision's inputs by name: `sourcier search`, GET /v1/search, eval reports
-    contributions: dict[str, float]
+    row: np.ndarray  # the decision's inputs, in DECISION's order (empty: nothing to read)
+    decide: Net | None = None
+
+    @property
+    def inputs(self) -> dict[str, float]:
+        """The decision's inputs by name (`sourcier search`, GET /v1/search, eval reports): only shown, so only
+        computed when asked."""
+        return {name: round(float(v), 4) for name, v in zip(DECISION, self.row, strict=False) if math.isfinite(v)}
+
+    @property
+    def contributions(self) -> dict[str, float]:
+        """Each measured input's part of the log-odds."""
+        return self.decide.contributions(self.row, DECISION) if self.decide is not None and len(self.row) else {}
 
 
 def read(question: str, hits: list[Hit], lexical: TermStats, model: ReaderModel, from_hits: int = 3) -> Reading:
     """Score every candidate sentence, then decide from the best one."""
     keys, x, q = candidates(question, hits, lexical, from_hits)
     if not keys:
-        return Reading(asks(question), (), 0.0, {}, {})
+        return Reading(asks(question), (), 0.0, np.zeros(0, dtype=np.float32))
     logits = model.select.logits(x)
     row = decision_row(x, logits, reach(q, hits, lexical, from_hits))
     decision = float(model.decide.logits(row[None, :])[0])
     order = np.argsort(-logits, kind="stable")
-    found = tuple(Candidate(keys[i][0], keys[i][1], float(1 / (1 + np.exp(-logits[i])))) for i in order)
-    inputs = {name: round(float(v), 4) for name, v in zip(DECISION, row, strict=True) if math.isfinite(v)}
-    return Reading(q.kind, found, model.confidence(decision), inputs, model.decide.contributions(row, DECISION))
+    scores = (1 / (1 + np.exp(-logits[order]))).tolist()
+    found = tuple(Candidate(keys[i][0], keys[i][1], s) for i, s in zip(order.tolist(), scores, strict=True))
+    return Reading(q.kind, found, model.confidence(decision), row, model.decide)

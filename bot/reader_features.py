@@ -9,6 +9,7 @@ sentence and its passage rank. bench/reader_data.py reads the same rows to train
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise
@@ -19,6 +20,8 @@ import numpy as np
 from bot.answer_types import KINDS, asks, command_like, evidence, question_words
 from bot.language import language
 from bot.question import meaningful, neutral_words
+from index.lexical import FrenchAnalyzer
+from index.records import Chunk
 from index.snapshot import TermStats
 from ingest.text import quotable
 
@@ -48,7 +51,7 @@ class Question:
 
     kind: str
     weights: dict[str, float]  # the question's terms and their IDF
-    plain: dict[str, float]  # the same terms, each weighing 1
+    total: float  # their sum
     pairs: frozenset[tuple[str, str]]  # consecutive terms: a phrase of the question found again
     names: dict[str, float]  # names, numbers and acronyms: words any language writes the same
     words: frozenset[str]  # folded surface words, for answer-type evidence
@@ -62,59 +65,106 @@ def analyse(question: str, lexical: TermStats) -> Question:
     weights = lexical.weights(text)
     ordered = lexical.analyzer.terms(text)
     names = {t: weights[t] for t in lexical.analyzer.terms(neutral_words(question)) if t in weights}
-    return Question(asks(question), weights, dict.fromkeys(weights, 1.0), frozenset(pairwise(ordered)), names,
+    return Question(asks(question), weights, sum(weights.values()), frozenset(pairwise(ordered)), names,
                     question_words(question), max(weights.values(), default=1.0), language(question))
 
 
-def share(weights: dict[str, float], terms: set[str]) -> float:
+def share(weights: dict[str, float], terms: AbstractSet[str]) -> float:
     """The weighted share of the question's terms that are in `terms`."""
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
 
 
-def _missing(q: Question, terms: set[str]) -> tuple[float, float]:
-    """Share of the question's names absent from `terms`, and the IDF of its rarest absent word (0–1)."""
+def _cov(q: Question, terms: frozenset[str]) -> float:
+    """`share` of the question's terms, its total weight already summed (this runs for every candidate)."""
+    return sum(w for t, w in q.weights.items() if t in terms) / q.total if q.total else 0.0
+
+
+def _overlap(q: Question, terms: frozenset[str]) -> tuple[float, float, float, float]:
+    """The weighted and plain share of the question's terms in `terms`, the share of its names absent, and the IDF
+    of its rarest absent word (0–1)."""
+    found = [t in terms for t in q.weights]
     names = 1.0 - share(q.names, terms) if q.names else 0.0
-    rare = max((w for t, w in q.weights.items() if t not in terms), default=0.0) / q.rarest if q.rarest else 0.0
-    return names, rare
+    rare = max((w for w, f in zip(q.weights.values(), found, strict=True) if not f), default=0.0)
+    return _cov(q, terms), sum(found) / len(found) if found else 0.0, names, rare / q.rarest if q.rarest else 0.0
 
 
 def _checkable(q: Question) -> Question:
     """Across languages only names, numbers and acronyms can be found word for word: overlap counts those."""
     if not q.names:
         return q
-    return replace(q, weights=q.names, plain=dict.fromkeys(q.names, 1.0),
+    return replace(q, weights=q.names, total=sum(q.names.values()),
                    pairs=frozenset(p for p in q.pairs if set(p) <= set(q.names)), rarest=max(q.names.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    """What a question's candidate reads of one sentence of a passage, whatever the question."""
+
+    i: int
+    span: tuple[int, int]
+    text: str
+    terms: frozenset[str]
+    window: frozenset[str]  # its terms and its neighbours'
+    prev: frozenset[str]
+    pairs: frozenset[tuple[str, str]]  # consecutive terms
+    code: bool
+    body: bool  # quotable to any question; a code line is quotable only when it is a command and the question asks how
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """A passage analysed once, for every question that reads it: its candidate sentences, terms and language."""
+
+    sentences: tuple[_Sentence, ...]
+    present: frozenset[str]  # the terms of the passage and its headings
+    lang: str
+    count: int  # all its sentences, headings included
+
+
+@lru_cache(maxsize=16384)
+def _layout(chunk: Chunk, analyzer: FrenchAnalyzer) -> _Layout:
+    """The question-independent part of reading a passage (the same passages come back question after question)."""
+    base = chunk.start
+    texts = [chunk.text[a - base : b - base] for a, b in chunk.sentences]
+    ordered = [analyzer.terms(t) for t in texts]
+    terms = [frozenset(t) for t in ordered]
+    rows = []
+    for i, (span, text) in enumerate(zip(chunk.sentences, texts, strict=True)):
+        code = i in chunk.code
+        if i in chunk.headings or not (quotable(text) and not code or code and command_like(text)):
+            continue
+        rows.append(_Sentence(i, span, text, terms[i], terms[i].union(*terms[max(0, i - 1) : i + 2]),
+                              terms[i - 1] if i else frozenset(), frozenset(pairwise(ordered[i])), code,
+                              not code))
+    return _Layout(tuple(rows), frozenset(analyzer.terms(chunk.context)),
+                   _language(chunk.text), len(texts))
 
 
 def _passage(q: Question, hit: Hit, n: int, top: float, lexical: TermStats) -> list[tuple[tuple[int, int],
                                                                                             list[float]]]:
     """(span, inputs) of every quotable sentence of one passage; cos_gap is set by `candidates`."""
-    chunk, base = hit.chunk, hit.chunk.start
-    texts = [chunk.text[a - base : b - base] for a, b in chunk.sentences]
-    ordered = [lexical.analyzer.terms(t) for t in texts]
-    terms = [set(t) for t in ordered]
-    present = set(lexical.analyzer.terms(chunk.context))
-    other = _language(chunk.text) != q.lang
+    layout = _layout(hit.chunk, lexical.analyzer)
+    other = layout.lang != q.lang
     q = _checkable(q) if other else q
     cos = hit.sentence_cosines
     passage = [hit.dense, hit.score / top if top > 0 else 0.0, 1.0 / n, float(n == 1)]
-    whole = [share(q.weights, present), share(q.plain, present), *_missing(q, present)]
+    whole = list(_overlap(q, layout.present))
+    asked = [float(q.kind == k) for k in KINDS]
+    length, last = math.log1p(len(q.weights)), max(layout.count - 1, 1)
     rows = []
-    for i, (span, text) in enumerate(zip(chunk.sentences, texts, strict=True)):
-        code = i in chunk.code
-        if i in chunk.headings or not (quotable(text) and not code or code and q.kind == "how" and command_like(text)):
+    for s in layout.sentences:
+        if not s.body and q.kind != "how":
             continue
-        window = terms[i].union(*terms[max(0, i - 1) : i + 2])
-        ev = evidence(text, q.words, code)
-        pairs = len(q.pairs & set(pairwise(ordered[i]))) / len(q.pairs) if q.pairs else 0.0
-        rows.append((span, [
+        i = s.i
+        ev = evidence(s.text, q.words, s.code)
+        cov, plain, names, rare = _overlap(q, s.terms)
+        pairs = len(q.pairs & s.pairs) / len(q.pairs) if q.pairs else 0.0
+        rows.append((s.span, [
             cos[i], 0.0, cos[i - 1] if i else 0.0, cos[i + 1] if i + 1 < len(cos) else 0.0, *passage,
-            share(q.weights, terms[i]), share(q.plain, terms[i]), share(q.weights, window),
-            share(q.weights, terms[i - 1]) if i else 0.0, pairs, *_missing(q, terms[i]), *whole,
-            len(terms[i] - set(q.weights)) / max(len(terms[i]), 1), math.log1p(len(terms[i])),
-            i / max(len(texts) - 1, 1), float(i == 0), math.log1p(len(q.weights)), ev.of(q.kind),
-            *(getattr(ev, e) for e in EVIDENCE), *(float(q.kind == k) for k in KINDS),
+            cov, plain, _cov(q, s.window), _cov(q, s.prev) if i else 0.0, pairs, names, rare,
+            *whole, len(s.terms - set(q.weights)) / max(len(s.terms), 1), math.log1p(len(s.terms)),
+            i / last, float(i == 0), length, ev.of(q.kind), *(getattr(ev, e) for e in EVIDENCE), *asked,
         ]))
     if other:
         for _, row in rows:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.answer_types import answer_span, asks, command_like
 from bot.config import Settings
 from bot.engine import Engine
 from bot.reader import MODEL_PATH, ReaderModel, shipped_model
-from bot.reader_features import FEATURES
+from bot.reader_features import FEATURES, _layout, candidates
 from ingest.embed import Embedder
 
 WIKI = Path(__file__).parent / "data/reader"
@@ -107,3 +108,15 @@ def test_reader_does_not_read_an_english_question_s_words_as_absent_from_french_
     answer = wiki.ask("How many days of paid leave does each employee get?")
     assert answer.found and answer.text.startswith("Chaque salarié dispose de 25 jours de congés payés par an")
     assert answer.short == "25 jours"
+
+
+def test_reader_inputs_are_the_same_whether_a_passage_was_read_before_or_not(wiki: Engine) -> None:
+    question = "Comment revenir à la version précédente ?"  # a how-to question: code lines are candidates too
+    hits = wiki.search(question, k=5).hits
+    lexical = wiki.snapshot.lexical
+    _layout.cache_clear()
+    keys, fresh, _ = candidates(question, hits, lexical, 5)
+    candidates("Quels jours ont lieu les mises en production ?", hits, lexical, 5)  # the same passages, another kind
+    again_keys, again, _ = candidates(question, hits, lexical, 5)
+    assert _layout.cache_info().hits >= len(hits) * 2 and keys == again_keys
+    assert any(hits[n - 1].chunk.code for n, _ in keys) and np.array_equal(fresh, again, equal_nan=True)
