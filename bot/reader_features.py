@@ -99,46 +99,38 @@ def _checkable(q: Question) -> Question:
 
 @dataclass(frozen=True, slots=True)
 class _Sentence:
-    """What a question's candidate reads of one sentence of a passage, whatever the question."""
+    """A quotable sentence of a passage, as every question reads it."""
 
-    i: int
+    i: int  # its place among the passage's sentences
     span: tuple[int, int]
     text: str
-    terms: frozenset[str]
-    window: frozenset[str]  # its terms and its neighbours'
-    prev: frozenset[str]
-    pairs: frozenset[tuple[str, str]]  # consecutive terms
-    code: bool
-    body: bool  # quotable to any question; a code line is quotable only when it is a command and the question asks how
+    ordered: tuple[str, ...]  # its terms, in order
+    code: bool  # a command line: quotable only to a how-to question
 
 
 @dataclass(frozen=True, slots=True)
 class _Layout:
-    """A passage analysed once, for every question that reads it: its candidate sentences, terms and language."""
+    """A passage analysed once, for every question that reads it (kept small: thousands are kept)."""
 
     sentences: tuple[_Sentence, ...]
+    terms: tuple[frozenset[str], ...]  # every sentence's terms, headings included
     present: frozenset[str]  # the terms of the passage and its headings
     lang: str
-    count: int  # all its sentences, headings included
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=4096)
 def _layout(chunk: Chunk, analyzer: FrenchAnalyzer) -> _Layout:
     """The question-independent part of reading a passage (the same passages come back question after question)."""
     base = chunk.start
     texts = [chunk.text[a - base : b - base] for a, b in chunk.sentences]
-    ordered = [analyzer.terms(t) for t in texts]
-    terms = [frozenset(t) for t in ordered]
+    ordered = [tuple(analyzer.terms(t)) for t in texts]
     rows = []
     for i, (span, text) in enumerate(zip(chunk.sentences, texts, strict=True)):
         code = i in chunk.code
-        if i in chunk.headings or not (quotable(text) and not code or code and command_like(text)):
-            continue
-        rows.append(_Sentence(i, span, text, terms[i], terms[i].union(*terms[max(0, i - 1) : i + 2]),
-                              terms[i - 1] if i else frozenset(), frozenset(pairwise(ordered[i])), code,
-                              not code))
-    return _Layout(tuple(rows), frozenset(analyzer.terms(chunk.context)),
-                   _language(chunk.text), len(texts))
+        if i not in chunk.headings and (quotable(text) and not code or code and command_like(text)):
+            rows.append(_Sentence(i, span, text, ordered[i], code))
+    return _Layout(tuple(rows), tuple(frozenset(t) for t in ordered), frozenset(analyzer.terms(chunk.context)),
+                   _language(chunk.text))
 
 
 def _passage(q: Question, hit: Hit, n: int, top: float, lexical: TermStats) -> list[tuple[tuple[int, int],
@@ -147,23 +139,23 @@ def _passage(q: Question, hit: Hit, n: int, top: float, lexical: TermStats) -> l
     layout = _layout(hit.chunk, lexical.analyzer)
     other = layout.lang != q.lang
     q = _checkable(q) if other else q
-    cos = hit.sentence_cosines
+    cos, terms = hit.sentence_cosines, layout.terms
     passage = [hit.dense, hit.score / top if top > 0 else 0.0, 1.0 / n, float(n == 1)]
     whole = list(_overlap(q, layout.present))
     asked = [float(q.kind == k) for k in KINDS]
-    length, last = math.log1p(len(q.weights)), max(layout.count - 1, 1)
+    length, last = math.log1p(len(q.weights)), max(len(terms) - 1, 1)
     rows = []
     for s in layout.sentences:
-        if not s.body and q.kind != "how":
+        if s.code and q.kind != "how":
             continue
-        i = s.i
+        i, own = s.i, terms[s.i]
         ev = evidence(s.text, q.words, s.code)
-        cov, plain, names, rare = _overlap(q, s.terms)
-        pairs = len(q.pairs & s.pairs) / len(q.pairs) if q.pairs else 0.0
+        cov, plain, names, rare = _overlap(q, own)
+        pairs = len(q.pairs & set(pairwise(s.ordered))) / len(q.pairs) if q.pairs and cov else 0.0
         rows.append((s.span, [
             cos[i], 0.0, cos[i - 1] if i else 0.0, cos[i + 1] if i + 1 < len(cos) else 0.0, *passage,
-            cov, plain, _cov(q, s.window), _cov(q, s.prev) if i else 0.0, pairs, names, rare,
-            *whole, len(s.terms - set(q.weights)) / max(len(s.terms), 1), math.log1p(len(s.terms)),
+            cov, plain, _cov(q, own.union(*terms[max(0, i - 1) : i + 2])), _cov(q, terms[i - 1]) if i else 0.0,
+            pairs, names, rare, *whole, len(own - set(q.weights)) / max(len(own), 1), math.log1p(len(own)),
             i / last, float(i == 0), length, ev.of(q.kind), *(getattr(ev, e) for e in EVIDENCE), *asked,
         ]))
     if other:
