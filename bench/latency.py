@@ -61,8 +61,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(proc: subprocess.Popen[bytes], url: str, probe: str) -> None:
-    deadline = time.monotonic() + 120
+def wait_ready(proc: subprocess.Popen[bytes], url: str, probe: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             if httpx.post(url + "/v1/ask", json={"question": probe}, timeout=5).status_code == 200:
@@ -93,7 +93,8 @@ def start_naive(passages: Path, workers: int) -> tuple[subprocess.Popen[bytes], 
                              "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    wait_ready(proc, url, QUESTIONS[0])
+    count = len(json.loads(passages.read_text(encoding="utf-8")))  # each worker embeds every passage at start
+    wait_ready(proc, url, QUESTIONS[0], seconds=120 + 0.01 * count * workers)
     return proc, url
 
 
@@ -207,8 +208,10 @@ def main() -> None:
           f"{platform.python_version()}; load average {load:.2f} at start ({'busy' if load > 0.5 else 'quiet'})")
     rows, budgets, stage_ms, batching = [], {}, {}, {}
     for workers in (int(w) for w in args.workers.split(",")):
-        servers = [start_sourcier(index_dir, workers), start_naive(passages, workers)]
-        try:
+        servers: list[tuple[subprocess.Popen[bytes], str]] = []
+        try:  # started inside, so a baseline that fails to start does not leave sourcier running
+            servers.append(start_sourcier(index_dir, workers))
+            servers.append(start_naive(passages, workers))
             for _, url in servers:
                 run_wrk(url, 8, 3, script)  # warm-up
             if workers == 1:
