@@ -105,7 +105,7 @@ class Candidate:
     score: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # it holds arrays: compared by identity, never element-wise
 class Reading:
     """The candidates, best first; the decision and what it read."""
 
