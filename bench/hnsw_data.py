@@ -3,7 +3,7 @@
 Sentences are embedded by sourcier's own ingest (`sourcier ingest`, USE multilingual): the evaluation corpora
 (105 Service-Public.fr fiches, the Debian handbook, 69 French Wikipedia articles from piaf, the seed article),
 topped up with bench/corpus.py documents (the seed's sentences recombined) until there are enough sentences.
-Questions are every question of the dev sets (tests/data/eval/**.jsonl): the people who wrote them never saw
+Questions are every question of the dev sets (the gold sets of tests/data/eval/suite.json): the people who wrote them never saw
 these vectors, so recall is measured on the kind of query the index serves.
 """
 
@@ -27,8 +27,12 @@ SOURCIER = str(Path(sys.executable).parent / "sourcier")
 
 
 def gold_files() -> list[Path]:
-    """The evaluation sets of the corpora indexed here (not the team folder's man pages, added later)."""
-    return [p for p in sorted(EVAL.rglob("*.jsonl")) if p.relative_to(EVAL).parts[0] != "team"]
+    """The suite's gold sets of the corpora indexed here (not the team folder's man pages, added later), in path
+    order; other JSONL files under tests/data/eval (piaf's raw questions.jsonl) are sources, not gold sets."""
+    from bot.suite import load_suite
+
+    listed = {p.resolve() for c in load_suite(EVAL / "suite.json") if c.name != "team" for p in c.gold}
+    return [p for p in sorted(EVAL.rglob("*.jsonl")) if p.resolve() in listed]
 
 
 def questions() -> list[str]:

@@ -1,8 +1,10 @@
 """Lay out piaf-dev for the eval suite and the reader's training: which articles are indexed, which are left out.
 
-    python bench/piaf_prep.py ../shared/eval/piaf-dev    # writes tests/data/eval/piaf/
+    python bench/piaf_prep.py                            # from the copy in tests/data/eval/piaf/ (the clone)
+    python bench/piaf_prep.py ../shared/eval/piaf-dev    # from the original share (same articles, same questions)
 
-Run once by hand: its output is committed, and `make test`, `make eval` and bench/train_reader.py read only that.
+Its output is committed (indexed/, left-out/, piaf.jsonl, piaf_unanswerable.jsonl), beside the share's own
+questions.jsonl, so it reruns from a bare clone; `make test`, `make eval` and bench/train_reader.py read only that.
 
 Every third article (in name order) is left out of the index: its questions become near-domain
 unanswerable questions (same style, same kind of vocabulary), unless their answer string occurs in what
@@ -28,22 +30,30 @@ def gold_sentence(text: str, start: int, end: int) -> str:
     return text[spans[0].start : spans[-1].end] if spans else text[start:end]
 
 
-def main(share: Path) -> None:
-    """Copy the articles into indexed/ and left-out/, and write the two gold files."""
+def _articles(share: Path | None, out: Path) -> dict[str, str]:
+    """Every article's text by file name: from the share's corpus/, or from the committed layout."""
+    folders = [share / "corpus"] if share is not None else [out / "indexed", out / "left-out"]
+    return {p.name: p.read_text(encoding="utf-8") for folder in folders for p in sorted(folder.glob("*.md"))}
+
+
+def main(share: Path | None) -> None:
+    """Lay the articles out into indexed/ and left-out/, and write the two gold files."""
     out = ROOT / "tests/data/eval/piaf"
-    shutil.rmtree(out, ignore_errors=True)
-    articles = sorted(p.name for p in (share / "corpus").glob("*.md"))
+    texts = _articles(share, out)
+    questions = ((share or out) / "questions.jsonl").read_text(encoding="utf-8")
+    articles = sorted(texts)
     left_out = set(articles[2::3])
+    for folder in ("indexed", "left-out"):
+        shutil.rmtree(out / folder, ignore_errors=True)
+        (out / folder).mkdir(parents=True)
     for name in articles:
-        folder = out / ("left-out" if name in left_out else "indexed")
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy(share / "corpus" / name, folder / name)
-    kept = normalise("\n".join((out / "indexed" / n).read_text(encoding="utf-8") for n in articles
-                               if n not in left_out)).lower()
+        (out / ("left-out" if name in left_out else "indexed") / name).write_text(texts[name], encoding="utf-8")
+    (out / "questions.jsonl").write_text(questions, encoding="utf-8")
+    kept = normalise("\n".join(texts[n] for n in articles if n not in left_out)).lower()
     answerable, unanswerable = [], []
-    for line in (share / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in questions.splitlines():
         row = json.loads(line)
-        text = (share / "corpus" / row["article"]).read_text(encoding="utf-8")
+        text = texts[row["article"]]
         assert text[row["start"] : row["end"]] == row["answer"]
         if row["article"] in left_out:
             if normalise(row["answer"]).lower() not in kept:
@@ -60,4 +70,4 @@ def main(share: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared/eval/piaf-dev")
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
