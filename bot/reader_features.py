@@ -69,15 +69,11 @@ def analyse(question: str, lexical: TermStats) -> Question:
                     question_words(question), max(weights.values(), default=1.0), language(question))
 
 
-def share(weights: dict[str, float], terms: AbstractSet[str]) -> float:
-    """The weighted share of the question's terms that are in `terms`."""
-    total = sum(weights.values())
+def share(weights: dict[str, float], terms: AbstractSet[str], total: float | None = None) -> float:
+    """The weighted share of the question's terms that are in `terms` (`total`: their weights' sum, when the caller
+    has it: this runs for every candidate)."""
+    total = sum(weights.values()) if total is None else total
     return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
-
-
-def _cov(q: Question, terms: frozenset[str]) -> float:
-    """`share` of the question's terms, its total weight already summed (this runs for every candidate)."""
-    return sum(w for t, w in q.weights.items() if t in terms) / q.total if q.total else 0.0
 
 
 def _overlap(q: Question, terms: frozenset[str]) -> tuple[float, float, float, float]:
@@ -86,7 +82,7 @@ def _overlap(q: Question, terms: frozenset[str]) -> tuple[float, float, float, f
     found = [t in terms for t in q.weights]
     names = 1.0 - share(q.names, terms) if q.names else 0.0
     rare = max((w for w, f in zip(q.weights.values(), found, strict=True) if not f), default=0.0)
-    return _cov(q, terms), sum(found) / len(found) if found else 0.0, names, rare / q.rarest if q.rarest else 0.0
+    return share(q.weights, terms, q.total), sum(found) / len(found) if found else 0.0, names, rare / q.rarest if q.rarest else 0.0
 
 
 def _checkable(q: Question) -> Question:
@@ -154,7 +150,8 @@ def _passage(q: Question, hit: Hit, n: int, top: float, lexical: TermStats) -> l
         pairs = len(q.pairs & set(pairwise(s.ordered))) / len(q.pairs) if q.pairs and cov else 0.0
         rows.append((s.span, [
             cos[i], 0.0, cos[i - 1] if i else 0.0, cos[i + 1] if i + 1 < len(cos) else 0.0, *passage,
-            cov, plain, _cov(q, own.union(*terms[max(0, i - 1) : i + 2])), _cov(q, terms[i - 1]) if i else 0.0,
+            cov, plain, share(q.weights, own.union(*terms[max(0, i - 1) : i + 2]), q.total),
+            share(q.weights, terms[i - 1], q.total) if i else 0.0,
             pairs, names, rare, *whole, len(own - set(q.weights)) / max(len(own), 1), math.log1p(len(own)),
             i / last, float(i == 0), length, ev.of(q.kind), *(getattr(ev, e) for e in EVIDENCE), *asked,
         ]))
