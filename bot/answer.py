@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from bot.answer_types import answer_span
 from bot.language import language
+from bot.quoting import option_term
 from bot.reader import Reading
 from bot.retrieve import Hit, Retrieval
 from index.records import Chunk
@@ -113,7 +114,8 @@ def compose(retrieval: Retrieval, max_sentences: int = 2, keep_ratio: float = 0.
     lang = language(retrieval.question)
     hits = retrieval.hits
     chosen = _pick(retrieval.reading, max_sentences, keep_ratio) if retrieval.found else []
-    quoted = {n: span for n, span in reversed(chosen)}  # the best sentence of each cited passage
+    terms = _terms(hits, chosen)
+    quoted = {n: (terms.get((n, span), span)[0], span[1]) for n, span in reversed(chosen)}  # each passage's best
     citations = [
         Citation(
             n=n,
@@ -140,7 +142,7 @@ def compose(retrieval: Retrieval, max_sentences: int = 2, keep_ratio: float = 0.
         citations[first.n - 1] = replace(first, answer_start=short[0], answer_end=short[1])
         short_text = first.text[short[0] - first.start : short[1] - first.start]
     by_n = {c.n: c for c in citations}
-    parts = [f"{_quote(by_n[n], span, _is_code(hits[n - 1].chunk, span))} [{n}]"
+    parts = [f"{_quote(by_n[n], span, _is_code(hits[n - 1].chunk, span), terms.get((n, span)))} [{n}]"
              for n, span in sorted(chosen, key=lambda c: (c[0], c[1][0]))]
     text = " ".join(parts) if chosen else (NOT_FOUND if retrieval.searchable else HELP)[lang]
     return Answer(retrieval.question, text, bool(chosen), citations, lang, retrieval.confidence,
@@ -163,7 +165,22 @@ def _is_code(chunk: Chunk, span: tuple[int, int]) -> bool:
     return span in chunk.sentences and chunk.sentences.index(span) in chunk.code
 
 
-def _quote(citation: Citation, span: tuple[int, int], code: bool) -> str:
-    """The exact sentence text, cut from the cited passage itself; a command between backticks, shown as code."""
+def _terms(hits: list[Hit], chosen: list[tuple[int, tuple[int, int]]]) -> dict[tuple[int, tuple[int, int]],
+                                                                                tuple[int, int]]:
+    """The option line each quoted description describes, shown once even when two of its sentences are quoted."""
+    found: dict[tuple[int, tuple[int, int]], tuple[int, int]] = {}
+    for n, span in sorted(chosen, key=lambda c: (c[0], c[1][0])):
+        chunk = hits[n - 1].chunk
+        term = None if _is_code(chunk, span) else option_term(chunk, span)
+        if term is not None and (n, term) not in {(m, t) for (m, _), t in found.items()}:
+            found[(n, span)] = term
+    return found
+
+
+def _quote(citation: Citation, span: tuple[int, int], code: bool, term: tuple[int, int] | None = None) -> str:
+    """The exact sentence text, cut from the cited passage itself; a command between backticks, shown as code,
+    and so is the option line the sentence describes."""
     text = citation.text[span[0] - citation.start : span[1] - citation.start]
+    if term is not None:
+        return f"`{citation.text[term[0] - citation.start : term[1] - citation.start]}` {text}"
     return f"`{text}`" if code else text

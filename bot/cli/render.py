@@ -22,6 +22,7 @@ from rich.text import Text
 
 from bot.answer import LABELS, Answer, Citation
 from bot.evaluate import EvalReport
+from bot.quoting import readable
 from bot.retrieve import Retrieval
 from index.printable import UNSAFE, printable, printable_path
 from ingest.pipeline import IngestReport
@@ -81,9 +82,9 @@ def _where(citation: Citation, paths: dict[str, str]) -> str:
 
 def print_answer(console: Console, answer: Answer, paths: dict[str, str]) -> None:
     """The answer; the passages it quotes (cited sentence in bold); then the others, dimmed, as "voir aussi"."""
-    text = escape(answer.text)
-    if answer.found and answer.short and console.is_terminal:  # the short answer in bold; piped output stays plain
-        text = text.replace(escape(answer.short), f"[bold]{escape(answer.short)}[/bold]", 1)
+    text, short = escape(readable(answer.text)), escape(readable(answer.short))
+    if answer.found and short and console.is_terminal:  # the short answer in bold; piped output stays plain
+        text = text.replace(short, f"[bold]{short}[/bold]", 1)
     console.print(text if answer.found else f"[yellow]{text}[/yellow]")
     labels = LABELS[answer.language]
     cited = [c for c in answer.citations if c.cited]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.answer import Answer, Citation
+from bot.quoting import readable
 
 MAX_BLOCKS = 50
 MAX_TEXT = 3000
@@ -74,8 +75,8 @@ def source_line(citation: Citation, link: str | None) -> str:
 
 def _highlighted(answer: Answer) -> str:
     """The escaped answer with its short answer (a name, a date, a number) in bold, once."""
-    text = escape(answer.text)
-    short = escape(answer.short) if answer.found and answer.short else ""
+    text = escape(readable(answer.text))
+    short = escape(readable(answer.short)) if answer.found and answer.short else ""
     return text.replace(short, f"*{short}*", 1) if short and "*" not in short else text
 
 
@@ -131,5 +132,5 @@ def with_tally(blocks: list[Block], up: int, down: int) -> list[Block]:
 
 def fallback_text(answer: Answer) -> str:
     """The top-level text (notifications, screen readers, old clients): escaped like the blocks."""
-    return clip(escape(answer.text), MAX_TEXT)
+    return clip(escape(readable(answer.text)), MAX_TEXT)
 
