@@ -58,15 +58,15 @@ def pdf_compare(pdfs: list[Path]) -> list[str]:
 
 def per_file(folder: Path) -> list[str]:
     """Reader, extraction milliseconds, stored characters and share indexed as body, for each file of a folder."""
-    from ingest.formats import READERS
+    from ingest.formats import reader_for
 
     rows = ["| file | reader | ms | stored | indexed |", "|---|---|---|---|---|"]
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in READERS):
+    for path in sorted(p for p in folder.iterdir() if reader_for(p.name)):
         started = time.perf_counter()
         doc = read_source(path, folder)
         ms = (time.perf_counter() - started) * 1000
         body = sum(r.end - r.start for r in doc.layout.regions) if doc.layout else 0
-        rows.append(f"| `{path.name}` | {READERS[path.suffix.lower()].name} | {ms:.0f} | {len(doc.text):,} | "
+        rows.append(f"| `{path.name}` | {reader_for(path.name).name} | {ms:.0f} | {len(doc.text):,} | "
                     f"{body / max(len(doc.text), 1):.0%} |")
     return rows
 

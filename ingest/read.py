@@ -15,12 +15,12 @@ from pathlib import Path
 
 from index.errors import ExtractionError, SourceError
 from ingest.budget import Budget, ReadPool
-from ingest.formats import READERS, Reader
+from ingest.formats import SHOWN, Reader, reader_for
 from ingest.scan import MAX_DEPTH, Found, ReadParams, find_sources, identify, scan_sources
 from ingest.structure import Layout
 
 log = logging.getLogger(__name__)
-SUFFIXES = tuple(READERS)
+SUFFIXES = SHOWN
 __all__ = [
     "MAX_DEPTH",
     "SUFFIXES",
@@ -68,7 +68,9 @@ class Extracted:
 
 def source_id_for(path: Path, root: Path) -> str:
     """A readable, URL-safe id from the file's path; never `.` or `..`, whatever the name."""
-    stem = _shown_path(path, root).rsplit(".", 1)[0] if path.suffix else _shown_path(path, root)
+    shown = _shown_path(path, root)
+    shown = shown[:-3] if shown.lower().endswith(".gz") else shown  # a gzipped man page: `usermod.8.gz` is `usermod`
+    stem = shown.rsplit(".", 1)[0] if Path(shown).suffix else shown
     slug = re.sub(r"[^A-Za-z0-9._/-]+", "-", stem).strip("-/")
     parts = [p if p.strip(".") else "dots" for p in slug.split("/") if p]
     return "/".join(parts) or "source"
@@ -95,7 +97,7 @@ def read_source(path: Path | Found, root: Path, max_bytes: int | None = None) ->
     """Read one file with its format's reader, or raise SourceError with the reason in one line."""
     found = path if isinstance(path, Found) else identify(path)
     path = found.path
-    reader = READERS.get(path.suffix.lower())
+    reader = reader_for(path.name)
     if reader is None:
         raise SourceError(path, f"unsupported format ({path.suffix or 'no extension'}); skipped (sourcier reads "
                                 f"{', '.join(SUFFIXES)})")
@@ -129,7 +131,7 @@ def _content_hash(reader: Reader, raw: bytes) -> str:
 def _from_cache(found: Found, root: Path, max_bytes: int | None, extracted: Mapping[str, Extracted]) -> SourceDoc | None:
     """The previous version's text of a file whose bytes and reader are unchanged (hashed before any parsing)."""
     shown = _shown_path(found.path, root)
-    entry, reader = extracted.get(shown), READERS.get(found.path.suffix.lower())
+    entry, reader = extracted.get(shown), reader_for(found.path.name)
     if entry is None or reader is None:
         return None
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from index.errors import SourceError
 from ingest.budget import Budget
-from ingest.formats import READERS
+from ingest.formats import reader_for
 
 MAX_DEPTH = 64  # folders below this many levels are skipped with a reason; real trees stay under 20
 
@@ -125,7 +125,7 @@ def scan_sources(root: Path, params: ReadParams | None = None) -> tuple[list[Fou
             continue
         elif not stat.S_ISREG(st.st_mode):
             skipped.append(SourceError(path, "not a regular file (FIFO, socket or device); skipped"))
-        elif path.suffix.lower() not in READERS:
+        elif reader_for(path.name) is None:
             skipped.append(SourceError(path, f"unsupported format ({path.suffix or 'no extension'}); skipped"))
         else:
             found.append(Found(path, target, st.st_dev, st.st_ino))

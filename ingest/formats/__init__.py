@@ -6,10 +6,11 @@ next incremental ingest.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import NamedTuple
 
-from ingest.formats import html, markdown, odt, office, pdf, plain
+from ingest.formats import html, markdown, odt, office, pdf, plain, roff
 from ingest.structure import Layout
 
 Extract = Callable[[bytes, str], tuple[str, Layout]]
@@ -33,3 +34,10 @@ READERS: dict[str, Reader] = {
     ".docx": Reader("docx", 2, office.read_docx),
     ".odt": Reader("odt", 2, odt.read_odt),
 }
+MAN = Reader("man", 1, roff.read_roff)  # `passwd.1`, `usermod.8.gz`: any man section, gzipped or not
+SHOWN = (*READERS, ".1–.9[.gz]")  # what messages list as read
+
+
+def reader_for(name: str) -> Reader | None:
+    """The reader of a file, by its name's suffix."""
+    return MAN if roff.man_suffix(name) else READERS.get(os.path.splitext(name)[1].lower())
