@@ -230,3 +230,24 @@ def test_read_budget_worker_killed_while_idle_is_replaced_and_the_file_read(tmp_
         idle.kill()  # the kernel's OOM killer, an operator
         idle.wait()
         assert [d.path for d in pool.map(found) if isinstance(d, SourceDoc)] == ["a.docx"]
+
+
+def test_read_gzipped_documents_as_the_file_they_hold(tmp_path: Path) -> None:
+    import gzip
+
+    (tmp_path / "NEWS.md.gz").write_bytes(gzip.compress("# Nouveautés\n\nLa version 2 lit les pages gzippées.\n"
+                                                        .encode()))
+    (tmp_path / "guide.html.gz").write_bytes(gzip.compress(b"<html><head><title>Guide</title></head><body>"
+                                                           b"<h1>Guide</h1><p>Bonjour.</p></body></html>"))
+    (tmp_path / "backup.tar.gz").write_bytes(gzip.compress(b"x"))
+    (tmp_path / "big.txt.gz").write_bytes(gzip.compress(b"a" * (64 * 2**20 + 1)))
+    (tmp_path / "broken.txt.gz").write_bytes(b"\x1f\x8b\x08\x00broken")
+    docs, errors = read_sources(find_sources(tmp_path), tmp_path)
+    by_id = {d.source_id: d for d in docs}
+    assert sorted(by_id) == ["NEWS", "guide"]
+    assert by_id["NEWS"].title == "Nouveautés" and by_id["NEWS"].text == "Nouveautés\n\nLa version 2 lit les pages gzippées.\n"
+    assert by_id["guide"].title == "Guide" and "Bonjour." in by_id["guide"].text
+    reasons = {e.path.name: e.reason for e in errors}
+    assert "MiB once decompressed" in reasons["big.txt.gz"] and "not a readable gzip file" in reasons["broken.txt.gz"]
+    _, skipped = scan_sources(tmp_path)
+    assert [s.path.name for s in skipped] == ["backup.tar.gz"]

@@ -52,7 +52,7 @@ def test_roff_answer_quotes_the_option_from_man_pages_in_their_source_form(tmp_p
 @pytest.mark.parametrize(("content", "why"), [
     (b'.TH T 1\n.SH NOM\nt \\- essai\n.so /etc/passwd\n', "includes another file"),
     (b".TH T 1\n.SH NOM\n.nx /etc/hostname\n", "includes another file"),
-    (gzip.compress(b".\\\" " + b"x" * (MAX_RENDERED + 10)), "MiB of roff once decompressed"),
+    (gzip.compress(b".\\\" " + b"x" * (MAX_RENDERED + 10)), "MiB once decompressed"),
     (b"\x1f\x8b\x08\x00broken", "not a readable gzip file"),
     (".TH T 1\nUne page en latin-1 : été\n".encode("latin-1"), "not valid UTF-8"),
     (b"Version 1.2 : notes de publication.\n", "no .TH"),

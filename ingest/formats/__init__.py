@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from typing import NamedTuple
 
-from ingest.formats import html, markdown, odt, office, pdf, plain, roff
+from ingest.formats import gz, html, markdown, odt, office, pdf, plain, roff
 from ingest.structure import Layout
 
 Extract = Callable[[bytes, str], tuple[str, Layout]]
@@ -35,9 +35,22 @@ READERS: dict[str, Reader] = {
     ".odt": Reader("odt", 2, odt.read_odt),
 }
 MAN = Reader("man", 1, roff.read_roff)  # `passwd.1`, `usermod.8.gz`: any man section, gzipped or not
-SHOWN = (*READERS, ".1–.9[.gz]")  # what messages list as read
+SHOWN = (*READERS, ".1–.9", "any of them gzipped (.gz)")  # what messages list as read
+
+
+def _gzipped(reader: Reader) -> Reader:
+    """The same reader for the gzipped file (`NEWS.md.gz`): it reads what the file holds, under its inner name."""
+    def extract(raw: bytes, name: str) -> tuple[str, Layout]:
+        return reader.extract(gz.gunzip(raw), name.removesuffix(".gz").removesuffix(".GZ"))
+    return Reader(f"{reader.name}.gz", reader.version, extract)
 
 
 def reader_for(name: str) -> Reader | None:
-    """The reader of a file, by its name's suffix."""
-    return MAN if roff.man_suffix(name) else READERS.get(os.path.splitext(name)[1].lower())
+    """The reader of a file, by its name's suffix (a gzipped file's, by the suffix before `.gz`)."""
+    if roff.man_suffix(name):
+        return MAN
+    inner, suffix = os.path.splitext(name)
+    if suffix.lower() == ".gz":
+        found = READERS.get(os.path.splitext(inner)[1].lower())
+        return _gzipped(found) if found is not None else None
+    return READERS.get(suffix.lower())

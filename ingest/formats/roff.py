@@ -10,14 +10,12 @@ the page runs, so that an alias or a string that names one calls the no-op.
 
 from __future__ import annotations
 
-import gzip
-import io
 import os
 import re
 import subprocess
-import zlib
 
 from index.errors import ExtractionError
+from ingest.formats.gz import gunzip
 from ingest.formats.plain import decode, read_text
 from ingest.structure import Layout
 
@@ -40,20 +38,6 @@ def man_suffix(name: str) -> bool:
     lower = name.lower().removesuffix(".gz")
     dot = lower.rfind(".")
     return dot > 0 and bool(_SECTION.fullmatch(lower[dot:]))
-
-
-def _source(raw: bytes) -> bytes:
-    """The roff source, gunzipped when gzipped (bounded, so a small bomb cannot fill memory)."""
-    if not raw.startswith(b"\x1f\x8b"):
-        return raw
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
-            source = f.read(MAX_RENDERED + 1)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ExtractionError(f"is not a readable gzip file ({exc}); skipped") from exc
-    if len(source) > MAX_RENDERED:
-        raise ExtractionError(f"holds more than {MAX_RENDERED // 2**20} MiB of roff once decompressed; skipped")
-    return source
 
 
 def _disarmed(source: bytes) -> bytes:
@@ -92,4 +76,4 @@ def render(source: bytes) -> bytes:
 
 def read_roff(raw: bytes, name: str) -> tuple[str, Layout]:
     """A man page's source: rendered, then read as the text a person sees."""
-    return read_text(render(_source(raw)), name)
+    return read_text(render(gunzip(raw, MAX_RENDERED)), name)
