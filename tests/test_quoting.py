@@ -104,3 +104,6 @@ def test_quoting_slack_shows_the_answer_unwrapped() -> None:
     shown = answer_blocks(answer, "a1", {})[0]["text"]["text"]
     assert shown == "Ceci permet d'*obliger un utilisateur* à changer son mot de passe. [1]"
     assert fallback_text(answer) == "Ceci permet d'obliger un utilisateur à changer son mot de passe. [1]"
+    expanded = [b for b in answer_blocks(answer, "a1", {}, expanded=True) if b.get("block_id") == "cite-1"]
+    assert expanded[0]["elements"][0]["text"].endswith(
+        "\n*Ceci permet d'obliger un utilisateur à changer son mot de passe.*")

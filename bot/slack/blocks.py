@@ -53,10 +53,10 @@ def excerpt(citation: Citation) -> str:
     a = citation.sentence_start - citation.start
     b = citation.sentence_end - citation.start
     text = citation.text
-    sentence = plain(clip(text[a:b].strip(), EXCERPT))
+    sentence = plain(clip(readable(text[a:b].strip()), EXCERPT))
     room = max(EXCERPT - len(sentence), 0) // 2
-    left = ("…" if a - room > 0 else "") + escape(text[max(0, a - room) : a])
-    right = escape(text[b : b + room]) + ("…" if b + room < len(text) else "")
+    left = ("…" if a - room > 0 else "") + escape(readable(text[max(0, a - room) : a]))
+    right = escape(readable(text[b : b + room])) + ("…" if b + room < len(text) else "")
     return f"{left}*{sentence}*{right}"
 
 
