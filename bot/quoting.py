@@ -30,7 +30,7 @@ def option_term(chunk: Chunk, span: tuple[int, int]) -> tuple[int, int] | None:
     """Source offsets of the option line the sentence at `span` describes, when it describes one.
 
     The option is the nearest line before the sentence's paragraph (a blank line may separate them, as <dt> and
-    <dd> are), and nothing but the description lies between them."""
+    <dd> are), and nothing but the description lies between them; it may be set as code (a PDF's monospace)."""
     if span not in chunk.sentences:
         return None
     text, i = chunk.text, chunk.sentences.index(span)
@@ -38,7 +38,7 @@ def option_term(chunk: Chunk, span: tuple[int, int]) -> tuple[int, int] | None:
         a, b = (s - chunk.start for s in chunk.sentences[j])
         gap = text[b : chunk.sentences[j + 1][0] - chunk.start]
         term = text[a:b]
-        if j not in chunk.code and len(term) <= MAX_TERM and _OPTION.fullmatch(term) and _alone(text, a, b) \
+        if len(term) <= MAX_TERM and _OPTION.fullmatch(term) and _alone(text, a, b) \
                 and "\n" in gap and len(_BLANK_LINE.findall(gap)) <= 1:
             return chunk.sentences[j]
         if _BLANK_LINE.search(gap) or term.rstrip()[-1:] not in (".", ";", ")", "»", "!"):

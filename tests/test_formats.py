@@ -185,7 +185,9 @@ def test_formats_each_reader_gives_exact_offsets_into_its_stored_text() -> None:
 
 def test_formats_pdf_wrapped_lines_join_into_paragraphs_and_broken_words_rejoin() -> None:
     from ingest.formats.pdf import _paragraphs
+    from ingest.formats.pdflines import Line
 
-    lines = ["Le mot informa\x02", "tique est coupé, le porte-", "manteau aussi.", "• une puce", "Fin de page."]
-    assert [b.text for b in _paragraphs(lines, 3)] == [
+    texts = ["Le mot informa\x02", "tique est coupé, le porte-", "manteau aussi.", "• une puce", "Fin de page."]
+    lines = [Line(text, False, 10.0, 700.0 - 12 * i) for i, text in enumerate(texts)]
+    assert [b.text for b in _paragraphs(lines, 3, 12.0)] == [
         "Le mot informatique est coupé, le porte-manteau aussi.", "• une puce Fin de page."]

@@ -63,6 +63,22 @@ def test_pdf_chromium_print_header_and_footer_are_not_text() -> None:
     assert "La Référence Debian fut lancée par moi-même" in doc.text
 
 
+def test_pdf_without_an_outline_takes_headings_from_type_size_and_paragraphs_from_spacing() -> None:
+    doc = read_source(FIXTURES / "annexe-chromium.fr.pdf", FIXTURES)  # Chromium prints no bookmarks
+    assert doc.layout is not None
+    heads = [r.path[-1] for r in doc.layout.regions if r.heading]
+    assert {"A.1. Le labyrinthe de Debian", "A.2. Historique du Copyright", "A.3. Format du document"} <= set(heads)
+    bodies = _bodies(doc)
+    assert any(b.startswith("Le système Linux est une plateforme") for b in bodies)  # not glued to its heading
+    assert not any("Debian Le système" in b for b in bodies)
+    assert any(b.startswith("Il existe une carte très détaillée") for b in bodies)  # a paragraph of its own
+    options = read_source(FIXTURES / "options-chromium.fr.pdf", FIXTURES)
+    assert options.layout is not None
+    assert [r.path for r in options.layout.regions if r.heading] == [
+        ("journal-lire",), ("journal-lire", "Options"), ("journal-lire", "Fichiers")]
+    assert "-f, --follow\n\nSuivre le journal en continu" in options.text
+
+
 def _shared_stream_pdf(pages: int, lines: int) -> bytes:
     """A PDF whose every page draws the same content stream of `lines` lines: a few KB per page in the file,
     the whole stream's text on every page for the reader (371 KB, 2,000 pages: about 1 s a page)."""

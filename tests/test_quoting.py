@@ -16,6 +16,7 @@ from index.records import Chunk
 from ingest.embed import Embedder
 
 MAN = Path(__file__).parent / "data/eval/team/corpus"
+PDF = Path(__file__).parent / "data/formats/options-chromium.fr.pdf"  # a <dl> printed by Chromium: no outline
 HTML = """<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>sauvectl</title></head><body>
 <h1>sauvectl</h1><h2>Options</h2><dl>
 <dt><code>-k</code>, <code>--keep</code> <em>N</em></dt>
@@ -32,6 +33,7 @@ def docs(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Engine
     for page in ("passwd.txt", "free.txt", "usermod.txt"):
         shutil.copy(MAN / page, folder / page)
     (folder / "sauvectl.html").write_text(HTML, encoding="utf-8")
+    shutil.copy(PDF, folder / PDF.name)
     engine = Engine(Settings(index_dir=folder.parent / f"{folder.name}-index", sources_dir=folder), embedder)
     engine.ingest()
     return engine
@@ -47,6 +49,8 @@ def _first_piece(answer: Answer) -> str:
      "Afficher la quantité de mémoire en mébioctets."),
     ("Comment garder seulement les dernières sauvegardes ?", "-k, --keep N",
      "Conserver les N dernières sauvegardes et supprimer les plus anciennes après chaque sauvegarde réussie."),
+    ("Comment suivre le journal en continu ?", "-f, --follow",
+     "Suivre le journal en continu et afficher les nouvelles entrées dès qu'elles arrivent."),
 ])
 def test_quoting_answer_names_the_option_its_sentence_describes(docs: Engine, question: str, option: str,
                                                                 description: str) -> None:
@@ -85,7 +89,10 @@ def test_quoting_finds_the_option_above_a_description_but_not_across_paragraphs(
     term = chunk.sentences[0]
     assert option_term(chunk, chunk.sentences[1]) == term and option_term(chunk, chunk.sentences[2]) == term
     assert option_term(chunk, chunk.sentences[3]) is None  # a later paragraph is not the option's description
-    assert option_term(_chunk(text, _spans(text, units), code=(0,)), chunk.sentences[1]) is None
+    assert option_term(_chunk(text, _spans(text, units), code=(0,)), chunk.sentences[1]) == term  # a PDF's monospace
+    synopsis = "       usermod [options] LOGIN\n\t   Modifier un compte.\n"
+    assert option_term(_chunk(synopsis, _spans(synopsis, ["usermod [options] LOGIN", "Modifier un compte."]),
+                              code=(0,)), (35, 54)) is None
     prose = "Utilisez -l pour verrouiller.\nVerrouiller le compte.\n"
     assert option_term(_chunk(prose, _spans(prose, ["Utilisez -l pour verrouiller.", "Verrouiller le compte."])),
                        (30, 52)) is None

@@ -30,7 +30,7 @@ READERS: dict[str, Reader] = {
     ".markdown": Reader("markdown", 2, markdown.read_markdown),
     ".html": Reader("html", 3, html.read_html),
     ".htm": Reader("html", 3, html.read_html),
-    ".pdf": Reader("pdf", 2, pdf.read_pdf),
+    ".pdf": Reader("pdf", 3, pdf.read_pdf),  # 3: headings from the type size, paragraphs from the spacing
     ".docx": Reader("docx", 2, office.read_docx),
     ".odt": Reader("odt", 2, odt.read_odt),
 }

@@ -1,24 +1,31 @@
 """PDF: the text layer page by page (PDFium), the outline (bookmarks) as sections, the page in every citation.
 
 pypdfium2 over pdfminer.six: PDFium is the engine of Chrome's viewer, reads the same text a reader sees, and
-is about 20 times faster here (docs/performance.md); pdfminer's layout analysis is not needed when the
-outline gives the headings. Running headers and footers and contents pages are left out (pdfpage.py); lines
-set in a monospace font are code.
+is about 20 times faster here (docs/performance.md). Headings come from the outline; without one (a page
+printed by a browser, a document exported without bookmarks), from lines set larger than the body, and
+paragraphs from the spacing (pdflines.py). Running headers and footers and contents pages are left out
+(pdfpage.py); lines set in a monospace font are code.
 """
 
 from __future__ import annotations
 
-import ctypes
 import re
 from collections import defaultdict
 from collections.abc import Iterator
 from itertools import groupby
-from typing import NamedTuple
 
 import pypdfium2 as pdfium
-import pypdfium2.raw as pdfium_c
 
 from index.errors import ExtractionError
+from ingest.formats.pdflines import (
+    Line,
+    body_size,
+    heading_level,
+    heading_levels,
+    leading,
+    read_lines,
+    starts_paragraph,
+)
 from ingest.formats.pdfpage import drop_running_lines, toc_line, toc_page
 from ingest.structure import Block, Layout, assemble
 from ingest.text import normalise
@@ -27,15 +34,6 @@ _BULLET = re.compile(r"[•◦▪‣●○■□–—*-]\s|\d{1,3}[.)]\s")
 _ENDS = tuple(".!?:…»;")
 _SOFT = ("\x02", "\u00ad")  # PDFium's mark for a hyphen it added at a line break, and the soft hyphen
 _NUMBER = re.compile(r"(?:[\dA-Z]{1,3}(?:\.\d+)*\.?\s+)?")  # « 1.1 » before a heading's title
-_FIXED_PITCH = 1  # FXFONT_FIXED_PITCH in the font flags PDFium reports
-_SAMPLE = 40  # characters looked at per line to tell monospace (a command) from a proportional font
-
-
-class Line(NamedTuple):
-    """A line of a page's text layer, and whether it is set in a monospace font."""
-
-    text: str
-    mono: bool
 
 
 def _open(raw: bytes) -> pdfium.PdfDocument:
@@ -62,34 +60,6 @@ def _outline(pdf: pdfium.PdfDocument) -> tuple[dict[int, list[tuple[int, str]]],
     return marks, frozenset(titles)
 
 
-def _mono(textpage: pdfium.PdfTextPage, start: int, line: str) -> bool:
-    """Whether most visible characters of the line (from char index `start`) are in a fixed-pitch font."""
-    flags = ctypes.c_int()
-    seen = [start + i for i, c in enumerate(line) if not c.isspace()][:_SAMPLE]
-    fixed = 0
-    for index in seen:
-        pdfium_c.FPDFText_GetFontInfo(textpage.raw, index, None, 0, ctypes.byref(flags))
-        fixed += bool(flags.value & _FIXED_PITCH)
-    return bool(seen) and fixed >= 0.8 * len(seen)
-
-
-def _lines(page: pdfium.PdfPage) -> list[Line]:
-    """The page's non-empty lines; PDFium's character indices match the text's, so fonts can be looked up."""
-    textpage = page.get_textpage()
-    try:
-        out: list[Line] = []
-        at = 0
-        for raw in textpage.get_text_range().splitlines(keepends=True):
-            mono = _mono(textpage, at, raw)
-            at += len(raw)
-            text = normalise(raw).rstrip() if mono else " ".join(normalise(raw).split())
-            if text.strip():
-                out.append(Line(text, mono))
-        return out
-    finally:
-        textpage.close()
-
-
 def _inline_code(lines: list[Line]) -> list[Line]:
     """A lone monospace line right after a sentence that goes on (« vérifier avec ») is that sentence's end."""
     out = list(lines)
@@ -97,32 +67,36 @@ def _inline_code(lines: list[Line]) -> list[Line]:
         after_text = not lines[i - 1].mono and not lines[i - 1].text.endswith(_ENDS)
         alone = i + 1 == len(lines) or not lines[i + 1].mono
         if lines[i].mono and after_text and alone:
-            out[i] = Line(" ".join(lines[i].text.split()), False)
+            out[i] = lines[i]._replace(text=" ".join(lines[i].text.split()), mono=False)
     return out
 
 
-def _paragraphs(lines: list[str], page: int) -> Iterator[Block]:
-    """Wrapped lines joined into paragraphs: a new one after end punctuation or at a bullet."""
-    current = ""
+def _paragraphs(lines: list[Line], page: int, spacing: float) -> Iterator[Block]:
+    """Wrapped lines joined into paragraphs: a new one after end punctuation, at a bullet, or where the type or
+    the spacing says so."""
+    current, previous = "", None
     for line in lines:
-        if current and (current.endswith(_ENDS) or _BULLET.match(line)):
+        if current and (current.endswith(_ENDS) or _BULLET.match(line.text) or
+                        (previous is not None and starts_paragraph(previous, line, spacing))):
             yield Block("text", current, page=page)
             current = ""
         if current.endswith(_SOFT):
-            current = current[:-1] + line  # PDFium marks a word broken at the line end: « informa|tique »
-        elif current.endswith("-") and line[:1].islower():
-            current += line  # a compound split after its hyphen: « porte-|manteau »
+            current = current[:-1] + line.text  # PDFium marks a word broken at the line end: « informa|tique »
+        elif current.endswith("-") and line.text[:1].islower():
+            current += line.text  # a compound split after its hyphen: « porte-|manteau »
         else:
-            current = f"{current} {line}" if current else line
+            current = f"{current} {line.text}" if current else line.text
+        previous = line
     if current:
         yield Block("text", current, page=page)
 
 
-def _body(lines: list[Line], page: int) -> Iterator[Block]:
+def _body(lines: list[Line], page: int, spacing: float) -> Iterator[Block]:
     """Monospace runs as code blocks, the other lines joined into paragraphs."""
     for mono, run in groupby(lines, key=lambda line: line.mono):
-        texts = [line.text for line in run]
-        yield from [Block("code", "\n".join(texts), page=page)] if mono else _paragraphs(texts, page)
+        texts = list(run)
+        yield from [Block("code", "\n".join(line.text for line in texts), page=page)] if mono else \
+            _paragraphs(texts, page, spacing)
 
 
 def _clean(blocks: Iterator[Block]) -> Iterator[Block]:
@@ -140,8 +114,10 @@ def _is_heading(line: Line, title: str) -> bool:
     return not line.mono and text.endswith(title) and bool(_NUMBER.fullmatch(text[:-len(title)]))
 
 
-def _page_blocks(lines: list[Line], marks: list[tuple[int, str]], page: int) -> Iterator[Block]:
-    """A page's headings where their lines are (else at the top), and its paragraphs and code."""
+def _page_blocks(lines: list[Line], marks: list[tuple[int, str]], page: int,
+                 sizes: dict[float, int]) -> Iterator[Block]:
+    """A page's headings where their lines are (else at the top), and its paragraphs and code. `sizes`: without an
+    outline, the font sizes of headings and their levels."""
     at: dict[int, tuple[int, str]] = {}
     for level, title in marks:
         found = next((i for i, line in enumerate(lines) if i not in at and _is_heading(line, title)), None)
@@ -149,12 +125,16 @@ def _page_blocks(lines: list[Line], marks: list[tuple[int, str]], page: int) -> 
             yield Block("heading", title, level, f"page={page}", page)
         else:
             at[found] = (level, title)
-    start = 0
+    for i, line in enumerate(lines):
+        inferred = heading_level(line, sizes)
+        if inferred is not None and i not in at:
+            at[i] = (inferred, line.text)
+    spacing, start = leading(lines), 0
     for i in sorted(at):
-        yield from _body(lines[start:i], page)
+        yield from _body(lines[start:i], page, spacing)
         yield Block("heading", at[i][1], at[i][0], f"page={page}", page)
         start = i + 1
-    yield from _body(lines[start:], page)
+    yield from _body(lines[start:], page, spacing)
 
 
 def read_pdf(raw: bytes, name: str) -> tuple[str, Layout]:
@@ -163,18 +143,19 @@ def read_pdf(raw: bytes, name: str) -> tuple[str, Layout]:
     pdf = _open(raw)
     try:
         marks, titles = _outline(pdf)
-        pages = [_lines(pdf[index]) for index in range(len(pdf))]
+        pages = [read_lines(pdf[index]) for index in range(len(pdf))]
         title = " ".join(normalise(str(pdf.get_metadata_dict().get("Title", ""))).split())
     finally:
         pdf.close()
     keep = drop_running_lines([[line.text for line in lines] for lines in pages])
+    bodies = [[line for line, k in zip(lines, kept, strict=True) if k] for lines, kept in zip(pages, keep, strict=True)]
+    sizes = {} if marks else heading_levels(bodies, body_size(bodies))  # the outline, when there is one, says
     blocks: list[Block] = []
-    for index, (lines, kept) in enumerate(zip(pages, keep, strict=True)):
-        body = [line for line, k in zip(lines, kept, strict=True) if k]
+    for index, body in enumerate(bodies):
         if toc_page((line.text for line in body), titles):
             continue
         body = [line for line in body if line.mono or not toc_line(line.text, titles)]
-        blocks.extend(_clean(_page_blocks(_inline_code(body), marks.get(index, []), index + 1)))
+        blocks.extend(_clean(_page_blocks(_inline_code(body), marks.get(index, []), index + 1, sizes)))
     if not any(b.kind == "text" for b in blocks):
         raise ExtractionError("has no text layer (a scanned PDF?): OCR is not supported; skipped")
     return assemble(blocks, title, given_first=True)
