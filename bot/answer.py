@@ -169,11 +169,13 @@ def _terms(hits: list[Hit], chosen: list[tuple[int, tuple[int, int]]]) -> dict[t
                                                                                 tuple[int, int]]:
     """The option line each quoted description describes, shown once even when two of its sentences are quoted."""
     found: dict[tuple[int, tuple[int, int]], tuple[int, int]] = {}
+    shown: set[tuple[int, tuple[int, int]]] = set()
     for n, span in sorted(chosen, key=lambda c: (c[0], c[1][0])):
         chunk = hits[n - 1].chunk
         term = None if _is_code(chunk, span) else option_term(chunk, span)
-        if term is not None and (n, term) not in {(m, t) for (m, _), t in found.items()}:
+        if term is not None and (n, term) not in shown:
             found[(n, span)] = term
+            shown.add((n, term))
     return found
 
 

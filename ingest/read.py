@@ -69,7 +69,7 @@ class Extracted:
 def source_id_for(path: Path, root: Path) -> str:
     """A readable, URL-safe id from the file's path; never `.` or `..`, whatever the name."""
     shown = _shown_path(path, root)
-    shown = shown[:-3] if shown.lower().endswith(".gz") else shown  # a gzipped man page: `usermod.8.gz` is `usermod`
+    shown = shown[:-3] if shown.lower().endswith(".gz") else shown  # `usermod.8.gz` is `usermod`, `NEWS.md.gz` `NEWS`
     stem = shown.rsplit(".", 1)[0] if Path(shown).suffix else shown
     slug = re.sub(r"[^A-Za-z0-9._/-]+", "-", stem).strip("-/")
     parts = [p if p.strip(".") else "dots" for p in slug.split("/") if p]
