@@ -72,6 +72,7 @@ def test_pdf_without_an_outline_takes_headings_from_type_size_and_paragraphs_fro
     assert any(b.startswith("Le système Linux est une plateforme") for b in bodies)  # not glued to its heading
     assert not any("Debian Le système" in b for b in bodies)
     assert any(b.startswith("Il existe une carte très détaillée") for b in bodies)  # a paragraph of its own
+    assert doc.text.count("A.2. Historique du Copyright") == 1  # the printed contents' entry is not text
     options = read_source(FIXTURES / "options-chromium.fr.pdf", FIXTURES)
     assert options.layout is not None
     assert [r.path for r in options.layout.regions if r.heading] == [

@@ -137,6 +137,17 @@ def _page_blocks(lines: list[Line], marks: list[tuple[int, str]], page: int,
     yield from _body(lines[start:], page, spacing)
 
 
+def _fold(text: str) -> str:
+    """A title as contents entries repeat it: case and spacing aside."""
+    return " ".join(text.lower().split())
+
+
+def _contents_entry(line: Line, inferred: set[str], sizes: dict[float, int]) -> bool:
+    """Without an outline, a body-size line that repeats a heading found by its size is a contents entry (a
+    browser prints a page's table of contents as links, without page numbers)."""
+    return bool(inferred) and heading_level(line, sizes) is None and _fold(line.text) in inferred
+
+
 def read_pdf(raw: bytes, name: str) -> tuple[str, Layout]:
     """Every page's text layer, sections from the outline, the metadata title first; a PDF of scanned images is
     refused, not indexed empty."""
@@ -150,11 +161,13 @@ def read_pdf(raw: bytes, name: str) -> tuple[str, Layout]:
     keep = drop_running_lines([[line.text for line in lines] for lines in pages])
     bodies = [[line for line, k in zip(lines, kept, strict=True) if k] for lines, kept in zip(pages, keep, strict=True)]
     sizes = {} if marks else heading_levels(bodies, body_size(bodies))  # the outline, when there is one, says
+    inferred = {_fold(line.text) for lines in bodies for line in lines if heading_level(line, sizes) is not None}
     blocks: list[Block] = []
     for index, body in enumerate(bodies):
         if toc_page((line.text for line in body), titles):
             continue
-        body = [line for line in body if line.mono or not toc_line(line.text, titles)]
+        body = [line for line in body if line.mono or not (toc_line(line.text, titles) or _contents_entry(
+            line, inferred, sizes))]
         blocks.extend(_clean(_page_blocks(_inline_code(body), marks.get(index, []), index + 1, sizes)))
     if not any(b.kind == "text" for b in blocks):
         raise ExtractionError("has no text layer (a scanned PDF?): OCR is not supported; skipped")
