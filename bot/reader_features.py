@@ -20,6 +20,7 @@ import numpy as np
 from bot.answer_types import KINDS, asks, command_like, evidence, question_words
 from bot.language import language
 from bot.question import meaningful, neutral_words
+from bot.quoting import option_term
 from index.lexical import FrenchAnalyzer
 from index.records import Chunk
 from index.snapshot import TermStats
@@ -102,6 +103,7 @@ class _Sentence:
     text: str
     ordered: tuple[str, ...]  # its terms, in order
     code: bool  # a command line: quotable only to a how-to question
+    option: bool  # it describes the option line above it (a man page, a <dl>): a way to do something, like a command
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +126,7 @@ def _layout(chunk: Chunk, analyzer: FrenchAnalyzer) -> _Layout:
     for i, (span, text) in enumerate(zip(chunk.sentences, texts, strict=True)):
         code = i in chunk.code
         if i not in chunk.headings and (quotable(text) and not code or code and command_like(text)):
-            rows.append(_Sentence(i, span, text, ordered[i], code))
+            rows.append(_Sentence(i, span, text, ordered[i], code, not code and option_term(chunk, span) is not None))
     return _Layout(tuple(rows), tuple(frozenset(t) for t in ordered), frozenset(analyzer.terms(chunk.context)),
                    _language(chunk.text))
 
@@ -145,7 +147,7 @@ def _passage(q: Question, hit: Hit, n: int, top: float, lexical: TermStats) -> l
         if s.code and q.kind != "how":
             continue
         i, own = s.i, terms[s.i]
-        ev = evidence(s.text, q.words, s.code)
+        ev = evidence(s.text, q.words, s.code or s.option)
         cov, plain, names, rare = _overlap(q, own)
         pairs = len(q.pairs & set(pairwise(s.ordered))) / len(q.pairs) if q.pairs and cov else 0.0
         rows.append((s.span, [

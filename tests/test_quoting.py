@@ -114,3 +114,9 @@ def test_quoting_slack_shows_the_answer_unwrapped() -> None:
     expanded = [b for b in answer_blocks(answer, "a1", {}, expanded=True) if b.get("block_id") == "cite-1"]
     assert expanded[0]["elements"][0]["text"].endswith(
         "\n*Ceci permet d'obliger un utilisateur à changer son mot de passe.*")
+
+
+def test_quoting_an_option_description_is_read_as_a_way_to_do_it(docs: Engine) -> None:
+    result = docs.search("Comment suivre le journal en continu ?")
+    assert result.reading is not None and result.reading.kind == "how"
+    assert result.reading.inputs["kind_evidence"] == 1.0  # like a command line: the option is how it is done
