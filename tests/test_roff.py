@@ -90,11 +90,16 @@ def test_roff_page_never_pulls_a_local_file_into_the_index(tmp_path: Path, attac
     assert "Avant." in doc.text and "7f3c9a" not in doc.text
 
 
-@pytest.mark.parametrize("attack", ['.ds x mso\n.\\*x {secret}\n', '.ds x so\n.\\*x {secret}\n.TH PAGE 1\n'])
+@pytest.mark.parametrize("attack", [
+    '.ds x mso\n.\\*x {secret}\n',
+    '.ds x so\n.\\*x {secret}\n.TH PAGE 1\n',
+    '.ds b so\n.als Y m\\*b\n',  # an alias of `mso` made before .TH: it leaked the file before this was refused
+    '.ds b so\n.de X\n.m\\*b {secret}\n..\n',
+])
 def test_roff_page_that_could_name_a_file_request_is_refused(tmp_path: Path, attack: str) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("MOT DE PASSE 7f3c9a\n", encoding="utf-8")
     page = tmp_path / "page.1"
     page.write_text(attack.format(secret=secret) + ".TH PAGE 1\n.SH NOM\npage \\- essai\n", encoding="utf-8")
-    with pytest.raises(SourceError, match="includes another file|names a request through a string"):
+    with pytest.raises(SourceError, match="includes another file|names a request through a string, or aliases one"):
         read_source(page, tmp_path)

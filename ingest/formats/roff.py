@@ -25,7 +25,9 @@ _FILE_REQUESTS = b"so|mso|nx|cf|trf|rd|pso|sy|open|opena|pi"
 # A request that reads a file, written out, or one named `mso` under another name (an alias, a string).
 _READS_FILES = re.compile(rb"^[.'][ \t]*(?:" + _FILE_REQUESTS + rb")(?:[ \t]|$)|\bmso\b", re.MULTILINE)
 _TITLE = re.compile(rb"^[.'][ \t]*(?:TH|Dd)(?:[ \t].*)?$", re.MULTILINE)  # man(7) and mdoc(7) pages open with one
-_ESCAPED_REQUEST = re.compile(rb"^[.'][ \t]*\\[^\"#}]", re.MULTILINE)  # a request named by a string (`.\*x`)
+# Before .TH (while `mso` is still live): a request whose name holds a string or an argument (`.\*x`, `.m\*b`), or
+# an alias or a renaming, could reach `mso`. 23,852 Debian pages have neither there (`.\}`, `.el\{` are fine).
+_ESCAPED_REQUEST = re.compile(rb"^[.'][ \t]*[^ \t\n\\]*\\[^\"#}{]|^[.'][ \t]*(?:als|rn)(?:[ \t]|$)", re.MULTILINE)
 # Requests that would read a file, made no-ops before the page runs (so an alias or a string naming them calls the
 # no-op); `mso` loads the man macros at .TH, so it is disarmed right after that line.
 _DISARM = b"".join(b".de " + name + b"\n..\n" for name in (b"so", b"nx", b"cf", b"trf", b"rd"))
@@ -49,8 +51,8 @@ def _disarmed(source: bytes) -> bytes:
     if title is None:
         raise ExtractionError("is named like a man page but has no .TH (or .Dd) line: not roff; skipped")
     if _ESCAPED_REQUEST.search(source[: title.start()]):
-        raise ExtractionError("names a request through a string before its .TH line, which sourcier does not "
-                              "render; skipped")
+        raise ExtractionError("names a request through a string, or aliases one, before its .TH line, which "
+                              "sourcier does not render; skipped")
     end = title.end() + 1
     return _DISARM + source[:end] + _DISARM_MSO + source[end:]
 
