@@ -74,32 +74,26 @@ def test_roff_folder_scan_takes_man_pages_and_still_skips_other_archives(tmp_pat
     assert [s.path.name for s in skipped] == ["backup.tar.gz"] and "unsupported format (.gz)" in skipped[0].reason
 
 
-@pytest.mark.parametrize("attack", [
+ATTACKS = [
     '.ds x so\n.\\*x {secret}\n',  # a request named by a string
     '.als yy cf\n.yy {secret}\n',  # an alias of a request that copies a file
     '.ds x s\n.as x o\n.\\*[x] {secret}\n',  # a name built from pieces
     '.rn nx zz\n.zz {secret}\n',
-])
-def test_roff_page_never_pulls_a_local_file_into_the_index(tmp_path: Path, attack: str) -> None:
+    '.ds b so\n.als Y m\\*b\n.Y {secret}\n',  # `mso`, which the man macros use, under another name
+    '.ds b so\n.do m\\*b {secret}\n',
+    '.ds b so\n.if 1 .nop .m\\*b {secret}\n',
+    '.ds b so\n.de X\n.m\\*b {secret}\n..\n.X\n',
+]
+
+
+@pytest.mark.parametrize("before_title", [False, True])
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_roff_page_never_pulls_a_local_file_into_the_index(tmp_path: Path, attack: str, before_title: bool) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("MOT DE PASSE 7f3c9a\n", encoding="utf-8")
     page = tmp_path / "page.1"
-    page.write_text(".TH PAGE 1\n.SH NOM\npage \\- essai\n.SH DESCRIPTION\nAvant.\n"
-                    + attack.format(secret=secret) + "Après.\n", encoding="utf-8")
+    head, body = ".TH PAGE 1\n.SH NOM\npage \\- essai\n.SH DESCRIPTION\nAvant.\n", attack.format(secret=secret)
+    page.write_text(body + head + "Après.\n" if before_title else head + body + "Après.\n", encoding="utf-8")
     doc = read_source(page, tmp_path)
-    assert "Avant." in doc.text and "7f3c9a" not in doc.text
-
-
-@pytest.mark.parametrize("attack", [
-    '.ds x mso\n.\\*x {secret}\n',
-    '.ds x so\n.\\*x {secret}\n.TH PAGE 1\n',
-    '.ds b so\n.als Y m\\*b\n',  # an alias of `mso` made before .TH: it leaked the file before this was refused
-    '.ds b so\n.de X\n.m\\*b {secret}\n..\n',
-])
-def test_roff_page_that_could_name_a_file_request_is_refused(tmp_path: Path, attack: str) -> None:
-    secret = tmp_path / "secret.txt"
-    secret.write_text("MOT DE PASSE 7f3c9a\n", encoding="utf-8")
-    page = tmp_path / "page.1"
-    page.write_text(attack.format(secret=secret) + ".TH PAGE 1\n.SH NOM\npage \\- essai\n", encoding="utf-8")
-    with pytest.raises(SourceError, match="includes another file|names a request through a string, or aliases one"):
-        read_source(page, tmp_path)
+    assert "page - essai" in doc.text and "Après." in doc.text and "7f3c9a" not in doc.text
+    assert "STAND-IN" not in doc.text and doc.text.startswith("PAGE(1)")  # the stand-in .TH left no trace

@@ -5,7 +5,7 @@ Rendering is the job of groff, not of a hand-written roff parser: tables (tbl), 
 macros all come out right. groff runs in its safer mode (no shell, no pipes, no file writes) and only tbl runs
 as a preprocessor, whatever the page asks for. A page must never pull a local file into the index: the requests
 that read one (`.so`, `.mso`, `.nx`, `.cf`, `.trf`, `.rd`) are refused when written out, and made no-ops before
-the page runs, so that an alias or a string that names one calls the no-op.
+any line of the page runs, so that an alias or a string that names one calls the no-op.
 """
 
 from __future__ import annotations
@@ -22,15 +22,14 @@ from ingest.structure import Layout
 MAX_RENDERED = 8 * 2**20  # bytes of roff source once decompressed: a man page is tens of kilobytes
 RENDER_SECONDS = 20.0
 _FILE_REQUESTS = b"so|mso|nx|cf|trf|rd|pso|sy|open|opena|pi"
-# A request that reads a file, written out, or one named `mso` under another name (an alias, a string).
-_READS_FILES = re.compile(rb"^[.'][ \t]*(?:" + _FILE_REQUESTS + rb")(?:[ \t]|$)|\bmso\b", re.MULTILINE)
-_TITLE = re.compile(rb"^[.'][ \t]*(?:TH|Dd)(?:[ \t].*)?$", re.MULTILINE)  # man(7) and mdoc(7) pages open with one
-# Before .TH (while `mso` is still live): a request whose name holds a string or an argument (`.\*x`, `.m\*b`), or
-# an alias or a renaming, could reach `mso`. 23,852 Debian pages have neither there (`.\}`, `.el\{` are fine).
-_ESCAPED_REQUEST = re.compile(rb"^[.'][ \t]*[^ \t\n\\]*\\[^\"#}{]|^[.'][ \t]*(?:als|rn)(?:[ \t]|$)", re.MULTILINE)
-# Requests that would read a file, made no-ops before the page runs (so an alias or a string naming them calls the
-# no-op); `mso` loads the man macros at .TH, so it is disarmed right after that line.
+_READS_FILES = re.compile(rb"^[.'][ \t]*(?:" + _FILE_REQUESTS + rb")(?:[ \t]|$)", re.MULTILINE)  # written out
+_TITLE = re.compile(rb"^[.'][ \t]*(TH|Dd)(?:[ \t].*)?$", re.MULTILINE)  # man(7) and mdoc(7) pages open with one
+# Before the page runs: the requests that read a file become no-ops, so that an alias, a renaming or a name built from
+# strings (`.ds b so` / `.m\*b /etc/…`) calls the no-op. `mso` is how the man macros load at the page's first .TH,
+# so a stand-in .TH (or .Dd) loads them first, and then `mso` too becomes a no-op; its header line is cut afterwards.
 _DISARM = b"".join(b".de " + name + b"\n..\n" for name in (b"so", b"nx", b"cf", b"trf", b"rd"))
+_STAND_IN = b"SOURCIER-STAND-IN"
+_LOAD = {b"TH": b".TH " + _STAND_IN + b" 7\n", b"Dd": b".Dd January 1, 2000\n.Dt " + _STAND_IN + b" 7\n"}
 _DISARM_MSO = b".de mso\n..\n"
 _SECTION = re.compile(r"\.[1-9][a-z]{0,6}")
 
@@ -43,18 +42,21 @@ def man_suffix(name: str) -> bool:
 
 
 def _disarmed(source: bytes) -> bytes:
-    """The page with every file-reading request refused or made a no-op."""
+    """The page with every file-reading request refused (written out) or made a no-op (reached another way)."""
     if _READS_FILES.search(source):
         raise ExtractionError("includes another file (.so, .mso, .nx, .cf…), which sourcier does not follow; index "
                               "the page it points to instead; skipped")
     title = _TITLE.search(source[:65536])
     if title is None:
         raise ExtractionError("is named like a man page but has no .TH (or .Dd) line: not roff; skipped")
-    if _ESCAPED_REQUEST.search(source[: title.start()]):
-        raise ExtractionError("names a request through a string, or aliases one, before its .TH line, which "
-                              "sourcier does not render; skipped")
-    end = title.end() + 1
-    return _DISARM + source[:end] + _DISARM_MSO + source[end:]
+    return _DISARM + _LOAD[title.group(1)] + _DISARM_MSO + source
+
+
+def _without_stand_in(rendered: bytes) -> bytes:
+    """The output without the stand-in's header line."""
+    if rendered.startswith(_STAND_IN):
+        rendered = rendered.split(b"\n", 1)[-1].lstrip(b"\n")
+    return rendered
 
 
 def render(source: bytes) -> bytes:
@@ -73,7 +75,7 @@ def render(source: bytes) -> bytes:
     if done.returncode != 0 or not done.stdout.strip():
         why = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
         raise ExtractionError(f"could not be rendered as a man page ({why[0][:200]}); skipped")
-    return re.sub(rb"[^\n]\x08", b"", done.stdout)  # overstrike bold/underline, if a man(1) keeps it
+    return re.sub(rb"[^\n]\x08", b"", _without_stand_in(done.stdout))  # overstrike bold/underline, if man(1) keeps it
 
 
 def read_roff(raw: bytes, name: str) -> tuple[str, Layout]:
