@@ -22,8 +22,8 @@ MAX_BACK = 6  # sentences of the description walked back to find its option
 
 def _alone(text: str, a: int, b: int) -> bool:
     """Whether text[a:b] fills its own line(s)."""
-    return (a == 0 or text[:a].rstrip(" \t").endswith("\n") or not text[:a].strip()) and \
-        text[b:].lstrip(" \t")[:1] in ("\n", "")
+    before = text[:a].rstrip(" \t")
+    return (not before or before.endswith("\n")) and text[b:].lstrip(" \t")[:1] in ("\n", "")
 
 
 def option_term(chunk: Chunk, span: tuple[int, int]) -> tuple[int, int] | None:
