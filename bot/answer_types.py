@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -136,45 +135,52 @@ _PATTERNS = {"year": _YEAR, "date": _DATE, "days": _DAY, "number": _NUMBER, "pla
              "command": _COMMAND, "how": _HOW, "why": _CAUSE, "define": _DEFINE}
 
 
+Spans = tuple[frozenset[str], ...]  # the folded words of each match (empty: a match of symbols alone, « % »)
+
+
 @lru_cache(maxsize=16384)
-def _matches(sentence: str) -> tuple[tuple[tuple[int, int], ...], dict[str, tuple[tuple[int, int], ...]]]:
-    """Once per sentence: the spans of its capitalised words after the first, and of each pattern's matches."""
+def _matches(sentence: str) -> tuple[Spans, dict[str, Spans], frozenset[str]]:
+    """Once per sentence: the words of its capitalised words after the first and of each pattern's matches, and
+    every word those hold."""
     tokens = _tokens(sentence)
     words = _WORD.findall(sentence)
-    names = tuple((a, b) for i, ((a, b, _), w) in enumerate(zip(tokens, words, strict=True))
+    names = tuple(frozenset((f,)) for i, ((_, _, f), w) in enumerate(zip(tokens, words, strict=True))
                   if i > 0 and w[:1].isupper() and not w.isupper())
-    return names, {k: tuple(m.span() for m in p.finditer(sentence)) for k, p in _PATTERNS.items()}
+    found = {k: tuple(frozenset(f for start, end, f in tokens if end > a and start < b)
+                      for a, b in (m.span() for m in p.finditer(sentence))) for k, p in _PATTERNS.items()}
+    return names, found, frozenset().union(*names, *(w for v in found.values() for w in v))
 
 
-@lru_cache(maxsize=16384)
-def _token_ends(sentence: str) -> tuple[int, ...]:
-    """Where each word ends (increasing): the words a span overlaps are found by bisection."""
-    return tuple(e for _, e, _ in _tokens(sentence))
-
-
-def _novel_spans(sentence: str, spans: tuple[tuple[int, int], ...], question_words: frozenset[str]) -> int:
-    """How many spans hold a word the question lacks (a span of symbols alone, « % », counts)."""
-    tokens, ends = _tokens(sentence), _token_ends(sentence)
-    count = 0
-    for a, b in spans:
-        i = first = bisect_right(ends, a)  # the first word ending after the span starts
-        while i < len(tokens) and tokens[i][0] < b and tokens[i][2] in question_words:
-            i += 1
-        count += i == first or (i < len(tokens) and tokens[i][0] < b)  # no word inside, or a new one
-    return count
+def _count_novel(spans: Spans, question_words: frozenset[str]) -> int:
+    """How many matches hold a word the question lacks (a match of symbols alone counts)."""
+    return sum(1 for words in spans if not words or not words <= question_words)
 
 
 def evidence(sentence: str, question_words: frozenset[str], code: bool = False) -> Evidence:
     """What kinds of answer the sentence brings beyond the question's words (matches made of the question's own
     words do not count)."""
-    names, found = _matches(sentence)
+    names, found, inside = _matches(sentence)
+    if inside.isdisjoint(question_words):  # the usual case: nothing the question says is in a match
+        return _question_free(sentence, code)
+    return _evidence(names, found, question_words, code)
+
+
+@lru_cache(maxsize=16384)
+def _question_free(sentence: str, code: bool) -> Evidence:
+    """A sentence's evidence when no match holds the question's words: the same for every such question."""
+    names, found, _ = _matches(sentence)
+    return _evidence(names, found, frozenset(), code)
+
+
+def _evidence(names: Spans, found: dict[str, Spans], question_words: frozenset[str], code: bool) -> Evidence:
+    """The evidence of each kind, from the sentence's matches."""
 
     def has(kind: str) -> int:
-        return _novel_spans(sentence, found[kind], question_words) if found[kind] else 0
+        return _count_novel(found[kind], question_words)
 
     path = bool(has("path"))
     return Evidence(
-        person=min(_novel_spans(sentence, names, question_words), 3) / 3,
+        person=min(_count_novel(names, question_words), 3) / 3,
         date=max(float(bool(has("year"))), 0.7 * bool(has("date"))),
         days=float(bool(has("days"))),
         number=min(has("number"), 2) / 2,

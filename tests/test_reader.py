@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.answer_types import answer_span, asks, command_like
+from bot.answer_types import answer_span, asks, command_like, evidence, question_words
 from bot.config import Settings
 from bot.engine import Engine
 from bot.reader import MODEL_PATH, ReaderModel, shipped_model
@@ -50,6 +50,14 @@ def test_reader_finds_the_short_answer_but_not_the_question_s_own_words() -> Non
     assert span is not None and sentence[span[0]:span[1]] == "Emmett Shear"
     assert answer_span(sentence, "person", "Qui est Emmett Shear ?") is None  # asks what he is, not a name
     assert answer_span("Le traité de Berlin de 1878 fut dénoncé.", "date", "Quand le traité de Berlin ?") == (23, 27)
+
+
+def test_reader_evidence_does_not_count_a_match_made_of_the_question_s_own_words() -> None:
+    sentence = "Le traité fut signé à Berlin en 1878 par Bismarck."
+    assert evidence(sentence, question_words("Où ?")).place == 1.0
+    assert evidence(sentence, question_words("Que fit-on à Berlin ?")).place == 0.0
+    assert evidence(sentence, question_words("Qui signa en 1878 ?")).date == 0.0
+    assert evidence(sentence, question_words("Qui signa à Berlin ?")).person == 1 / 3  # Bismarck; Berlin is asked
 
 
 def test_reader_takes_command_lines_not_their_output() -> None:
