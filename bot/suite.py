@@ -21,15 +21,21 @@ class Corpus:
     name: str
     sources: Path
     gold: tuple[Path, ...]
+    index: str = ""  # the index under <data_dir>/eval/ (default: the name): a second question set shares it
+
+    @property
+    def index_name(self) -> str:
+        """Where its index lives under <data_dir>/eval/."""
+        return self.index or self.name
 
 
 def load_suite(path: Path) -> list[Corpus]:
-    """Read a suite file: {"corpora": [{"name", "sources", "gold": [...]}]}, paths relative to the file."""
+    """Read a suite file: {"corpora": [{"name", "sources", "gold": [...], "index"?}]}, paths relative to the file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         base = path.parent
-        return [Corpus(str(c["name"]), (base / c["sources"]).resolve(), tuple(base / g for g in c["gold"]))
-                for c in data["corpora"]]
+        return [Corpus(str(c["name"]), (base / c["sources"]).resolve(), tuple(base / g for g in c["gold"]),
+                       str(c.get("index", ""))) for c in data["corpora"]]
     except OSError as exc:
         raise GoldSetError(f"cannot read suite {path}: {exc.strerror}") from exc
     except (ValueError, KeyError, TypeError) as exc:
@@ -39,7 +45,7 @@ def load_suite(path: Path) -> list[Corpus]:
 def run_corpus(corpus: Corpus, settings: Settings, embedder: Embedder | None, k: int,
                params: RetrievalParams | None = None) -> tuple[EvalReport, Engine]:
     """Ingest the corpus into <data_dir>/eval/<name> (incremental) and run its gold sets."""
-    index_dir = settings.data_dir / "eval" / corpus.name
+    index_dir = settings.data_dir / "eval" / corpus.index_name
     engine = Engine(settings.model_copy(update={"index_dir": index_dir, "sources_dir": corpus.sources}), embedder)
     engine.params = params or engine.params
     engine.ingest(replace=True)  # the corpus's own scratch index: a moved corpus simply replaces it
