@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import HELP, Citation, language
+from bot.answer import HELP, IN_FRENCH, NOT_FOUND, Citation, compose, language
 from bot.config import Settings
 from bot.engine import Engine
-from bot.retrieve import QuestionError, UnknownSourceError
+from bot.retrieve import Hit, QuestionError, Retrieval, UnknownSourceError
+from index.records import Chunk
 from ingest.embed import Embedder
 from ingest.text import quotable
 
@@ -54,8 +55,21 @@ def test_answer_abstains_in_the_question_language(engine: Engine, question: str,
     answer = engine.ask(question)
     assert not answer.found and answer.language == lang
     assert answer.text == {"fr": "Je ne sais pas : je n'ai pas trouvé la réponse dans les sources.",
-                           "en": "I don't know: I did not find the answer in the sources."}[lang]
+                           "en": "I don't know: I did not find the answer in the sources. The sources are in "
+                                 "French: the same question asked in French is answered far more often."}[lang]
     assert "[" not in answer.text
+
+
+@pytest.mark.parametrize(("question", "passage", "hint"), [
+    ("Who runs the site?", "Le site de Montpellier est dirigé par la direction régionale depuis deux ans.", True),
+    ("Who runs the site?", "The Montpellier site has been run by the regional office for two years.", False),
+    ("Qui dirige le site ?", "Le site de Montpellier est dirigé par la direction régionale depuis deux ans.", False),
+])
+def test_answer_refusal_suggests_french_only_to_an_english_question_over_french_text(question: str, passage: str,
+                                                                                     hint: bool) -> None:
+    hit = Hit(Chunk("c", "s", "t", passage, 0, len(passage), 0, ((0, len(passage)),)), 0, 1.0, 0.3, 0.3, 1.0, (0.3,))
+    answer = compose(Retrieval(question, [hit], False, 0.1))
+    assert answer.text == NOT_FOUND[language(question)] + (IN_FRENCH if hint else "")
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t "])
