@@ -44,7 +44,7 @@ def load_suite(path: Path) -> list[Corpus]:
 
 def run_corpus(corpus: Corpus, settings: Settings, embedder: Embedder | None, k: int,
                params: RetrievalParams | None = None) -> tuple[EvalReport, Engine]:
-    """Ingest the corpus into <data_dir>/eval/<name> (incremental) and run its gold sets."""
+    """Ingest the corpus into <data_dir>/eval/<index name> (incremental) and run its gold sets."""
     index_dir = settings.data_dir / "eval" / corpus.index_name
     engine = Engine(settings.model_copy(update={"index_dir": index_dir, "sources_dir": corpus.sources}), embedder)
     engine.params = params or engine.params
