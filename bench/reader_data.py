@@ -79,7 +79,7 @@ def collect() -> list[Question]:
     embedder = load_embedder(settings.embedder, threads=2)
     out: list[Question] = []
     for corpus in load_suite(ROOT / "tests/data/eval/suite.json"):
-        engine = Engine(settings.model_copy(update={"index_dir": settings.data_dir / "eval" / corpus.index_name,
+        engine = Engine(settings.model_copy(update={"index_dir": settings.data_dir / "eval" / corpus.index,
                                                     "sources_dir": corpus.sources}), embedder, reader=False)
         engine.ingest()
         lexical = engine.snapshot.lexical

@@ -21,12 +21,7 @@ class Corpus:
     name: str
     sources: Path
     gold: tuple[Path, ...]
-    index: str = ""  # the index under <data_dir>/eval/ (default: the name): a second question set shares it
-
-    @property
-    def index_name(self) -> str:
-        """Where its index lives under <data_dir>/eval/."""
-        return self.index or self.name
+    index: str  # its index under <data_dir>/eval/: the name, or another corpus's when a second question set shares it
 
 
 def load_suite(path: Path) -> list[Corpus]:
@@ -35,7 +30,7 @@ def load_suite(path: Path) -> list[Corpus]:
         data = json.loads(path.read_text(encoding="utf-8"))
         base = path.parent
         return [Corpus(str(c["name"]), (base / c["sources"]).resolve(), tuple(base / g for g in c["gold"]),
-                       str(c.get("index", ""))) for c in data["corpora"]]
+                       str(c.get("index", c["name"]))) for c in data["corpora"]]
     except OSError as exc:
         raise GoldSetError(f"cannot read suite {path}: {exc.strerror}") from exc
     except (ValueError, KeyError, TypeError) as exc:
@@ -45,7 +40,7 @@ def load_suite(path: Path) -> list[Corpus]:
 def run_corpus(corpus: Corpus, settings: Settings, embedder: Embedder | None, k: int,
                params: RetrievalParams | None = None) -> tuple[EvalReport, Engine]:
     """Ingest the corpus into <data_dir>/eval/<index name> (incremental) and run its gold sets."""
-    index_dir = settings.data_dir / "eval" / corpus.index_name
+    index_dir = settings.data_dir / "eval" / corpus.index
     engine = Engine(settings.model_copy(update={"index_dir": index_dir, "sources_dir": corpus.sources}), embedder)
     engine.params = params or engine.params
     engine.ingest(replace=True)  # the corpus's own scratch index: a moved corpus simply replaces it
