@@ -22,11 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.hnsw_data import gold_files, question_vectors, questions
+from bot.crosslingual import WordVectors
 from bot.evaluate import GoldQuestion, load_gold
 from bot.reader import shipped_model
 from bot.retrieve import RetrievalParams, clean_question, retrieve
 from index.dense import DenseParams
 from index.store import IndexSnapshot, load_snapshot
+from ingest.embed import load_embedder
 
 CONFIGS = ((32, 80, (64, 128, 256)), (32, 160, (128, 256)))
 
@@ -94,7 +96,8 @@ def main() -> None:
     everyone = questions()
     embedder = Cached(dict(zip(everyone, question_vectors(args.cache), strict=True)))
     golds = [g for g in gold_questions(snapshot) if embedder.knows(g.q)]
-    params = RetrievalParams(min_confidence=0.5, max_question_chars=1000, reader=shipped_model())
+    params = RetrievalParams(min_confidence=0.5, max_question_chars=1000, reader=shipped_model(),
+                             words=WordVectors(load_embedder()))  # words across languages: the real model
     vectors = np.ascontiguousarray(snapshot.unit_vectors, dtype=np.float32)
     exact = run(snapshot, embedder, golds, everyone, params)
     rows = [{"index": "exact", **{k: v for k, v in exact.items() if k != "tops"}, "same_first": 1.0, "same_top5": 1.0}]

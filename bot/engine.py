@@ -22,6 +22,7 @@ from bot.answer import Answer, compose
 from bot.batcher import BatchStats, MicroBatcher
 from bot.cache import AnswerCache
 from bot.config import Settings
+from bot.crosslingual import WordVectors
 from bot.reader import shipped_model
 from bot.retrieve import Retrieval, RetrievalParams, retrieve
 from bot.scope import Scope, Scopes
@@ -61,7 +62,7 @@ class Engine:
         self.embedder.embed_query("échauffement")  # load lazy weights now, not in the first request
         self.params = RetrievalParams(min_confidence=settings.min_confidence,
                                       max_question_chars=settings.max_question_chars,
-                                      reader=shipped_model() if reader else None)
+                                      reader=shipped_model() if reader else None, words=WordVectors(self.embedder))
         self.analyzer = FrenchAnalyzer()
         self._snapshot: Snapshot | None = None
         self._lease: Path | None = None

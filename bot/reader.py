@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bot.answer_types import asks
-from bot.reader_features import DECISION, FEATURES, candidates, decision_row, reach
+from bot.crosslingual import WordVectors
+from bot.reader_features import DECISION, FEATURES, candidates, decision_row
 from index.snapshot import TermStats
 
 if TYPE_CHECKING:
@@ -127,13 +128,14 @@ class Reading:
         return self.decide.contributions(self.row, DECISION) if self.decide is not None and len(self.row) else {}
 
 
-def read(question: str, hits: list[Hit], lexical: TermStats, model: ReaderModel, from_hits: int = 3) -> Reading:
+def read(question: str, hits: list[Hit], lexical: TermStats, model: ReaderModel, vectors: WordVectors,
+         from_hits: int = 3) -> Reading:
     """Score every candidate sentence, then decide from the best one."""
-    keys, x, q = candidates(question, hits, lexical, from_hits)
+    keys, x, q, question_reach = candidates(question, hits, lexical, vectors, from_hits)
     if not keys:
         return Reading(asks(question), (), 0.0, np.zeros(0, dtype=np.float32))
     logits = model.select.logits(x)
-    row = decision_row(x, logits, reach(q, hits, lexical, from_hits))
+    row = decision_row(x, logits, question_reach)
     decision = float(model.decide.logits(row[None, :])[0])
     order = np.argsort(-logits, kind="stable")
     scores = (1 / (1 + np.exp(-logits[order]))).tolist()

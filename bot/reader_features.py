@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.answer_types import KINDS, asks, command_like, evidence, question_words
+from bot.crosslingual import WordVectors, translate
 from bot.language import language
 from bot.question import meaningful, neutral_words
 from bot.quoting import option_term
@@ -38,8 +39,9 @@ FEATURES = (
     *(f"evidence_{e}" for e in EVIDENCE), *(f"asks_{k}" for k in KINDS),
 )
 COLUMN = {name: i for i, name in enumerate(FEATURES)}
-# Word overlap between two languages measures nothing (names, numbers and acronyms aside): these inputs are
-# left unmeasured (NaN, read as the average by the models) rather than read as absence.
+# A French question's word overlap with an English passage is left unmeasured (NaN, read as the average by the
+# models), names, numbers and acronyms aside: measured, even word for word, it made the handbook's unanswerable
+# how-to questions look answered over its untranslated English paragraphs (docs/quality.md).
 WORDS_ONLY = [COLUMN[n] for n in ("cov", "share", "cov_window", "cov_prev", "bigrams", "rare_missing", "cov_passage",
                                   "share_passage", "rare_missing_passage", "novel")]
 NAMES_ONLY = [COLUMN[n] for n in ("names_missing", "names_missing_passage")]
@@ -58,6 +60,7 @@ class Question:
     words: frozenset[str]  # folded surface words, for answer-type evidence
     rarest: float
     lang: str
+    plain: tuple[str, ...]  # its words but names, unstemmed: what bot.crosslingual carries into another language
 
 
 def analyse(question: str, lexical: TermStats) -> Question:
@@ -65,9 +68,39 @@ def analyse(question: str, lexical: TermStats) -> Question:
     text = meaningful(question)
     weights = lexical.weights(text)
     ordered = lexical.analyzer.terms(text)
-    names = {t: weights[t] for t in lexical.analyzer.terms(neutral_words(question)) if t in weights}
+    neutral = neutral_words(question)
+    names = {t: weights[t] for t in lexical.analyzer.terms(neutral) if t in weights}
+    spelled = set(lexical.analyzer.words(neutral))
+    plain = tuple(w for w in lexical.analyzer.words(text) if w not in spelled and _translatable(w))
     return Question(asks(question), weights, sum(weights.values()), frozenset(pairwise(ordered)), names,
-                    question_words(question), max(weights.values(), default=1.0), language(question))
+                    question_words(question), max(weights.values(), default=1.0), language(question), plain)
+
+
+def _translatable(word: str) -> bool:
+    """A word, not a number, code or particle."""
+    return len(word) > 2 and word.isalpha()
+
+
+@lru_cache(maxsize=1024)
+def _vocabulary(chunk: Chunk, analyzer: FrenchAnalyzer) -> tuple[str, ...]:
+    """A passage's distinct words, unstemmed (only asked of passages in another language than a question)."""
+    return tuple(sorted({w for w in analyzer.words(chunk.context) if _translatable(w)}))
+
+
+def crossed(q: Question, hits: list[Hit], vectors: WordVectors | None, lexical: TermStats) -> Question | None:
+    """An English question in the words of the passages written in French (names, numbers and acronyms as they
+    are spelled); None for a French question, whose overlap with English passages stays unmeasured, or without
+    word vectors (the rows the reader is fitted on)."""
+    if q.lang != "en" or vectors is None:
+        return None
+    other = [h for h in hits if _layout(h.chunk, lexical.analyzer).lang != q.lang]
+    if not other or not q.plain:
+        return _checkable(q)
+    vocabulary = sorted(set().union(*(_vocabulary(h.chunk, lexical.analyzer) for h in other)))
+    text = " ".join(translate(q.plain, vocabulary, vectors))
+    weights = lexical.weights(text) | q.names
+    return replace(q, weights=weights, total=sum(weights.values()), pairs=frozenset(pairwise(lexical.analyzer.terms(text))),
+                   words=q.words | question_words(text), rarest=max(weights.values(), default=1.0))
 
 
 def share(weights: dict[str, float], terms: AbstractSet[str], total: float | None = None) -> float:
@@ -84,14 +117,6 @@ def _overlap(q: Question, terms: frozenset[str]) -> tuple[float, float, float, f
     names = 1.0 - share(q.names, terms) if q.names else 0.0
     rare = max((w for w, f in zip(q.weights.values(), found, strict=True) if not f), default=0.0)
     return share(q.weights, terms, q.total), sum(found) / len(found) if found else 0.0, names, rare / q.rarest if q.rarest else 0.0
-
-
-def _checkable(q: Question) -> Question:
-    """Across languages only names, numbers and acronyms can be found word for word: overlap counts those."""
-    if not q.names:
-        return q
-    return replace(q, weights=q.names, total=sum(q.names.values()),
-                   pairs=frozenset(p for p in q.pairs if set(p) <= set(q.names)), rarest=max(q.names.values()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +156,21 @@ def _layout(chunk: Chunk, analyzer: FrenchAnalyzer) -> _Layout:
                    _language(chunk.text))
 
 
-def _passage(q: Question, hit: Hit, n: int, top: float, lexical: TermStats) -> list[tuple[tuple[int, int],
-                                                                                            list[float]]]:
-    """(span, inputs) of every quotable sentence of one passage; cos_gap is set by `candidates`."""
+def _checkable(q: Question) -> Question:
+    """Across languages only names, numbers and acronyms can be found word for word: overlap counts those."""
+    if not q.names:
+        return q
+    return replace(q, weights=q.names, total=sum(q.names.values()),
+                   pairs=frozenset(p for p in q.pairs if set(p) <= set(q.names)), rarest=max(q.names.values()))
+
+
+def _passage(q: Question, across: Question | None, hit: Hit, n: int, top: float,
+             lexical: TermStats) -> list[tuple[tuple[int, int], list[float]]]:
+    """(span, inputs) of every quotable sentence of one passage, read with the question in its language (`across`:
+    the question in the words of the passages in the other one); cos_gap is set by `candidates`."""
     layout = _layout(hit.chunk, lexical.analyzer)
-    other = layout.lang != q.lang
-    q = _checkable(q) if other else q
+    unmeasured = layout.lang != q.lang and across is None
+    q = (across or _checkable(q)) if layout.lang != q.lang else q
     cos, terms = hit.sentence_cosines, layout.terms
     passage = [hit.dense, hit.score / top if top > 0 else 0.0, 1.0 / n, float(n == 1)]
     whole = list(_overlap(q, layout.present))
@@ -157,28 +191,33 @@ def _passage(q: Question, hit: Hit, n: int, top: float, lexical: TermStats) -> l
             pairs, names, rare, *whole, len(own - set(q.weights)) / max(len(own), 1), math.log1p(len(own)),
             i / last, float(i == 0), length, ev.of(q.kind), *(getattr(ev, e) for e in EVIDENCE), *asked,
         ]))
-    if other:
+    if unmeasured:
         for _, row in rows:
             for c in WORDS_ONLY + (NAMES_ONLY if not q.names else []):
                 row[c] = math.nan
     return rows
 
 
-def candidates(question: str, hits: list[Hit], lexical: TermStats,
-               from_hits: int) -> tuple[list[tuple[int, tuple[int, int]]], np.ndarray, Question]:
-    """(passage rank, span) of every quotable sentence of the first passages, their input rows, the question."""
+def candidates(question: str, hits: list[Hit], lexical: TermStats, vectors: WordVectors | None,
+               from_hits: int) -> tuple[list[tuple[int, tuple[int, int]]], np.ndarray, Question, tuple[float, float]]:
+    """(passage rank, span) of every quotable sentence of the first passages, their input rows, the question, and
+    the decision's question-level inputs (`_reach`, with the question in the passages' language when none of
+    them is in its own)."""
     q = analyse(question, lexical)
+    read = hits[:from_hits]
+    across = crossed(q, read, vectors, lexical)
     top = hits[0].score if hits else 0.0
     keys: list[tuple[int, tuple[int, int]]] = []
     rows: list[list[float]] = []
-    for n, hit in enumerate(hits[:from_hits], 1):
-        for span, row in _passage(q, hit, n, top, lexical):
+    for n, hit in enumerate(read, 1):
+        for span, row in _passage(q, across, hit, n, top, lexical):
             keys.append((n, span))
             rows.append(row)
     x = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))
     if len(x):
         x[:, COLUMN["cos_gap"]] = x[:, 0] - x[:, 0].max()
-    return keys, x, q
+    same = any(_layout(h.chunk, lexical.analyzer).lang == q.lang for h in read)
+    return keys, x, q, _reach(q if same or not read else across, hits, lexical, from_hits)
 
 
 DECISION = ("select", "select_gap", "cov_top", "fused_gap", "cos", "cov", "share", "cov_window", "bigrams",
@@ -187,14 +226,12 @@ DECISION = ("select", "select_gap", "cov_top", "fused_gap", "cos", "cov", "share
             *(f"asks_{k}" for k in KINDS))
 
 
-def reach(q: Question, hits: list[Hit], lexical: TermStats, from_hits: int) -> tuple[float, float]:
-    """How much of the question the first passages hold together (unmeasured across languages), and the first
-    passage's lead over the second."""
-    read = hits[:from_hits]
-    terms = set().union(*(lexical.analyzer.terms(h.chunk.context) for h in read))
+def _reach(q: Question | None, hits: list[Hit], lexical: TermStats, from_hits: int) -> tuple[float, float]:
+    """How much of the question the first passages hold together (None: a French question over English passages,
+    unmeasured), and the first passage's lead over the second."""
+    terms = set().union(*(lexical.analyzer.terms(h.chunk.context) for h in hits[:from_hits]))
     lead = hits[0].score - hits[1].score if len(hits) > 1 else hits[0].score if hits else 0.0
-    same = any(_language(h.chunk.text) == q.lang for h in read)
-    return share(q.weights, terms) if same or not read else math.nan, lead
+    return share(q.weights, terms) if q is not None else math.nan, lead
 
 
 def decision_row(x: np.ndarray, logits: np.ndarray, question_reach: tuple[float, float]) -> np.ndarray:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from bot.crosslingual import WordVectors
 from bot.reader import ReaderModel, Reading, read
 from bot.scope import Scope
 from index.errors import QuestionError, UnknownSourceError
@@ -28,6 +29,7 @@ class RetrievalParams:
     w_sentence: float = 1.0  # best single sentence cosine: the strongest signal for short questions
     w_lexical: float = 1.0  # BM25 over the French analyser
     reader: ReaderModel | None = None  # None: rank only, never answer (the engine passes the shipped one)
+    words: WordVectors | None = None  # the reader's word vectors across languages, from the engine's encoder
     read_passages: int = 5  # the reader reads the sentences of this many passages (5 refuses less than 3)
 
     def only(self, signals: str) -> RetrievalParams:
@@ -154,7 +156,8 @@ def retrieve(
             if len(kept) == k:
                 break
     lap("fusion")
-    reading = read(question, kept, view.terms, params.reader, params.read_passages) if params.reader else None
+    reading = read(question, kept, view.terms, params.reader, params.words or WordVectors(embedder),
+                   params.read_passages) if params.reader else None
     sure = reading.confidence if reading else 0.0
     lap("reader")
     return Retrieval(question, kept, sure >= params.min_confidence, round(sure, 4), timings, snapshot.version,

@@ -69,6 +69,10 @@ class FrenchAnalyzer:
         """Index terms; stemming runs before folding because the French stemmer knows accents."""
         return list(_terms(text))
 
+    def words(self, text: str) -> list[str]:
+        """The content words before stemming: what a word-for-word translation compares."""
+        return _words(text)
+
 
 class LexicalIndex:
     """BM25 over FrenchAnalyzer terms; scores every chunk so fusion can see the whole distribution."""

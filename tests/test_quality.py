@@ -58,8 +58,8 @@ def test_quality_team_folder_of_man_pages_floor(reports: dict[str, tuple[EvalRep
 
 
 @pytest.mark.parametrize(("name", "count", "hit_at_5", "refused", "quoted"), [
-    ("seed-en", 20, 0.75, 16, 0.2),
-    ("handbook-en", 8, 0.5, 7, 0.0),
+    ("seed-en", 20, 0.75, 12, 0.35),  # 16, 0.2 before bot/crosslingual
+    ("handbook-en", 8, 0.5, 4, 0.125),  # 7, 0.0 before
 ])
 def test_quality_english_questions_over_french_text_floor(reports: dict[str, tuple[EvalReport, Engine]], name: str,
                                                           count: int, hit_at_5: float, refused: int,
