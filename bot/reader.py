@@ -128,7 +128,7 @@ class Reading:
         return self.decide.contributions(self.row, DECISION) if self.decide is not None and len(self.row) else {}
 
 
-def read(question: str, hits: list[Hit], lexical: TermStats, model: ReaderModel, vectors: WordVectors,
+def read(question: str, hits: list[Hit], lexical: TermStats, model: ReaderModel, vectors: WordVectors | None,
          from_hits: int = 3) -> Reading:
     """Score every candidate sentence, then decide from the best one."""
     keys, x, q, question_reach = candidates(question, hits, lexical, vectors, from_hits)

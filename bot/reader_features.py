@@ -87,13 +87,12 @@ def _vocabulary(chunk: Chunk, analyzer: FrenchAnalyzer) -> tuple[str, ...]:
     return tuple(sorted({w for w in analyzer.words(chunk.context) if _translatable(w)}))
 
 
-def crossed(q: Question, hits: list[Hit], vectors: WordVectors | None, lexical: TermStats) -> Question | None:
-    """An English question in the words of the passages written in French (names, numbers and acronyms as they
+def crossed(q: Question, other: list[Hit], vectors: WordVectors | None, lexical: TermStats) -> Question | None:
+    """An English question in the words of these passages written in French (names, numbers and acronyms as they
     are spelled); None for a French question, whose overlap with English passages stays unmeasured, or without
     word vectors (the rows the reader is fitted on)."""
     if q.lang != "en" or vectors is None:
         return None
-    other = [h for h in hits if _layout(h.chunk, lexical.analyzer).lang != q.lang]
     if not other or not q.plain:
         return _checkable(q)
     vocabulary = sorted(set().union(*(_vocabulary(h.chunk, lexical.analyzer) for h in other)))
@@ -164,11 +163,10 @@ def _checkable(q: Question) -> Question:
                    pairs=frozenset(p for p in q.pairs if set(p) <= set(q.names)), rarest=max(q.names.values()))
 
 
-def _passage(q: Question, across: Question | None, hit: Hit, n: int, top: float,
-             lexical: TermStats) -> list[tuple[tuple[int, int], list[float]]]:
+def _passage(q: Question, across: Question | None, hit: Hit, layout: _Layout, n: int,
+             top: float) -> list[tuple[tuple[int, int], list[float]]]:
     """(span, inputs) of every quotable sentence of one passage, read with the question in its language (`across`:
     the question in the words of the passages in the other one); cos_gap is set by `candidates`."""
-    layout = _layout(hit.chunk, lexical.analyzer)
     unmeasured = layout.lang != q.lang and across is None
     q = (across or _checkable(q)) if layout.lang != q.lang else q
     cos, terms = hit.sentence_cosines, layout.terms
@@ -205,18 +203,20 @@ def candidates(question: str, hits: list[Hit], lexical: TermStats, vectors: Word
     them is in its own)."""
     q = analyse(question, lexical)
     read = hits[:from_hits]
-    across = crossed(q, read, vectors, lexical)
+    layouts = [_layout(h.chunk, lexical.analyzer) for h in read]
+    other = [h for h, layout in zip(read, layouts, strict=True) if layout.lang != q.lang]
+    across = crossed(q, other, vectors, lexical)
     top = hits[0].score if hits else 0.0
     keys: list[tuple[int, tuple[int, int]]] = []
     rows: list[list[float]] = []
-    for n, hit in enumerate(read, 1):
-        for span, row in _passage(q, across, hit, n, top, lexical):
+    for n, (hit, layout) in enumerate(zip(read, layouts, strict=True), 1):
+        for span, row in _passage(q, across, hit, layout, n, top):
             keys.append((n, span))
             rows.append(row)
     x = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(FEATURES))
     if len(x):
         x[:, COLUMN["cos_gap"]] = x[:, 0] - x[:, 0].max()
-    same = any(_layout(h.chunk, lexical.analyzer).lang == q.lang for h in read)
+    same = len(other) < len(read)
     return keys, x, q, _reach(q if same or not read else across, hits, lexical, from_hits)
 
 

@@ -29,7 +29,8 @@ class RetrievalParams:
     w_sentence: float = 1.0  # best single sentence cosine: the strongest signal for short questions
     w_lexical: float = 1.0  # BM25 over the French analyser
     reader: ReaderModel | None = None  # None: rank only, never answer (the engine passes the shipped one)
-    words: WordVectors | None = None  # the reader's word vectors across languages, from the engine's encoder
+    words: WordVectors | None = None  # the reader's word vectors across languages (the engine passes its encoder's;
+    # None: an English question's overlap with French passages is left unmeasured, as in the rows it was fitted on)
     read_passages: int = 5  # the reader reads the sentences of this many passages (5 refuses less than 3)
 
     def only(self, signals: str) -> RetrievalParams:
@@ -156,8 +157,7 @@ def retrieve(
             if len(kept) == k:
                 break
     lap("fusion")
-    reading = read(question, kept, view.terms, params.reader, params.words or WordVectors(embedder),
-                   params.read_passages) if params.reader else None
+    reading = read(question, kept, view.terms, params.reader, params.words, params.read_passages) if params.reader else None
     sure = reading.confidence if reading else 0.0
     lap("reader")
     return Retrieval(question, kept, sure >= params.min_confidence, round(sure, 4), timings, snapshot.version,
