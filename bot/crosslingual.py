@@ -12,9 +12,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
+from bot.question import meaningful, neutral_words
+from index.lexical import FrenchAnalyzer
+from index.records import Chunk
 from ingest.embed import Embedder
 
 CLOSE = 0.6  # a word's cosine with its translation (0.54-0.93 on common words), above unrelated words'
@@ -53,3 +57,27 @@ def translate(words: Sequence[str], vocabulary: Sequence[str], vectors: WordVect
     similar = vectors(words) @ vectors(vocabulary).T
     best = similar.argmax(axis=1)
     return [vocabulary[j] if similar[i, j] >= CLOSE else word for i, (word, j) in enumerate(zip(words, best, strict=True))]
+
+
+def _translatable(word: str) -> bool:
+    """A word, not a number, code or particle."""
+    return len(word) > 2 and word.isalpha()
+
+
+def plain_words(question: str, analyzer: FrenchAnalyzer) -> tuple[str, ...]:
+    """The question's words to carry into another language, unstemmed: not its names, numbers and acronyms, which
+    any language writes the same."""
+    spelled = set(analyzer.words(neutral_words(question)))
+    return tuple(w for w in analyzer.words(meaningful(question)) if w not in spelled and _translatable(w))
+
+
+@lru_cache(maxsize=1024)
+def _vocabulary(chunk: Chunk, analyzer: FrenchAnalyzer) -> tuple[str, ...]:
+    """A passage's distinct words, unstemmed (only asked of passages in another language than a question)."""
+    return tuple(sorted({w for w in analyzer.words(chunk.context) if _translatable(w)}))
+
+
+def carry(words: Sequence[str], chunks: Sequence[Chunk], analyzer: FrenchAnalyzer, vectors: WordVectors) -> list[str]:
+    """`words` in these passages' words: each one the passages' closest word when close, else itself."""
+    vocabulary = sorted(set().union(*(_vocabulary(c, analyzer) for c in chunks)))
+    return translate(words, vocabulary, vectors)

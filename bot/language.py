@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # "a" is left out: French uses it as often ("Qui a …").
 _EN = frozenset(["the", "what", "who", "whom", "which", "why", "how", "when", "where", "did", "does", "do", "is", "are", "was", "were", "of", "to", "in", "an", "and", "with", "for", "by", "about", "from", "has", "have", "had", "will", "would", "can", "could", "should", "after", "before", "i", "my", "me", "you", "your", "it", "this", "that", "there", "their", "they", "he", "she", "his", "her", "been", "being", "any", "many", "much"])
@@ -28,3 +29,9 @@ def language(text: str) -> str:
         fr += lower in _FR
     fr += 0.5 * bool(re.search(r"[àâçéèêëîïôûùœ]", " ".join(w.lower() for w in counted)))
     return "en" if en > fr else "fr"
+
+
+@lru_cache(maxsize=16384)
+def passage_language(text: str) -> str:
+    """`language`, once per passage text: the same passages come back question after question."""
+    return language(text)

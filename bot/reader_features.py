@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.answer_types import KINDS, asks, command_like, evidence, question_words
-from bot.crosslingual import WordVectors, translate
-from bot.language import language
+from bot.crosslingual import WordVectors, carry, plain_words
+from bot.language import language, passage_language
 from bot.question import meaningful, neutral_words
 from bot.quoting import option_term
 from index.lexical import FrenchAnalyzer
@@ -45,7 +45,6 @@ COLUMN = {name: i for i, name in enumerate(FEATURES)}
 WORDS_ONLY = [COLUMN[n] for n in ("cov", "share", "cov_window", "cov_prev", "bigrams", "rare_missing", "cov_passage",
                                   "share_passage", "rare_missing_passage", "novel")]
 NAMES_ONLY = [COLUMN[n] for n in ("names_missing", "names_missing_passage")]
-_language = lru_cache(maxsize=16384)(language)  # a passage's language, once per passage text
 
 
 @dataclass(frozen=True)
@@ -68,23 +67,10 @@ def analyse(question: str, lexical: TermStats) -> Question:
     text = meaningful(question)
     weights = lexical.weights(text)
     ordered = lexical.analyzer.terms(text)
-    neutral = neutral_words(question)
-    names = {t: weights[t] for t in lexical.analyzer.terms(neutral) if t in weights}
-    spelled = set(lexical.analyzer.words(neutral))
-    plain = tuple(w for w in lexical.analyzer.words(text) if w not in spelled and _translatable(w))
+    names = {t: weights[t] for t in lexical.analyzer.terms(neutral_words(question)) if t in weights}
     return Question(asks(question), weights, sum(weights.values()), frozenset(pairwise(ordered)), names,
-                    question_words(question), max(weights.values(), default=1.0), language(question), plain)
-
-
-def _translatable(word: str) -> bool:
-    """A word, not a number, code or particle."""
-    return len(word) > 2 and word.isalpha()
-
-
-@lru_cache(maxsize=1024)
-def _vocabulary(chunk: Chunk, analyzer: FrenchAnalyzer) -> tuple[str, ...]:
-    """A passage's distinct words, unstemmed (only asked of passages in another language than a question)."""
-    return tuple(sorted({w for w in analyzer.words(chunk.context) if _translatable(w)}))
+                    question_words(question), max(weights.values(), default=1.0), language(question),
+                    plain_words(question, lexical.analyzer))
 
 
 def crossed(q: Question, other: list[Hit], vectors: WordVectors | None, lexical: TermStats) -> Question | None:
@@ -95,8 +81,7 @@ def crossed(q: Question, other: list[Hit], vectors: WordVectors | None, lexical:
         return None
     if not other or not q.plain:
         return _checkable(q)
-    vocabulary = sorted(set().union(*(_vocabulary(h.chunk, lexical.analyzer) for h in other)))
-    text = " ".join(translate(q.plain, vocabulary, vectors))
+    text = " ".join(carry(q.plain, [h.chunk for h in other], lexical.analyzer, vectors))
     weights = lexical.weights(text) | q.names
     return replace(q, weights=weights, total=sum(weights.values()), pairs=frozenset(pairwise(lexical.analyzer.terms(text))),
                    words=q.words | question_words(text), rarest=max(weights.values(), default=1.0))
@@ -152,7 +137,7 @@ def _layout(chunk: Chunk, analyzer: FrenchAnalyzer) -> _Layout:
         if i not in chunk.headings and (quotable(text) and not code or code and command_like(text)):
             rows.append(_Sentence(i, span, text, ordered[i], code, not code and option_term(chunk, span) is not None))
     return _Layout(tuple(rows), tuple(frozenset(t) for t in ordered), frozenset(analyzer.terms(chunk.context)),
-                   _language(chunk.text))
+                   passage_language(chunk.text))
 
 
 def _checkable(q: Question) -> Question:

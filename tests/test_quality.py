@@ -58,8 +58,9 @@ def test_quality_team_folder_of_man_pages_floor(reports: dict[str, tuple[EvalRep
 
 
 @pytest.mark.parametrize(("name", "count", "hit_at_5", "refused", "quoted"), [
-    ("seed-en", 20, 0.75, 12, 0.35),  # 16, 0.2 before bot/crosslingual
-    ("handbook-en", 8, 0.5, 4, 0.125),  # 7, 0.0 before
+    ("seed-en", 20, 0.8, 10, 0.45),  # 16, 0.2 before bot/crosslingual; 10, 0.45 before BM25 read the carried words
+    ("handbook-en", 8, 0.625, 2, 0.125),  # 7, 0.0 before; hit@5 0.5, 2 refused before
+    ("spf-en", 30, 0.85, 11, 0.55),  # written first: 12 refused, hit@5 0.867 before BM25 read the carried words
 ])
 def test_quality_english_questions_over_french_text_floor(reports: dict[str, tuple[EvalReport, Engine]], name: str,
                                                           count: int, hit_at_5: float, refused: int,
@@ -67,6 +68,7 @@ def test_quality_english_questions_over_french_text_floor(reports: dict[str, tup
     report, _ = reports[name]  # never fitted on: the floor of the weakest case, to be raised, never lowered
     assert report.answerable == count and report.hit_at_5 >= hit_at_5, report.missed
     assert report.false_abstentions <= refused and report.answer_contains_evidence >= quoted, report.missed
+    assert report.abstained >= 0.9 * report.unanswerable, report.missed  # spf-en: 10 near-domain questions
 
 
 def test_quality_no_answer_quotes_a_heading(reports: dict[str, tuple[EvalReport, Engine]]) -> None:
