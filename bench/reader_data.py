@@ -5,9 +5,8 @@
 Each corpus of tests/data/eval/suite.json is ingested under var/eval/ and its questions retrieved with the
 shipped retrieval; the reader's candidates (quotable sentences of the first passages) get their feature
 rows from bot/reader.py itself, so training and serving read the same numbers, with one exception: an
-English question's overlap with French passages is left unmeasured here (no word vectors), and its BM25
-reads its own words only, as the reader was fitted before bot/crosslingual carried them at answer time
-(fitted with the carried BM25, piaf-dev refused 211 -> 220 of 725 through the engine: docs/quality.md). Fitted on measured, the reader moved every
+English question's overlap with French passages is left unmeasured here (no word vectors), as the reader
+was fitted before bot/crosslingual measured it at answer time. Fitted on measured, the reader moved every
 French corpus (docs/quality.md); fitted on French questions, it reads a translated English question as it
 reads a French one. A candidate answers when it overlaps an evidence string of the question (and, for
 piaf, holds the exact answer span).
@@ -17,7 +16,7 @@ from __future__ import annotations
 
 import pickle
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +85,6 @@ def collect() -> list[Question]:
     for corpus in load_suite(ROOT / "tests/data/eval/suite.json"):
         engine = Engine(settings.model_copy(update={"index_dir": settings.data_dir / "eval" / corpus.index,
                                                     "sources_dir": corpus.sources}), embedder, reader=False)
-        engine.params = replace(engine.params, words=None)  # as fitted: English questions searched in their own words
         engine.ingest()
         lexical = engine.snapshot.lexical
         for path in corpus.gold:

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from bot.crosslingual import WordVectors, carry, plain_words
-from bot.language import language, passage_language
+from bot.crosslingual import WordVectors
 from bot.reader import ReaderModel, Reading, read
 from bot.scope import Scope
 from index.errors import QuestionError, UnknownSourceError
@@ -150,9 +149,6 @@ def retrieve(
     query = embedder.embed_query(question)
     lap("embed")
     found = view.candidates(query, question, params.candidates, wanted)
-    carried = _carried(question, view, query, found, params)
-    if carried is not None:  # an English question over French passages: BM25 also reads its words in French
-        found = view.candidates(query, carried, params.candidates, wanted)
     lap("candidates")
     kept: list[Hit] = []
     for hit in _fuse(view, query, found, params):
@@ -166,20 +162,6 @@ def retrieve(
     lap("reader")
     return Retrieval(question, kept, sure >= params.min_confidence, round(sure, 4), timings, snapshot.version,
                      reading)
-
-
-def _carried(question: str, view: Snapshot, query: np.ndarray, found: Candidates, params: RetrievalParams) -> str | None:
-    """An English question's BM25 text with its words also carried into the words of the French passages first
-    ranked for it (bot/crosslingual): the French analyser finds nothing of « passports » in « passeports »."""
-    if params.words is None or language(question) != "en":
-        return None
-    words = plain_words(question, view.terms.analyzer)
-    first = [hit.chunk for _, hit in zip(range(params.read_passages), _fuse(view, query, found, params), strict=False)]
-    french = [chunk for chunk in first if passage_language(chunk.text) == "fr"]
-    if not words or not french:
-        return None
-    new = [c for w, c in zip(words, carry(words, french, view.terms.analyzer, params.words), strict=True) if c != w]
-    return f"{question} {' '.join(new)}" if new else None
 
 
 def _fuse(snapshot: Snapshot, query: np.ndarray, found: Candidates, params: RetrievalParams) -> Iterator[Hit]:

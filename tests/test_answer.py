@@ -96,6 +96,8 @@ def test_language_detects_english_and_defaults_to_french() -> None:
     assert language("What happened to Microsoft's stock?") == "en"
     assert language("Qu'est-il arrivé à l'action Microsoft ?") == "fr"
     assert language("OpenAI ?") == "fr"
+    assert language("Can a minor have a bank account?") == "en"  # « a » counts for neither language
+    assert language("Qui a remplacé Emmett Shear ?") == "fr"
 
 
 @pytest.mark.parametrize("question", ["😀", "\x00", "et alors ?", "qui ?", "?!"])

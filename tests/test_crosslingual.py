@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 
@@ -11,7 +9,6 @@ from bot.config import Settings
 from bot.crosslingual import WordVectors, translate
 from bot.engine import Engine
 from bot.question import neutral_words
-from bot.retrieve import retrieve
 from ingest.embed import Embedder
 
 
@@ -40,9 +37,6 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Engin
     (sources / "deploy.md").write_text("# Deployments\n\nDeployments happen on Tuesdays and Thursdays, between "
                                        "2 and 4 pm. No deployment is made on the eve of a holiday.\n",
                                        encoding="utf-8")
-    (sources / "passeports.md").write_text("# Passeports\n\nEn principe, vous ne pouvez pas avoir plusieurs "
-                                           "passeports français. Un second passeport peut être délivré si le premier "
-                                           "est retenu par un consulat.\n", encoding="utf-8")
     engine = Engine(Settings(index_dir=sources.parent / "mixed-index", sources_dir=sources), embedder)
     engine.ingest()
     return engine
@@ -63,12 +57,3 @@ def test_crosslingual_french_question_s_overlap_with_an_english_passage_stays_un
 def test_crosslingual_english_capitalised_common_words_are_not_names() -> None:
     assert neutral_words("Can I have two French passports on Monday?") == ""
     assert neutral_words("Did Sam Altman join Microsoft in 2023?") == "Sam Altman Microsoft 2023"
-
-
-def test_crosslingual_english_question_is_also_searched_in_the_french_passages_words(mixed: Engine) -> None:
-    question = "Can I have two French passports?"
-    carried = {h.chunk.source_id: h.lexical for h in mixed.search(question, k=3).hits}
-    own = {h.chunk.source_id: h.lexical
-           for h in retrieve(question, mixed.snapshot, mixed.embedder, 3, replace(mixed.params, words=None)).hits}
-    assert own.get("passeports", 0.0) == 0.0  # BM25 finds nothing of « passports » in « passeports »
-    assert carried["passeports"] > 0.0 and next(iter(carried)) == "passeports"
