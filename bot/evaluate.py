@@ -57,6 +57,7 @@ class EvalReport:
     median_ms: float = 0.0
     max_passage_chars: int = 0
     answer_contains_evidence: float = 0.0
+    answered_wrong: int = 0  # answerable questions answered without the evidence (the right fiche): the worst failure
     missed: list[dict[str, object]] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
 
@@ -116,6 +117,16 @@ def _answer_right(gold: GoldQuestion, answer: Answer) -> bool:
     return any(e in answer.text for e in gold.evidence)
 
 
+def _why(result: Retrieval, rank: int | None, right: bool) -> str | None:
+    """What went wrong with an answerable question, if anything: refused, ranked low, or answered wrong."""
+    if not result.found:
+        return f"abstained ({result.confidence})"
+    wrong = "" if right else f"; answered without the evidence ({result.confidence})"
+    if rank != 0:
+        return f"first right passage at rank {rank + 1 if rank is not None else '>k'}{wrong}"
+    return wrong[2:] or None
+
+
 def evaluate(
     questions: Iterable[GoldQuestion], search: Callable[[str], Retrieval], answer: Callable[[Retrieval], Answer]
 ) -> EvalReport:
@@ -138,15 +149,16 @@ def evaluate(
             continue
         report.answerable += 1
         report.false_abstentions += not result.found
-        report.answer_contains_evidence += _answer_right(gold, answer(result))
+        right = _answer_right(gold, answer(result))
+        report.answer_contains_evidence += right
+        report.answered_wrong += result.found and not right
         if rank is not None:
             report.hit_at_1 += rank == 0
             report.hit_at_3 += rank < 3
             report.hit_at_5 += rank < 5
             report.mrr += 1 / (rank + 1)
-        if rank != 0 or not result.found:
-            why = f"abstained ({result.confidence})" if not result.found else \
-                f"first right passage at rank {rank + 1 if rank is not None else '>k'}"
+        why = _why(result, rank, right)
+        if why is not None:
             report.missed.append({"q": gold.q, "why": why})
     n = max(report.answerable, 1)
     for name in ("hit_at_1", "hit_at_3", "hit_at_5", "mrr", "answer_contains_evidence"):

@@ -108,6 +108,9 @@ def test_cli_eval_reports_metrics(index_dir: Path) -> None:
     report = json.loads(result.output)["index"]
     assert result.exit_code == 0 and report["hit_at_1"] >= 0.8 and report["abstained"] == 4
     assert len(report["outcomes"]) == 36 and set(report["outcomes"][0]["signals"]) >= {"select", "cov_passage", "kind_evidence"}
+    right = round(report["answer_contains_evidence"] * report["answerable"])
+    assert report["answered_wrong"] == report["answerable"] - report["false_abstentions"] - right
+    assert report["answered_wrong"] == sum("answered without the evidence" in m["why"] for m in report["missed"])
 
 
 def test_cli_eval_suite_runs_each_corpus_and_plots_the_curves(tmp_path: Path) -> None:

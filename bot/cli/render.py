@@ -109,7 +109,8 @@ def print_report(console: Console, name: str, report: EvalReport) -> None:
         f"hit@3 {report.hit_at_3:.3f}  hit@5 {report.hit_at_5:.3f}  MRR {report.mrr:.3f}\n"
         f"  unanswerable {report.unanswerable}: abstained {report.abstained}; false abstentions "
         f"{report.false_abstentions}\n  median latency {report.median_ms} ms; longest passage "
-        f"{report.max_passage_chars} chars; answer quotes the evidence {report.answer_contains_evidence:.3f}",
+        f"{report.max_passage_chars} chars; answer quotes the evidence {report.answer_contains_evidence:.3f}; "
+        f"answered without it {report.answered_wrong}",
         highlight=False, soft_wrap=True,
     )
     for miss in report.missed:
