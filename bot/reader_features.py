@@ -103,6 +103,31 @@ def _overlap(q: Question, terms: frozenset[str]) -> tuple[float, float, float, f
     return share(q.weights, terms, q.total), sum(found) / len(found) if found else 0.0, names, rare / q.rarest if q.rarest else 0.0
 
 
+_EMPTY: frozenset[str] = frozenset()
+
+
+def _sentence_overlap(q: Question, own: frozenset[str], window: frozenset[str],
+                      before: frozenset[str]) -> tuple[float, float, float, float, float, float]:
+    """`_overlap` of a sentence's terms, then the weighted share of the question's terms in its window and in the
+    sentence before it: one pass over the question's terms, as this runs for every candidate."""
+    found = near = prev = rare = 0.0
+    count = 0
+    for t, w in q.weights.items():
+        if t in own:
+            found += w
+            count += 1
+        elif w > rare:
+            rare = w
+        if t in window:
+            near += w
+        if t in before:
+            prev += w
+    total = q.total
+    names = 1.0 - share(q.names, own) if q.names else 0.0
+    return (found / total if total else 0.0, count / len(q.weights) if q.weights else 0.0, names,
+            rare / q.rarest if q.rarest else 0.0, near / total if total else 0.0, prev / total if total else 0.0)
+
+
 @dataclass(frozen=True, slots=True)
 class _Sentence:
     """A quotable sentence of a passage, as every question reads it."""
@@ -111,6 +136,7 @@ class _Sentence:
     span: tuple[int, int]
     text: str
     ordered: tuple[str, ...]  # its terms, in order
+    window: frozenset[str]  # its terms and its neighbours'
     code: bool  # a command line: quotable only to a how-to question
     option: bool  # it describes the option line above it (a man page, a <dl>): a way to do something, like a command
 
@@ -131,13 +157,14 @@ def _layout(chunk: Chunk, analyzer: FrenchAnalyzer) -> _Layout:
     base = chunk.start
     texts = [chunk.text[a - base : b - base] for a, b in chunk.sentences]
     ordered = [tuple(analyzer.terms(t)) for t in texts]
+    terms = tuple(frozenset(t) for t in ordered)
     rows = []
     for i, (span, text) in enumerate(zip(chunk.sentences, texts, strict=True)):
         code = i in chunk.code
         if i not in chunk.headings and (quotable(text) and not code or code and command_like(text)):
-            rows.append(_Sentence(i, span, text, ordered[i], code, not code and option_term(chunk, span) is not None))
-    return _Layout(tuple(rows), tuple(frozenset(t) for t in ordered), frozenset(analyzer.terms(chunk.context)),
-                   passage_language(chunk.text))
+            rows.append(_Sentence(i, span, text, ordered[i], frozenset().union(*terms[max(0, i - 1) : i + 2]), code,
+                                  not code and option_term(chunk, span) is not None))
+    return _Layout(tuple(rows), terms, frozenset(analyzer.terms(chunk.context)), passage_language(chunk.text))
 
 
 def _checkable(q: Question) -> Question:
@@ -158,20 +185,18 @@ def _passage(q: Question, across: Question | None, hit: Hit, layout: _Layout, n:
     passage = [hit.dense, hit.score / top if top > 0 else 0.0, 1.0 / n, float(n == 1)]
     whole = list(_overlap(q, layout.present))
     asked = [float(q.kind == k) for k in KINDS]
-    length, last = math.log1p(len(q.weights)), max(len(terms) - 1, 1)
+    length, last, question_terms = math.log1p(len(q.weights)), max(len(terms) - 1, 1), frozenset(q.weights)
     rows = []
     for s in layout.sentences:
         if s.code and q.kind != "how":
             continue
         i, own = s.i, terms[s.i]
         ev = evidence(s.text, q.words, s.code or s.option)
-        cov, plain, names, rare = _overlap(q, own)
+        cov, plain, names, rare, near, prev = _sentence_overlap(q, own, s.window, terms[i - 1] if i else _EMPTY)
         pairs = len(q.pairs & set(pairwise(s.ordered))) / len(q.pairs) if q.pairs and cov else 0.0
         rows.append((s.span, [
             cos[i], 0.0, cos[i - 1] if i else 0.0, cos[i + 1] if i + 1 < len(cos) else 0.0, *passage,
-            cov, plain, share(q.weights, own.union(*terms[max(0, i - 1) : i + 2]), q.total),
-            share(q.weights, terms[i - 1], q.total) if i else 0.0,
-            pairs, names, rare, *whole, len(own - set(q.weights)) / max(len(own), 1), math.log1p(len(own)),
+            cov, plain, near, prev, pairs, names, rare, *whole, len(own - question_terms) / max(len(own), 1), math.log1p(len(own)),
             i / last, float(i == 0), length, ev.of(q.kind), *(getattr(ev, e) for e in EVIDENCE), *asked,
         ]))
     if unmeasured:
