@@ -19,7 +19,7 @@ import numpy as np
 
 from bot.answer_types import KINDS, asks, command_like, evidence, question_words
 from bot.crosslingual import WordVectors, carry, plain_words
-from bot.language import language, passage_language
+from bot.language import language
 from bot.question import meaningful, neutral_words
 from bot.quoting import option_term
 from index.lexical import FrenchAnalyzer
@@ -164,7 +164,7 @@ def _layout(chunk: Chunk, analyzer: FrenchAnalyzer) -> _Layout:
         if i not in chunk.headings and (quotable(text) and not code or code and command_like(text)):
             rows.append(_Sentence(i, span, text, ordered[i], frozenset().union(*terms[max(0, i - 1) : i + 2]), code,
                                   not code and option_term(chunk, span) is not None))
-    return _Layout(tuple(rows), terms, frozenset(analyzer.terms(chunk.context)), passage_language(chunk.text))
+    return _Layout(tuple(rows), terms, frozenset(analyzer.terms(chunk.context)), language(chunk.text))
 
 
 def _checkable(q: Question) -> Question:
