@@ -29,14 +29,14 @@ def test_quality_seed_dev_set_floor(engine: Engine) -> None:
     assert report.hit_at_1 >= 0.78 and report.hit_at_3 >= 0.95, report.missed
     assert report.abstained == report.unanswerable, report.missed
     assert report.false_abstentions <= 11, report.missed
-    assert report.answer_contains_evidence >= 0.55, report.missed
+    assert report.answer_contains_evidence >= 0.62, report.missed  # 0.594 before the second sentence at a fifth
     assert report.max_passage_chars <= 1200
 
 
 @pytest.mark.parametrize(("name", "hit", "at", "abstained", "false", "quoted"), [
-    ("spf", 0.88, 1, 0.80, 0.05, 0.85),
+    ("spf", 0.88, 1, 0.80, 0.05, 0.88),
     ("handbook", 0.90, 3, 0.85, 0.10, 0.78),
-    ("piaf", 0.82, 3, 0.85, 0.30, 0.50),  # quoted: the answer holds the exact gold span
+    ("piaf", 0.82, 3, 0.85, 0.30, 0.52),  # quoted: the answer holds the exact gold span (0.545)
 ])
 def test_quality_many_document_corpora_floor(reports: dict[str, tuple[EvalReport, Engine]], name: str, hit: float,
                                             at: int, abstained: float, false: float, quoted: float) -> None:
