@@ -29,12 +29,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from reader_data import Question
 
+from bot.answer import SECOND
 from bot.reader import MODEL_PATH, Net, ReaderModel
 from bot.reader_features import DECISION, decision_row
 
 TRAINED_ON = ("seed", "handbook", "piaf")
 TARGET_ABSTAINED = 0.90
 SelectFit = Callable[[np.ndarray, np.ndarray, np.ndarray], Net]
+Scored = dict[int, tuple[float, bool, bool]]  # question -> decision logit, best sentence answers, answer holds one
 
 
 def _weights(questions: list[Question], per_row: list[int]) -> np.ndarray:
@@ -81,20 +83,25 @@ def fit_select(questions: list[Question], fit: SelectFit) -> Net:
                _weights(use, [len(q.y) for q in use]))
 
 
-def decision_inputs(questions: list[Question], select: Net) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decision rows, each question's best candidate, and whether that candidate answers."""
-    rows, picks, right = [], [], []
+def decision_inputs(questions: list[Question], select: Net) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Decision rows, each question's best candidate, whether it answers, and whether the answer as bot.answer
+    composes it (the best sentence, and the second when rated at least SECOND of it) holds an answering one."""
+    rows, picks, right, quoted = [], [], [], []
     for q in questions:
         if not len(q.y):
             rows.append(np.zeros(len(DECISION), dtype=np.float32))
             picks.append(-1)
             right.append(False)
+            quoted.append(False)
             continue
         logits = select.logits(q.x)
         rows.append(decision_row(q.x, logits, q.reach))
-        picks.append(int(np.argmax(logits)))
-        right.append(bool(q.y[picks[-1]]))
-    return np.stack(rows), np.array(picks), np.array(right)
+        order = np.argsort(-logits, kind="stable")
+        picks.append(int(order[0]))
+        right.append(bool(q.y[order[0]]))
+        p = 1 / (1 + np.exp(-logits[order[:2]]))
+        quoted.append(right[-1] or (len(order) > 1 and p[1] >= SECOND * p[0] and bool(q.y[order[1]])))
+    return np.stack(rows), np.array(picks), np.array(right), np.array(quoted)
 
 
 def fit_reader(train: list[Question], fit: SelectFit, label: str) -> tuple[Net, Net]:
@@ -105,7 +112,7 @@ def fit_reader(train: list[Question], fit: SelectFit, label: str) -> tuple[Net, 
         select = fit_select([train[i] for i in inner], fit)
         rows[outer] = decision_inputs([train[i] for i in outer], select)[0]
     select = fit_select(train, fit)
-    _, _, right = decision_inputs(train, select)
+    _, _, right, _ = decision_inputs(train, select)
     y = np.array([not q.unanswerable and (label == "answerable" or bool(r)) for q, r in zip(train, right,
                                                                                           strict=True)])
     has = np.array([len(q.y) > 0 for q in train])
@@ -117,7 +124,7 @@ def fit_reader(train: list[Question], fit: SelectFit, label: str) -> tuple[Net, 
     return select, logistic(rows[has], y[has], w[has], c=1.0)
 
 
-def held_out(questions: list[Question], fit: SelectFit, label: str) -> dict[int, tuple[float, bool]]:
+def held_out(questions: list[Question], fit: SelectFit, label: str) -> Scored:
     """Each question's decision logit and whether its chosen sentence answers, from models that never saw
     its corpus (piaf: its article)."""
     out: dict[int, tuple[float, bool]] = {}
@@ -125,10 +132,10 @@ def held_out(questions: list[Question], fit: SelectFit, label: str) -> dict[int,
 
     def predict(train: list[Question], test: list[Question]) -> None:
         select, decide = fit_reader(train, fit, label)
-        rows, _, right = decision_inputs(test, select)
+        rows, _, right, quoted = decision_inputs(test, select)
         logits = decide.logits(rows)
-        for q, s, r in zip(test, logits, right, strict=True):
-            out[index[id(q)]] = (float(s) if len(q.y) else -np.inf, bool(r))
+        for q, s, r, a in zip(test, logits, right, quoted, strict=True):
+            out[index[id(q)]] = (float(s) if len(q.y) else -np.inf, bool(r), bool(a))
 
     for corpus in ("seed", "handbook"):
         predict([q for q in questions if q.corpus in TRAINED_ON and q.corpus != corpus],
@@ -141,13 +148,16 @@ def held_out(questions: list[Question], fit: SelectFit, label: str) -> dict[int,
     return out
 
 
-def report(questions: list[Question], scored: dict[int, tuple[float, bool]], cut: float) -> dict[str, dict[str, float]]:
-    """Per corpus, at one cut on the decision logit: abstained, refused, answered with the right sentence."""
+def report(questions: list[Question], scored: Scored, cut: float) -> dict[str, dict[str, float]]:
+    """Per corpus, at one cut on the decision logit: abstained, refused, answered with the right sentence, and the
+    answer as composed (up to two sentences) holding an answering one."""
     out = {}
     for corpus in sorted({q.corpus for q in questions}):
-        rows = [(q, *scored[i]) for i, q in enumerate(questions) if q.corpus == corpus]
+        rows = [(q, *scored[i][:2]) for i, q in enumerate(questions) if q.corpus == corpus]
         unans = [s for q, s, _ in rows if q.unanswerable]
         ans = [(q, s, r) for q, s, r in rows if not q.unanswerable]
+        quoted = [scored[i][0] >= cut and scored[i][2] for i, q in enumerate(questions)
+                  if q.corpus == corpus and not q.unanswerable]
         answered = [r for _, s, r in ans if s >= cut]
         out[corpus] = {
             "answerable": len(ans), "unanswerable": len(unans),
@@ -156,11 +166,12 @@ def report(questions: list[Question], scored: dict[int, tuple[float, bool]], cut
             "refused_when_in_top3": round(float(np.mean([s < cut for q, s, _ in ans if q.retrieved])), 3),
             "answered_right": round(float(np.mean([s >= cut and r for _, s, r in ans])), 3),
             "right_when_answered": round(float(np.mean(answered)), 3) if answered else 0.0,
+            "answer_holds_right": round(float(np.mean(quoted)), 3),
         }
     return out
 
 
-def choose_cut(questions: list[Question], scored: dict[int, tuple[float, bool]]) -> float:
+def choose_cut(questions: list[Question], scored: Scored) -> float:
     """The lowest cut that abstains on TARGET_ABSTAINED of the unanswerable questions of every fitted corpus."""
     cut = -np.inf
     for corpus in TRAINED_ON:
@@ -169,9 +180,9 @@ def choose_cut(questions: list[Question], scored: dict[int, tuple[float, bool]])
     return cut
 
 
-def curve(questions: list[Question], scored: dict[int, tuple[float, bool]], corpus: str) -> list[list[float]]:
+def curve(questions: list[Question], scored: Scored, corpus: str) -> list[list[float]]:
     """(cut, refused, abstained, answered right) as the cut moves, for one corpus."""
-    rows = [(q, *scored[i]) for i, q in enumerate(questions) if q.corpus == corpus]
+    rows = [(q, *scored[i][:2]) for i, q in enumerate(questions) if q.corpus == corpus]
     cuts = np.quantile([s for _, s, _ in rows if np.isfinite(s)], np.linspace(0, 1, 41))
     return [[round(float(c), 3), round(float(np.mean([s < c for q, s, _ in rows if not q.unanswerable])), 3),
              round(float(np.mean([s < c for q, s, _ in rows if q.unanswerable])), 3),

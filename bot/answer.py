@@ -31,6 +31,7 @@ LABELS = {
     "en": {"sources": "Sources", "see_also": "See also", "closest": "Closest passages"},
 }
 LINK_WORDS = 60  # characters of the cited sentence a citation link carries to find it again
+SECOND = 0.2  # the reader's second sentence is quoted too when rated at least this share of the best (_pick)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def _pick(reading: Reading | None, most: int, keep: float) -> list[tuple[int, tu
     return chosen
 
 
-def compose(retrieval: Retrieval, max_sentences: int = 2, keep_ratio: float = 0.2) -> Answer:
+def compose(retrieval: Retrieval, max_sentences: int = 2, keep_ratio: float = SECOND) -> Answer:
     """Quote the sentences the reader chose, best first; when it abstains, say so and quote nothing."""
     lang = language(retrieval.question)
     hits = retrieval.hits
