@@ -125,9 +125,9 @@ def fit_reader(train: list[Question], fit: SelectFit, label: str) -> tuple[Net, 
 
 
 def held_out(questions: list[Question], fit: SelectFit, label: str) -> Scored:
-    """Each question's decision logit and whether its chosen sentence answers, from models that never saw
-    its corpus (piaf: its article)."""
-    out: dict[int, tuple[float, bool]] = {}
+    """Each question's decision logit, whether its chosen sentence answers and whether the answer as quoted holds
+    one, from models that never saw its corpus (piaf: its article)."""
+    out: Scored = {}
     index = {id(q): i for i, q in enumerate(questions)}
 
     def predict(train: list[Question], test: list[Question]) -> None:
