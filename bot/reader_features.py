@@ -94,22 +94,14 @@ def share(weights: dict[str, float], terms: AbstractSet[str], total: float | Non
     return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
 
 
-def _overlap(q: Question, terms: frozenset[str]) -> tuple[float, float, float, float]:
-    """The weighted and plain share of the question's terms in `terms`, the share of its names absent, and the IDF
-    of its rarest absent word (0–1)."""
-    found = [t in terms for t in q.weights]
-    names = 1.0 - share(q.names, terms) if q.names else 0.0
-    rare = max((w for w, f in zip(q.weights.values(), found, strict=True) if not f), default=0.0)
-    return share(q.weights, terms, q.total), sum(found) / len(found) if found else 0.0, names, rare / q.rarest if q.rarest else 0.0
-
-
 _EMPTY: frozenset[str] = frozenset()
 
 
-def _sentence_overlap(q: Question, own: frozenset[str], window: frozenset[str],
-                      before: frozenset[str]) -> tuple[float, float, float, float, float, float]:
-    """`_overlap` of a sentence's terms, then the weighted share of the question's terms in its window and in the
-    sentence before it: one pass over the question's terms, as this runs for every candidate."""
+def _overlap(q: Question, own: frozenset[str], window: frozenset[str] = _EMPTY,
+             before: frozenset[str] = _EMPTY) -> tuple[float, float, float, float, float, float]:
+    """The weighted and plain share of the question's terms in `own`, the share of its names absent, the IDF of its
+    rarest absent word (0–1), then the weighted share in `window` and in `before`: one pass over the question's
+    terms, as this runs for every candidate."""
     found = near = prev = rare = 0.0
     count = 0
     for t, w in q.weights.items():
@@ -183,7 +175,7 @@ def _passage(q: Question, across: Question | None, hit: Hit, layout: _Layout, n:
     q = (across or _checkable(q)) if layout.lang != q.lang else q
     cos, terms = hit.sentence_cosines, layout.terms
     passage = [hit.dense, hit.score / top if top > 0 else 0.0, 1.0 / n, float(n == 1)]
-    whole = list(_overlap(q, layout.present))
+    whole = list(_overlap(q, layout.present)[:4])
     asked = [float(q.kind == k) for k in KINDS]
     length, last, question_terms = math.log1p(len(q.weights)), max(len(terms) - 1, 1), frozenset(q.weights)
     rows = []
@@ -192,7 +184,7 @@ def _passage(q: Question, across: Question | None, hit: Hit, layout: _Layout, n:
             continue
         i, own = s.i, terms[s.i]
         ev = evidence(s.text, q.words, s.code or s.option)
-        cov, plain, names, rare, near, prev = _sentence_overlap(q, own, s.window, terms[i - 1] if i else _EMPTY)
+        cov, plain, names, rare, near, prev = _overlap(q, own, s.window, terms[i - 1] if i else _EMPTY)
         pairs = len(q.pairs & set(pairwise(s.ordered))) / len(q.pairs) if q.pairs and cov else 0.0
         rows.append((s.span, [
             cos[i], 0.0, cos[i - 1] if i else 0.0, cos[i + 1] if i + 1 < len(cos) else 0.0, *passage,
