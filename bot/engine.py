@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import threading
 import time
 import weakref
 from collections.abc import Callable, Collection
@@ -23,14 +21,15 @@ from bot.batcher import BatchStats, MicroBatcher
 from bot.cache import AnswerCache
 from bot.config import Settings
 from bot.crosslingual import WordVectors
+from bot.live import LiveIndex
 from bot.reader import shipped_model
 from bot.retrieve import Retrieval, RetrievalParams, retrieve
 from bot.scope import Scope, Scopes
-from index.errors import DatabaseConfigError, EmbedderMismatchError, IndexCorruptError
+from index.errors import DatabaseConfigError
 from index.lexical import FrenchAnalyzer
 from index.snapshot import Snapshot
 from index.store import load_snapshot
-from index.versions import CURRENT, IndexNotFoundError, current_version, take_lease
+from index.versions import IndexNotFoundError
 from ingest.budget import Budget
 from ingest.embed import Embedder, load_embedder
 from ingest.pipeline import ChunkingParams, IngestReport, Progress, build_index, recorded_root
@@ -64,10 +63,7 @@ class Engine:
                                       max_question_chars=settings.max_question_chars,
                                       reader=shipped_model() if reader else None, words=WordVectors(self.embedder))
         self.analyzer = FrenchAnalyzer()
-        self._snapshot: Snapshot | None = None
-        self._lease: Path | None = None
-        self._swap = threading.RLock()
-        self._current_stat: tuple[int, int, int] | None = None
+        self._live = LiveIndex(settings.index_dir, self.embedder.name, self.database, self._installed)
         # CPU work from async edges queues here, one thread per core budget, so requests wait in
         # line instead of fighting over the GIL (measured: 134 -> 190 req/s for one worker).
         self._pool = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="sourcier-cpu")
@@ -101,104 +97,28 @@ class Engine:
     @property
     def live(self) -> Snapshot | None:
         """The loaded snapshot as it is, without looking at CURRENT (None before the first load)."""
-        return self._snapshot
+        return self._live.current
 
     @property
     def snapshot(self) -> Snapshot:
-        """The snapshot to answer from, always the published one: the hot-swap check.
-
-        One stat() of CURRENT per call. When another process (`sourcier ingest`, a re-index job in another
-        worker, `sourcier rollback`) has published a new version, the caller waits while it loads (a few
-        milliseconds: the files are memory-mapped), so once `ingest` has returned no answer comes from the
-        old version. Requests already running finish on the snapshot they hold. A live file that shrank
-        (truncated by hand, a bad restore) drops the snapshot before its maps are read: a 503, not a SIGBUS.
-        """
-        if self.database is not None:
-            return self._database_snapshot(self.database)
-        snap = self._snapshot
-        if snap is None or self._current_key() != self._current_stat:
-            snap = self.refresh()
-        elif (mapped := getattr(snap, "mapped", None)) is not None and (name := mapped.shrunk()) is not None:
-            snap = self._drop_damaged(snap, name)
-        return snap
-
-    def _database_snapshot(self, database: Database) -> Snapshot:
-        """The database's current version: asked at most every SOURCIER_DATABASE_POLL_SECONDS, loaded once."""
-        name = database.current.name()
-        snap = self._snapshot
-        if name is None:
-            from index.pg.live import no_index
-
-            raise no_index()
-        if snap is None or snap.version != name:
-            with self._swap:
-                snap = self._snapshot
-                if snap is None or snap.version != name:
-                    snap = self._install(database.load(name))
-        return snap
-
-    def _drop_damaged(self, snap: Snapshot, name: str) -> Snapshot:
-        """Stop answering from a snapshot whose mapped file shrank; load CURRENT again, or raise its 503."""
-        with self._swap:
-            if self._snapshot is snap:
-                log.error("index version %s: %s changed size while served; no longer answering from it",
-                          snap.version, name)
-                self._snapshot = None
-            return self.refresh()  # a restored or republished version serves again; else IndexCorruptError
-
-    def _current_key(self) -> tuple[int, int, int] | None:
-        """Identity of the CURRENT file, which publishing replaces atomically."""
-        try:
-            st = os.stat(self.index_dir / CURRENT)
-        except OSError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+        """The snapshot to answer from, always the published one (bot/live.py: the hot-swap check)."""
+        return self._live.get()
 
     def refresh(self) -> Snapshot:
-        """Catch up with CURRENT under the swap lock; a broken new version is logged and the old one kept."""
-        with self._swap:
-            key = self._current_key()
-            snap = self._snapshot
-            if snap is not None and key == self._current_stat:
-                return snap  # another request loaded it while this one waited
-            try:
-                if snap is not None and current_version(self.index_dir) in (None, snap.version):
-                    self._current_stat = key
-                    return snap
-                return self.reload()
-            except (IndexCorruptError, EmbedderMismatchError) as exc:
-                if snap is None:
-                    raise
-                log.error("not swapping to the new CURRENT (%s); still serving %s", exc, snap.version)
-                self._current_stat = key
-                return snap
+        """Catch up with CURRENT; a broken new version is logged and the old one kept."""
+        return self._live.refresh()
 
     def reload(self, version: str | None = None) -> Snapshot:
         """Load a version (default CURRENT) and make it live; the old one serves until this returns."""
-        with self._swap:
-            if self.database is not None:
-                return self._install(self.database.load(version))
-            key = self._current_key()
-            snap = load_snapshot(self.index_dir, version, embedder=self.embedder.name)
-            lease = take_lease(self.index_dir, snap.version)
-            if self._lease is not None and self._lease != lease:
-                self._lease.unlink(missing_ok=True)  # mapped files stay readable for in-flight requests
-            self._lease, self._current_stat = lease, key
-            return self._install(snap)
+        return self._live.reload(version)
 
-    def _install(self, snap: Snapshot) -> Snapshot:
-        """Make a loaded snapshot live and forget what was cached for the previous one."""
-        if snap.manifest.embedder != self.embedder.name:
-            raise EmbedderMismatchError(f"the index {snap.version} was built with embedder {snap.manifest.embedder!r}, "
-                                        f"not {self.embedder.name!r}: set SOURCIER_EMBEDDER accordingly or re-ingest")
-        self._snapshot = snap
+    def _installed(self, snap: Snapshot) -> None:
+        """Forget what was cached for the previous version."""
         self.cache.clear()
         self.scopes.clear()
         self._readable.clear()
         if self.on_swap:
             self.on_swap(snap)
-        log.debug("serving index version %s (%d chunks)", snap.version, snap.manifest.counts["chunks"])
-        return snap
 
     @staticmethod
     def chunking(settings: Settings) -> ChunkingParams:
@@ -222,7 +142,7 @@ class Engine:
                              self.settings.flat_max_vectors)
         if self.database is not None:  # built here, incrementally; then one transaction publishes it for every replica
             self.database.publish(load_snapshot(self.index_dir, report.version, embedder=self.embedder.name))
-            self._database_snapshot(self.database)  # as the read side shows it: a lagging standby, the last version
+            self._live.from_database(self.database)  # as the read side shows it: a lagging standby, the last version
             return report
         self.reload(report.version)
         return report
