@@ -1,8 +1,9 @@
 """How the engine answers: the work before the embedding, the embedding (batched for async edges), and the rest.
 
 The synchronous path (CLI, evaluation) embeds the question itself; the async path (HTTP, web page, Slack)
-gets the vector from the event loop's MicroBatcher, so concurrent questions share one encoder pass, then
-runs the very same retrieval and answer on the engine's CPU pool.
+hands the whole question to the event loop's MicroBatcher, whose pass on the engine's CPU thread prepares it,
+embeds it in one encoder pass with the others asked at the same moment, and runs the very same retrieval and
+answer.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from bot.answer import Answer
 from bot.batcher import Encoded
@@ -91,29 +94,58 @@ def ask(engine: Engine, question: str, k: int | None, sources: Collection[str] |
     return finish(engine, prepared, k, sources, engine.embedder)
 
 
-async def embedded(engine: Engine, prepared: Prepared) -> tuple[Embedder, float | None]:
-    """An embedder holding the question's vector from this loop's batcher, and the milliseconds it took."""
-    if not prepared.searchable:
-        return engine.embedder, None  # retrieval stops before embedding
-    started = time.perf_counter()
-    vector = await engine.batcher().embed(prepared.question)
-    return Encoded(engine.embedder, prepared.question, vector), round((time.perf_counter() - started) * 1000, 3)
+class _Work:
+    """One async question as a batcher job (bot/batcher.py): prepared, embedded with the others of its pass, then
+    answered or ranked, all on the engine's CPU thread."""
+
+    cached = False  # whether the answer cache is asked
+
+    def __init__(self, engine: Engine, question: str, k: int | None, sources: Collection[str] | None,
+                 audiences: Collection[str] | None) -> None:
+        self.engine, self.question, self.k, self.sources, self.audiences = engine, question, k, sources, audiences
+        self.started = time.perf_counter()
+        self.prepared: Prepared | None = None
+
+    def text(self) -> str | None:
+        """The cleaned question, or None when it needs no embedding (cached, or no word to search for)."""
+        self.prepared = prepare(self.engine, self.question, self.k, self.sources, self.audiences, self.cached)
+        return None if self.prepared.cached is not None or not self.prepared.searchable else self.prepared.question
+
+    def embedder(self, vector: np.ndarray | None) -> Embedder:
+        """The engine's embedder, holding this question's batched vector."""
+        assert self.prepared is not None
+        return self.engine.embedder if vector is None else Encoded(self.engine.embedder, self.prepared.question, vector)
+
+
+class _Ask(_Work):
+    """A question to answer."""
+
+    cached = True
+
+    def finish(self, vector: np.ndarray | None, embed_ms: float | None) -> Answer:
+        """The answer, from the cache or from the batched vector."""
+        assert self.prepared is not None
+        if self.prepared.cached is not None:
+            return from_cache(self.prepared.cached, self.started)
+        return finish(self.engine, self.prepared, self.k, self.sources, self.embedder(vector), embed_ms)
+
+
+class _Search(_Work):
+    """A question to rank passages for."""
+
+    def finish(self, vector: np.ndarray | None, embed_ms: float | None) -> Retrieval:
+        """The ranking, from the batched vector."""
+        assert self.prepared is not None
+        return retrieval(self.engine, self.prepared, self.k, self.sources, self.embedder(vector), embed_ms)
 
 
 async def ask_async(engine: Engine, question: str, k: int | None, sources: Collection[str] | None,
                     audiences: Collection[str] | None) -> Answer:
-    """The same answer as `ask`, its question embedded in a batch: three short hops on the CPU pool."""
-    started = time.perf_counter()
-    prepared = await engine.run(prepare, engine, question, k, sources, audiences, True)
-    if prepared.cached is not None:
-        return from_cache(prepared.cached, started)
-    embedder, embed_ms = await embedded(engine, prepared)
-    return await engine.run(finish, engine, prepared, k, sources, embedder, embed_ms)
+    """The same answer as `ask`, its question embedded in a batch: one hop to the CPU thread."""
+    return await engine.batcher().run(_Ask(engine, question, k, sources, audiences))
 
 
 async def search_async(engine: Engine, question: str, k: int | None, sources: Collection[str] | None,
                        audiences: Collection[str] | None) -> Retrieval:
     """The same ranking as `search`, its question embedded in a batch."""
-    prepared = await engine.run(prepare, engine, question, k, sources, audiences)
-    embedder, embed_ms = await embedded(engine, prepared)
-    return await engine.run(retrieval, engine, prepared, k, sources, embedder, embed_ms)
+    return await engine.batcher().run(_Search(engine, question, k, sources, audiences))

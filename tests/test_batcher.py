@@ -185,3 +185,32 @@ def test_server_concurrent_requests_each_get_their_answer(seed_settings: Setting
     assert served.batch_stats.questions == 23
     assert served.batch_stats.largest > 1  # 20 at once shared encoder passes
     assert "sourcier_embed_batch_size_sum 23.0" in metrics
+
+
+def test_engine_batched_questions_take_one_hop_to_the_cpu_thread(seed_settings: Settings, embedder: Embedder) -> None:
+    engine = Engine(seed_settings.model_copy(update={"answer_cache_size": 0}), embedder)
+    hops: list[str] = []
+    run = engine.run
+
+    async def counted(fn: Callable[..., Any], *args: Any) -> Any:
+        hops.append(getattr(fn, "__name__", "?"))
+        return await run(fn, *args)
+
+    engine.run = counted  # type: ignore[method-assign]
+    gate = threading.Event()
+
+    async def main() -> list[Any]:
+        engine._pool.submit(gate.wait, 30)  # the CPU thread is busy, as under load
+        tasks = [asyncio.ensure_future(engine.ask_async(q)) for q in QUESTIONS[:8]]
+        deadline = time.monotonic() + 30
+        while engine.batcher().pending < 8 and time.monotonic() < deadline:
+            await asyncio.sleep(0)
+        gate.set()
+        return await asyncio.gather(*tasks)
+
+    answers = asyncio.run(main())
+    assert hops == ["_taken_and_done"]  # prepared, embedded together and answered in one pass: not three hops each
+    assert engine.batch_stats.sizes == {8: 1}
+    for question, answer in zip(QUESTIONS[:8], answers, strict=True):
+        expected = engine.ask(question)
+        assert (answer.text, answer.citations) == (expected.text, expected.citations)
