@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bot.answer import Answer
-from bot.batcher import Encoded
 from bot.cache import Key, cache_key
 from bot.retrieve import Retrieval, clean_question
 from bot.scope import Scope
@@ -92,6 +91,25 @@ def ask(engine: Engine, question: str, k: int | None, sources: Collection[str] |
     if prepared.cached is not None:
         return from_cache(prepared.cached, started)
     return finish(engine, prepared, k, sources, engine.embedder)
+
+
+class Encoded:
+    """An embedder that already knows one question's vector (from a batch) and asks the model for anything else."""
+
+    def __init__(self, embedder: Embedder, text: str, vector: np.ndarray) -> None:
+        self.name = embedder.name
+        self.dim = embedder.dim
+        self._embedder = embedder
+        self._text = text
+        self._vector = vector
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """Documents are the model's business."""
+        return self._embedder.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The batched vector for the question it was made for."""
+        return self._vector if text == self._text else self._embedder.embed_query(text)
 
 
 class _Work:

@@ -20,8 +20,6 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from ingest.embed import Embedder
-
 Run = Callable[..., Awaitable[Any]]  # the engine's `run`: fn, *args on its CPU pool
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -164,16 +162,7 @@ class MicroBatcher:
     def _taken_and_done(self) -> tuple[list[Pending], list[Any]]:
         """In the pool thread: take the pending jobs, embed what they ask for in one pass, finish each."""
         batch = self._take()
-        results: list[Any] = [None] * len(batch)
-        texts: dict[int, str] = {}
-        for i, (job, _) in enumerate(batch):
-            try:
-                text = job.text()
-            except Exception as exc:  # noqa: BLE001 - handed to this job's caller, who raises it
-                results[i] = exc
-                continue
-            if text is not None:
-                texts[i] = text
+        results, texts = self._texts(batch)
         started = time.perf_counter()
         vectors = dict(zip(texts, self._vectors(list(texts.values())), strict=True)) if texts else {}
         embed_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -188,6 +177,21 @@ class MicroBatcher:
             except Exception as exc:  # noqa: BLE001 - this job's own failure, never its neighbours'
                 results[i] = exc
         return batch, results
+
+    @staticmethod
+    def _texts(batch: list[Pending]) -> tuple[list[Any], dict[int, str]]:
+        """Each job's text to embed, by its place in the batch; a job whose preparation failed holds its error."""
+        results: list[Any] = [None] * len(batch)
+        texts: dict[int, str] = {}
+        for i, (job, _) in enumerate(batch):
+            try:
+                text = job.text()
+            except Exception as exc:  # noqa: BLE001 - handed to this job's caller, who raises it
+                results[i] = exc
+                continue
+            if text is not None:
+                texts[i] = text
+        return results, texts
 
     async def _pass(self) -> None:
         """One pass off the loop; each caller gets its own result."""
@@ -229,22 +233,3 @@ class MicroBatcher:
             return np.array(self._encode([text])[0], dtype=np.float32)
         except Exception as exc:  # noqa: BLE001 - handed to this text's caller, who raises it
             return exc
-
-
-class Encoded:
-    """An embedder that already knows one question's vector (from a batch) and asks the model for anything else."""
-
-    def __init__(self, embedder: Embedder, text: str, vector: np.ndarray) -> None:
-        self.name = embedder.name
-        self.dim = embedder.dim
-        self._embedder = embedder
-        self._text = text
-        self._vector = vector
-
-    def embed_documents(self, texts: list[str]) -> np.ndarray:
-        """Documents are the model's business."""
-        return self._embedder.embed_documents(texts)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        """The batched vector for the question it was made for."""
-        return self._vector if text == self._text else self._embedder.embed_query(text)
